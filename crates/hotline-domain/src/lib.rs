@@ -1,1 +1,39 @@
-//! hotline-domain
+//! The fault-report desk's domain: pure types and rules, no I/O.
+//!
+//! Layout:
+//! - [`time`]: `Timestamp` (ms since the Unix epoch) and `Duration` helpers; the domain never
+//!   reads a clock, callers pass `now`.
+//! - [`phone`]: validated phone numbers.
+//! - [`ticket`]: the fault report (申告单) with customer, fault type, channel, links and status.
+//! - [`order`]: orders attached to a ticket: dispatch (派单), follow-up (追单), cancellation (退单),
+//!   second dispatch (二次派单), each with a review state (二次审核).
+//! - [`role`]: the desk's roles.
+//! - [`workflow`]: the state machine: an explicit table of (role, action, from) → to, and the
+//!   guards that the table cannot express (references, self-review, repeat limits).
+//! - [`rules`]: time rules as data: the repair time-limit table and the desk deadlines
+//!   (TE1/TE4 two hours, SO2 one hour, urgent at once), and the deadlines a ticket carries.
+//! - [`repeat`]: repeat-report (重复申告) classification.
+//!
+//! Invariant: nothing here performs I/O, reads a clock, or panics on caller input; every
+//! refusal is a typed error carrying a reason a person can act on.
+
+pub mod order;
+pub mod phone;
+pub mod repeat;
+pub mod role;
+pub mod rules;
+pub mod ticket;
+pub mod time;
+pub mod workflow;
+
+pub use order::{Order, OrderId, OrderKind, ReviewState};
+pub use phone::{PhoneError, PhoneNumber};
+pub use repeat::{RepeatAdvice, RepeatPolicy};
+pub use role::Role;
+pub use rules::{Deadline, DeadlineKind, DeskRules, TimeLimitTable};
+pub use ticket::{
+    Channel, Customer, CustomerClass, FaultType, NewTicket, Ticket, TicketId, TicketStatus,
+    ValidationError,
+};
+pub use time::Timestamp;
+pub use workflow::{Action, ActionKind, Refusal, Transition};

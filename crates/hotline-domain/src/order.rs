@@ -1,0 +1,59 @@
+//! Orders attached to a ticket (派单/追单/退单/二次派单), each with its second-review state (二次审核).
+
+use crate::role::Role;
+use crate::ticket::{TicketId, named_enum};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub type OrderId = i64;
+
+named_enum!(
+    OrderKind {
+        Dispatch = "dispatch", "派单";
+        FollowUp = "follow_up", "追单";
+        Cancellation = "cancellation", "退单";
+        SecondDispatch = "second_dispatch", "二次派单";
+    }
+);
+
+named_enum!(
+    /// Second review (二次审核, JO7/SO4): juniors' orders wait for a senior.
+    ReviewState {
+        NotRequired = "not_required", "无需审核";
+        Pending = "pending", "待审核";
+        Approved = "approved", "已批准";
+        Rejected = "rejected", "已驳回";
+    }
+);
+
+impl OrderKind {
+    /// JO4: follow-ups and cancellations reference the original dispatch.
+    pub fn references_dispatch(self) -> bool {
+        matches!(self, OrderKind::FollowUp | OrderKind::Cancellation)
+    }
+}
+
+impl ReviewState {
+    /// The order may be sent to the 112 centre.
+    pub fn is_sendable(self) -> bool {
+        matches!(self, ReviewState::NotRequired | ReviewState::Approved)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    pub ticket_id: TicketId,
+    pub kind: OrderKind,
+    /// The dispatch this order refers to (follow-up, cancellation, second dispatch).
+    pub references: Option<OrderId>,
+    pub review: ReviewState,
+    pub urgent: bool,
+    pub note: String,
+    pub created_by: String,
+    pub created_role: Role,
+    pub created_at: Timestamp,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<Timestamp>,
+    pub review_note: String,
+}
