@@ -1,1 +1,12 @@
-//! hotline-proto
+//! Generated code for the `hotline.v1` gRPC package. Only `hotline-core` (server) and clients
+//! (the CLI, the IVR) use these types; protobuf stops at the gRPC layer.
+
+#![allow(clippy::all, clippy::pedantic)]
+
+pub mod v1 {
+    tonic::include_proto!("hotline.v1");
+}
+
+/// The encoded `FileDescriptorSet` of `hotline.v1`, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/hotline_descriptor.bin"));
