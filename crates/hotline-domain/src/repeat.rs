@@ -47,13 +47,14 @@ pub struct RepeatPolicy {
 
 impl RepeatPolicy {
     /// Classifies a new report against the number's prior tickets (any order). An open ticket
-    /// wins over a resolved one; among equals the most recent.
+    /// wins over a resolved one; among open tickets the earliest (where the repair clock
+    /// started); among resolved ones the most recently resolved.
     pub fn classify(self, now: Timestamp, prior: &[PriorTicket]) -> Option<RepeatAdvice> {
         let window = i64::from(self.window_days) * DAY_MS;
         if let Some(p) = prior
             .iter()
             .filter(|p| p.open)
-            .max_by_key(|p| (p.received_at, p.id))
+            .min_by_key(|p| (p.received_at, p.id))
         {
             let overdue = matches!(p.repair_due_at, Some(due) if now > due);
             return Some(if overdue {
@@ -119,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn open_ticket_wins_over_resolved_and_latest_open_wins() {
+    fn open_ticket_wins_over_resolved_and_earliest_open_wins() {
         let p = RepeatPolicy { window_days: 7 };
         let resolved = PriorTicket {
             id: 9,
@@ -129,6 +130,6 @@ mod tests {
             repair_due_at: None,
         };
         let got = p.classify(Timestamp(100), &[open(3, 10, 1000), resolved, open(4, 20, 1000)]);
-        assert_eq!(got, Some(RepeatAdvice::ProgressAnswer { original: 4 }));
+        assert_eq!(got, Some(RepeatAdvice::ProgressAnswer { original: 3 }));
     }
 }

@@ -1,1 +1,151 @@
-//! hotline-store
+//! Storage of the fault-report desk, on SQLite (default) or PostgreSQL, through sqlx's `Any`
+//! driver so one set of queries and one schema serve both.
+//!
+//! Layout:
+//! - [`migrate`]: the schema, applied at start-up (`schema_version` table).
+//! - [`tickets`]: tickets, orders, audit trail, deadlines and tasks; every change to a ticket
+//!   or order appends an audit row and (for sendable orders) an outbox row in the same
+//!   transaction, guarded by the ticket's optimistic version.
+//! - [`batch`]: group commit for new tickets: a writer task per shard gathers concurrent
+//!   creations into one transaction, so each reply still follows its durable commit.
+//! - [`agents`]: agents, password hashes (hashed by the caller) and sessions.
+//! - [`alerts`]: the deadline scheduler's queries: due deadlines, alerts, counts.
+//! - [`rows`]: row ↔ domain conversions.
+//!
+//! Invariants: `sqlx::Error` never leaves this crate (it becomes [`StoreError`]); times are
+//! integer milliseconds; nothing here reads a clock — callers pass `now`.
+
+pub mod agents;
+pub mod alerts;
+pub mod batch;
+pub mod migrate;
+pub mod rows;
+pub mod tickets;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use agents::{AgentRecord, SessionRecord};
+pub use alerts::{AlertRecord, DueDeadline, DueLevel};
+pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("the ticket was changed by someone else; reload and try again")]
+    Conflict,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Db(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Duplicate(db.message().to_string());
+        }
+        StoreError::Db(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How the store is opened.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: u32,
+    /// Group-commit writer shards (PostgreSQL only; SQLite has one writer).
+    pub writer_shards: usize,
+    /// Most tickets one group commit takes.
+    pub max_batch: usize,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreOptions {
+            url: url.into(),
+            max_connections: 16,
+            writer_shards: 8,
+            max_batch: 256,
+        }
+    }
+}
+
+/// The store: a pool and the group-commit writers. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) batcher: Arc<batch::Batcher>,
+}
+
+impl Store {
+    /// Connects, applies the schema, and starts the group-commit writers.
+    pub async fn open(opts: StoreOptions) -> Result<Store> {
+        install_default_drivers();
+        let backend = if opts.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(opts.url));
+        };
+        let mut pool_opts = AnyPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool_opts = pool_opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL with synchronous=FULL: every commit is fsynced, so an acknowledged
+                    // ticket survives a crash or power loss.
+                    conn.execute("PRAGMA journal_mode=WAL").await?;
+                    conn.execute("PRAGMA synchronous=FULL").await?;
+                    conn.execute("PRAGMA busy_timeout=10000").await?;
+                    conn.execute("PRAGMA foreign_keys=ON").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_opts.connect(&opts.url).await?;
+        migrate::run(&pool, backend).await?;
+        let shards = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => opts.writer_shards.max(1),
+        };
+        let batcher = batch::Batcher::start(pool.clone(), backend, shards, opts.max_batch);
+        Ok(Store {
+            pool,
+            backend,
+            batcher: Arc::new(batcher),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Stops accepting new tickets, lets the writers finish, and closes the pool.
+    pub async fn close(&self) {
+        self.batcher.shutdown().await;
+        self.pool.close().await;
+    }
+}

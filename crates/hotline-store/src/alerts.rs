@@ -1,0 +1,175 @@
+//! The deadline scheduler's storage: which deadlines are due for a warning (预警) or a breach
+//! (超时), marking them and recording the alert in one transaction, and alert queries/counts.
+//! Deadlines live in the database, so the scheduler resumes after a restart.
+
+use crate::{Result, Store};
+use hotline_domain::rules::DeadlineKind;
+use hotline_domain::{TicketId, Timestamp};
+use sqlx::Row;
+use sqlx::AnyConnection;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DueLevel {
+    Warning,
+    Breach,
+}
+
+impl DueLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DueLevel::Warning => "warning",
+            DueLevel::Breach => "breach",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueDeadline {
+    pub ticket_id: TicketId,
+    pub kind: DeadlineKind,
+    pub level: DueLevel,
+    pub due_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub deadline_kind: String,
+    pub level: String,
+    pub at: Timestamp,
+    pub due_at: Timestamp,
+    pub message: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_alert(
+    conn: &mut AnyConnection,
+    ticket: TicketId,
+    kind: DeadlineKind,
+    level: &str,
+    at: Timestamp,
+    due_at: Timestamp,
+    message: &str,
+) -> Result<i64> {
+    let row = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+        .bind(ticket)
+        .bind(kind.as_str())
+        .bind(level)
+        .bind(at.0)
+        .bind(due_at.0)
+        .bind(message)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("id")?)
+}
+
+fn alert_row(r: &sqlx::any::AnyRow) -> Result<AlertRecord> {
+    Ok(AlertRecord {
+        id: r.try_get("id")?,
+        ticket_id: r.try_get("ticket_id")?,
+        deadline_kind: r.try_get("deadline_kind")?,
+        level: r.try_get("level")?,
+        at: Timestamp(r.try_get("at")?),
+        due_at: Timestamp(r.try_get("due_at")?),
+        message: r.try_get("message")?,
+    })
+}
+
+impl Store {
+    /// Unmet deadlines whose warning or due time has come, earliest first. A deadline both
+    /// warned-due and breach-due is reported as a breach only.
+    pub async fn due_deadlines(&self, now: Timestamp, limit: u32) -> Result<Vec<DueDeadline>> {
+        let rows = sqlx::query("SELECT ticket_id, kind, due_at, warn_at, warned_at, breached_at FROM deadlines WHERE met_at IS NULL AND ((breached_at IS NULL AND due_at <= $1) OR (warned_at IS NULL AND warn_at <= $2)) ORDER BY warn_at LIMIT $3")
+            .bind(now.0)
+            .bind(now.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let kind = crate::rows::parse("deadline", &r.try_get::<String, _>("kind")?, DeadlineKind::parse)?;
+            let due_at = Timestamp(r.try_get("due_at")?);
+            let breached: Option<i64> = r.try_get("breached_at")?;
+            let level = if breached.is_none() && due_at <= now {
+                DueLevel::Breach
+            } else {
+                DueLevel::Warning
+            };
+            out.push(DueDeadline {
+                ticket_id: r.try_get("ticket_id")?,
+                kind,
+                level,
+                due_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The earliest future warning or due time of an unmet deadline (for the scheduler's sleep).
+    pub async fn next_deadline_at(&self) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT MIN(CASE WHEN warned_at IS NULL THEN warn_at ELSE due_at END) AS t FROM deadlines WHERE met_at IS NULL AND breached_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?.map(Timestamp))
+    }
+
+    /// Marks a due deadline warned or breached and records the alert, once: returns `None` if
+    /// another scheduler (or an earlier run) already did.
+    pub async fn raise_alert(&self, due: &DueDeadline, now: Timestamp, message: &str) -> Result<Option<AlertRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let done = match due.level {
+            // a breach also counts as warned, so no late warning follows it
+            DueLevel::Breach => sqlx::query("UPDATE deadlines SET breached_at = $1, warned_at = COALESCE(warned_at, $2) WHERE ticket_id = $3 AND kind = $4 AND breached_at IS NULL AND met_at IS NULL")
+                .bind(now.0)
+                .bind(now.0),
+            DueLevel::Warning => sqlx::query("UPDATE deadlines SET warned_at = $1 WHERE ticket_id = $2 AND kind = $3 AND warned_at IS NULL AND met_at IS NULL")
+                .bind(now.0),
+        }
+        .bind(due.ticket_id)
+        .bind(due.kind.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let id = insert_alert(&mut tx, due.ticket_id, due.kind, due.level.as_str(), now, due.due_at, message).await?;
+        tx.commit().await?;
+        Ok(Some(AlertRecord {
+            id,
+            ticket_id: due.ticket_id,
+            deadline_kind: due.kind.as_str().to_string(),
+            level: due.level.as_str().to_string(),
+            at: now,
+            due_at: due.due_at,
+            message: message.to_string(),
+        }))
+    }
+
+    /// Newest first, optionally for one ticket.
+    pub async fn list_alerts(&self, ticket: Option<TicketId>, limit: u32) -> Result<Vec<AlertRecord>> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let rows = match ticket {
+            Some(t) => sqlx::query("SELECT id, ticket_id, deadline_kind, level, at, due_at, message FROM alerts WHERE ticket_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(t)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+            None => sqlx::query("SELECT id, ticket_id, deadline_kind, level, at, due_at, message FROM alerts ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        };
+        rows.iter().map(alert_row).collect()
+    }
+
+    /// Alerts counted by (deadline kind, level), for reports.
+    pub async fn alert_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query("SELECT deadline_kind, level, COUNT(*) AS n FROM alerts GROUP BY deadline_kind, level ORDER BY deadline_kind, level")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("deadline_kind")?, r.try_get("level")?, r.try_get("n")?)))
+            .collect()
+    }
+}

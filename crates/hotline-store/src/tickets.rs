@@ -1,0 +1,590 @@
+//! Tickets, orders, the audit trail, deadlines, tasks and the outbox.
+//!
+//! Two write paths: [`Store::create_ticket`] (group-committed by [`crate::batch`]) and
+//! [`Store::commit`], which stores a workflow [`Transition`] decided by the domain. Both write
+//! the audit row (who, role, when, action, before → after) in the same transaction as the change.
+
+use crate::rows::{self, DeadlineState, ORDER_COLUMNS, TICKET_COLUMNS};
+use crate::{Backend, Result, Store, StoreError};
+use hotline_domain::order::{Order, OrderId, OrderKind, ReviewState};
+use hotline_domain::repeat::{PriorTicket, RepeatAdvice, RepeatPolicy};
+use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, deadlines_met_by};
+use hotline_domain::ticket::ValidTicket;
+use hotline_domain::workflow::{SendableOrder, Transition};
+use hotline_domain::{Role, Ticket, TicketId, TicketStatus, Timestamp};
+use sqlx::AnyConnection;
+use sqlx::{AssertSqlSafe, Row};
+use std::sync::Arc;
+
+/// A ticket with its orders (and their delivery states) and deadlines.
+#[derive(Clone, Debug)]
+pub struct TicketView {
+    pub ticket: Ticket,
+    pub orders: Vec<(Order, String)>,
+    pub deadlines: Vec<DeadlineState>,
+}
+
+impl TicketView {
+    pub fn plain_orders(&self) -> Vec<Order> {
+        self.orders.iter().map(|(o, _)| o.clone()).collect()
+    }
+    pub fn deadline(&self, kind: DeadlineKind) -> Option<&DeadlineState> {
+        self.deadlines.iter().find(|d| d.deadline.kind == kind)
+    }
+}
+
+/// A new ticket to create, with the rules in force.
+#[derive(Clone, Debug)]
+pub struct CreateRequest {
+    pub valid: ValidTicket,
+    pub actor: String,
+    pub role: Role,
+    pub now: Timestamp,
+    pub rules: Arc<DeskRules>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub ticket: Ticket,
+    pub repeat: Option<RepeatAdvice>,
+    pub deadlines: Vec<Deadline>,
+    /// TE1 breached: the text report was entered more than the allowance after receipt.
+    pub late_entry_alert: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<TicketStatus>,
+    pub faulty_number: Option<String>,
+    pub channel: Option<String>,
+    pub urgent_only: bool,
+    /// Only tickets with an id below this (page token).
+    pub before_id: Option<TicketId>,
+    pub limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub order_id: Option<OrderId>,
+    pub actor: String,
+    pub role: String,
+    pub at: Timestamp,
+    pub action: String,
+    pub before_status: String,
+    pub after_status: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    /// `callback` (SO4) or `survey` (SS2).
+    pub kind: String,
+    pub order_id: Option<OrderId>,
+    pub created_at: Timestamp,
+}
+
+/// What a commit wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// The order created or reviewed.
+    pub order_id: Option<OrderId>,
+    /// The order queued for the 112 centre, if any.
+    pub queued_order: Option<OrderId>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn audit(
+    conn: &mut AnyConnection,
+    ticket_id: TicketId,
+    order_id: Option<OrderId>,
+    actor: &str,
+    role: Role,
+    at: Timestamp,
+    action: &str,
+    before: &str,
+    after: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO audit (ticket_id, order_id, actor, role, at, action, before_status, after_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(ticket_id)
+        .bind(order_id)
+        .bind(actor)
+        .bind(role.as_str())
+        .bind(at.0)
+        .bind(action)
+        .bind(before)
+        .bind(after)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn prior_tickets(conn: &mut AnyConnection, number: &str) -> Result<Vec<PriorTicket>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.status, t.received_at, t.resolved_at, d.due_at FROM tickets t LEFT JOIN deadlines d ON d.ticket_id = t.id AND d.kind = 'repair' WHERE t.faulty_number = $1 ORDER BY t.id DESC LIMIT 20",
+    )
+    .bind(number)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let status = rows::parse("status", &r.try_get::<String, _>("status")?, TicketStatus::parse)?;
+            Ok(PriorTicket {
+                id: r.try_get("id")?,
+                open: status.is_open(),
+                received_at: Timestamp(r.try_get("received_at")?),
+                resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
+                repair_due_at: r.try_get::<Option<i64>, _>("due_at")?.map(Timestamp),
+            })
+        })
+        .collect()
+}
+
+async fn insert_deadlines(conn: &mut AnyConnection, id: TicketId, ds: &[Deadline]) -> Result<()> {
+    if ds.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("INSERT INTO deadlines (ticket_id, kind, due_at, warn_at, met_at) VALUES ");
+    for i in 0..ds.len() {
+        let b = i * 5;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5));
+    }
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for d in ds {
+        q = q
+            .bind(id)
+            .bind(d.kind.as_str())
+            .bind(d.due_at.0)
+            .bind(d.warn_at.0)
+            .bind(d.met_at.map(|t| t.0));
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
+/// Inserts one ticket inside the caller's transaction. `NotFound` (a supplement of an unknown
+/// ticket) is detected before anything is written, so the transaction stays usable.
+pub(crate) async fn insert_ticket(conn: &mut AnyConnection, req: &CreateRequest) -> Result<Created> {
+    let v = &req.valid;
+    if let Some(orig) = v.supplement_of {
+        let found = sqlx::query("SELECT id FROM tickets WHERE id = $1")
+            .bind(orig)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(format!("ticket {orig} (supplement_of)")));
+        }
+    }
+    let policy = RepeatPolicy {
+        window_days: req.rules.repeat_window_days,
+    };
+    let prior = prior_tickets(conn, v.faulty_number.as_str()).await?;
+    let repeat = policy.classify(req.now, &prior);
+    let status = if v.customer.class.needs_senior() || v.urgent {
+        TicketStatus::Escalated
+    } else {
+        TicketStatus::New
+    };
+    let row = sqlx::query("INSERT INTO tickets (faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16) RETURNING id")
+        .bind(v.faulty_number.as_str())
+        .bind(v.contact_number.as_ref().map(|c| c.as_str()).unwrap_or(""))
+        .bind(v.customer.name.as_str())
+        .bind(v.customer.class.as_str())
+        .bind(v.customer.branch.as_str())
+        .bind(v.fault_type.as_str())
+        .bind(v.description.as_str())
+        .bind(v.channel.as_str())
+        .bind(v.received_at.0)
+        .bind(req.now.0)
+        .bind(req.actor.as_str())
+        .bind(i64::from(v.urgent))
+        .bind(status.as_str())
+        .bind(repeat.map(|r| r.original()))
+        .bind(v.supplement_of)
+        .bind(req.now.0)
+        .fetch_one(&mut *conn)
+        .await?;
+    let id: TicketId = row.try_get("id")?;
+    let deadlines = req.rules.initial_deadlines(
+        v.channel,
+        v.fault_type,
+        v.customer.class,
+        v.urgent,
+        status,
+        v.received_at,
+        req.now,
+    );
+    insert_deadlines(conn, id, &deadlines).await?;
+    let detail = match repeat {
+        Some(r) => format!("repeat of {}", r.original()),
+        None => String::new(),
+    };
+    audit(conn, id, None, &req.actor, req.role, req.now, "create", "", status.as_str(), &detail).await?;
+    if let Some(orig) = v.supplement_of {
+        let detail = format!("supplementary complaint (补充申诉) received as ticket {id}");
+        audit(conn, orig, None, &req.actor, req.role, req.now, "supplement", "", "", &detail).await?;
+    }
+    let mut late_entry_alert = None;
+    if let Some(entry) = deadlines.iter().find(|d| d.kind == DeadlineKind::Entry && d.met_late()) {
+        sqlx::query("UPDATE deadlines SET breached_at = $1 WHERE ticket_id = $2 AND kind = 'entry'")
+            .bind(req.now.0)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        let msg = format!(
+            "工单 {id} 文本录入超时 (TE1): entered {} min after receipt",
+            req.now.since(v.received_at) / 60_000
+        );
+        late_entry_alert = Some(crate::alerts::insert_alert(conn, id, DeadlineKind::Entry, "breach", req.now, entry.due_at, &msg).await?);
+    }
+    let ticket = Ticket {
+        id,
+        faulty_number: v.faulty_number.clone(),
+        contact_number: v.contact_number.clone(),
+        customer: v.customer.clone(),
+        fault_type: v.fault_type,
+        description: v.description.clone(),
+        channel: v.channel,
+        received_at: v.received_at,
+        created_at: req.now,
+        created_by: req.actor.clone(),
+        urgent: v.urgent,
+        status,
+        repeat_of: repeat.map(|r| r.original()),
+        supplement_of: v.supplement_of,
+        dispatch_order: None,
+        version: 1,
+        updated_at: req.now,
+    };
+    Ok(Created {
+        ticket,
+        repeat,
+        deadlines,
+        late_entry_alert,
+    })
+}
+
+/// Everything needed to store one accepted workflow action.
+pub struct CommitRequest<'a> {
+    pub ticket: &'a Ticket,
+    pub transition: &'a Transition,
+    pub actor: &'a str,
+    pub role: Role,
+    pub now: Timestamp,
+    pub rules: &'a DeskRules,
+    pub text: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct OutboxPayload<'a> {
+    order_id: OrderId,
+    ticket_id: TicketId,
+    kind: &'a str,
+    references: Option<OrderId>,
+    urgent: bool,
+    note: &'a str,
+    faulty_number: &'a str,
+    contact_number: &'a str,
+    customer_class: &'a str,
+    customer_name: &'a str,
+    branch: &'a str,
+    fault_type: &'a str,
+    description: &'a str,
+    received_at: i64,
+}
+
+impl Store {
+    /// Creates a ticket; the reply comes after the group commit that holds it is durable.
+    pub async fn create_ticket(&self, req: CreateRequest) -> Result<Created> {
+        self.batcher.submit(req).await
+    }
+
+    pub async fn get_ticket(&self, id: TicketId) -> Result<TicketView> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("ticket {id}")))?;
+        let ticket = rows::ticket(&row)?;
+        let orders = sqlx::query(AssertSqlSafe(format!("SELECT {ORDER_COLUMNS} FROM orders WHERE ticket_id = $1 ORDER BY id")))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(rows::order)
+            .collect::<Result<Vec<_>>>()?;
+        let deadlines = sqlx::query("SELECT kind, due_at, warn_at, warned_at, breached_at, met_at FROM deadlines WHERE ticket_id = $1 ORDER BY due_at")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(rows::deadline)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TicketView {
+            ticket,
+            orders,
+            deadlines,
+        })
+    }
+
+    /// Newest first; `before_id` pages backwards.
+    pub async fn list_tickets(&self, f: &ListFilter) -> Result<Vec<Ticket>> {
+        let mut sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = |sql: &mut String, cond: &str| {
+            n += 1;
+            sql.push_str(&format!(" AND {cond} ${n}"));
+        };
+        if f.status.is_some() {
+            next(&mut sql, "status =");
+        }
+        if f.faulty_number.is_some() {
+            next(&mut sql, "faulty_number =");
+        }
+        if f.channel.is_some() {
+            next(&mut sql, "channel =");
+        }
+        if f.before_id.is_some() {
+            next(&mut sql, "id <");
+        }
+        if f.urgent_only {
+            sql.push_str(" AND urgent = 1");
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 1000)));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        if let Some(s) = f.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some(num) = &f.faulty_number {
+            q = q.bind(num.clone());
+        }
+        if let Some(c) = &f.channel {
+            q = q.bind(c.clone());
+        }
+        if let Some(b) = f.before_id {
+            q = q.bind(b);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(rows::ticket).collect()
+    }
+
+    pub async fn history(&self, id: TicketId) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT id, ticket_id, order_id, actor, role, at, action, before_status, after_status, detail FROM audit WHERE ticket_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    id: r.try_get("id")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    order_id: r.try_get("order_id")?,
+                    actor: r.try_get("actor")?,
+                    role: r.try_get("role")?,
+                    at: Timestamp(r.try_get("at")?),
+                    action: r.try_get("action")?,
+                    before_status: r.try_get("before_status")?,
+                    after_status: r.try_get("after_status")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Open tasks of a kind (`callback`, `survey`), oldest first.
+    pub async fn open_tasks(&self, kind: &str, limit: u32) -> Result<Vec<TaskRecord>> {
+        let rows = sqlx::query("SELECT id, ticket_id, kind, order_id, created_at FROM tasks WHERE kind = $1 AND done_at IS NULL ORDER BY id LIMIT $2")
+            .bind(kind)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskRecord {
+                    id: r.try_get("id")?,
+                    ticket_id: r.try_get("ticket_id")?,
+                    kind: r.try_get("kind")?,
+                    order_id: r.try_get("order_id")?,
+                    created_at: Timestamp(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a transition decided by the domain on the ticket as it was read. Fails with
+    /// [`StoreError::Conflict`] (and writes nothing) if the ticket changed since.
+    pub async fn commit(&self, c: CommitRequest<'_>) -> Result<CommitOutcome> {
+        let t = c.transition;
+        let mut tx = self.pool.begin().await?;
+        let mut order_id = None;
+        let mut queued = None;
+        let mut dispatch_order = c.ticket.dispatch_order;
+        if let Some(o) = &t.new_order {
+            let delivery = if o.review.is_sendable() { "queued" } else { "not_sendable" };
+            let row = sqlx::query("INSERT INTO orders (ticket_id, kind, refs, review, urgent, note, created_by, created_role, created_at, delivery) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
+                .bind(c.ticket.id)
+                .bind(o.kind.as_str())
+                .bind(o.references)
+                .bind(o.review.as_str())
+                .bind(i64::from(o.urgent || t.set_urgent))
+                .bind(o.note.as_str())
+                .bind(c.actor)
+                .bind(c.role.as_str())
+                .bind(c.now.0)
+                .bind(delivery)
+                .fetch_one(&mut *tx)
+                .await?;
+            let id: OrderId = row.try_get("id")?;
+            order_id = Some(id);
+            if t.sendable_order == SendableOrder::New {
+                queued = Some((id, o.kind));
+                if matches!(o.kind, OrderKind::Dispatch | OrderKind::SecondDispatch) {
+                    dispatch_order = Some(id);
+                }
+            }
+        }
+        if let Some((rid, verdict)) = t.reviewed {
+            let delivery = if verdict == ReviewState::Approved { "queued" } else { "not_sendable" };
+            let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind")
+                .bind(verdict.as_str())
+                .bind(c.actor)
+                .bind(c.now.0)
+                .bind(c.text)
+                .bind(delivery)
+                .bind(rid)
+                .bind(c.ticket.id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::Conflict)?;
+            let kind = rows::parse("order kind", &row.try_get::<String, _>("kind")?, OrderKind::parse)?;
+            order_id = Some(rid);
+            if verdict == ReviewState::Approved {
+                queued = Some((rid, kind));
+                if matches!(kind, OrderKind::Dispatch | OrderKind::SecondDispatch) {
+                    dispatch_order = Some(rid);
+                }
+            }
+        }
+        let urgent = c.ticket.urgent || t.set_urgent;
+        let resolved = !t.to.is_open() && c.ticket.status.is_open();
+        let updated = sqlx::query("UPDATE tickets SET status = $1, urgent = $2, dispatch_order = $3, resolved_at = CASE WHEN $4 = 1 THEN $5 ELSE resolved_at END, version = version + 1, updated_at = $6 WHERE id = $7 AND version = $8")
+            .bind(t.to.as_str())
+            .bind(i64::from(urgent))
+            .bind(dispatch_order)
+            .bind(i64::from(resolved))
+            .bind(c.now.0)
+            .bind(c.now.0)
+            .bind(c.ticket.id)
+            .bind(c.ticket.version)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        audit(&mut tx, c.ticket.id, order_id, c.actor, c.role, c.now, t.action.as_str(), t.from.as_str(), t.to.as_str(), c.text).await?;
+        for kind in deadlines_met_by(t.from, t.to) {
+            sqlx::query("UPDATE deadlines SET met_at = $1 WHERE ticket_id = $2 AND kind = $3 AND met_at IS NULL")
+                .bind(c.now.0)
+                .bind(c.ticket.id)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if t.set_urgent && matches!(t.to, TicketStatus::New | TicketStatus::Escalated | TicketStatus::AwaitingReview) {
+            // SO2: an urgent ticket is dispatched at once: the dispatch clock shortens.
+            let d = c.rules.rearmed(DeadlineKind::Dispatch, c.now, c.rules.dispatch_allowance_ms(true));
+            rearm(&mut tx, c.ticket.id, &d, true).await?;
+        }
+        if matches!(queued, Some((_, OrderKind::SecondDispatch))) {
+            // SO5: a second dispatch restarts the repair clock.
+            let limit = c.rules.repair_limit_ms(c.ticket.fault_type, c.ticket.customer.class);
+            let d = c.rules.rearmed(DeadlineKind::Repair, c.now, limit);
+            rearm(&mut tx, c.ticket.id, &d, false).await?;
+        }
+        for (kind, wanted) in [("callback", t.callback_task), ("survey", t.survey_task)] {
+            if wanted {
+                sqlx::query("INSERT INTO tasks (ticket_id, kind, order_id, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(c.ticket.id)
+                    .bind(kind)
+                    .bind(order_id)
+                    .bind(c.now.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if let Some((oid, kind)) = queued {
+            let tk = c.ticket;
+            let payload = OutboxPayload {
+                order_id: oid,
+                ticket_id: tk.id,
+                kind: kind.as_str(),
+                references: if kind == OrderKind::Dispatch { None } else { tk.dispatch_order },
+                urgent,
+                note: c.text,
+                faulty_number: tk.faulty_number.as_str(),
+                contact_number: tk.contact_number.as_ref().map(|n| n.as_str()).unwrap_or(""),
+                customer_class: tk.customer.class.as_str(),
+                customer_name: &tk.customer.name,
+                branch: &tk.customer.branch,
+                fault_type: tk.fault_type.as_str(),
+                description: &tk.description,
+                received_at: tk.received_at.0,
+            };
+            let json = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("INSERT INTO outbox (ticket_id, order_id, kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(tk.id)
+                .bind(oid)
+                .bind(kind.as_str())
+                .bind(json)
+                .bind(c.now.0)
+                .bind(c.now.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(CommitOutcome {
+            order_id,
+            queued_order: queued.map(|(id, _)| id),
+        })
+    }
+
+    /// Outbox rows not yet delivered (for the 112 adapter), oldest first.
+    pub async fn pending_outbox(&self, limit: u32) -> Result<Vec<(i64, OrderId, String)>> {
+        let rows = sqlx::query("SELECT id, order_id, payload FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("order_id")?, r.try_get("payload")?)))
+            .collect()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+}
+
+async fn rearm(conn: &mut AnyConnection, ticket: TicketId, d: &Deadline, only_if_earlier: bool) -> Result<()> {
+    let sql = if only_if_earlier {
+        "UPDATE deadlines SET due_at = $1, warn_at = $2, warned_at = NULL, breached_at = NULL WHERE ticket_id = $3 AND kind = $4 AND met_at IS NULL AND due_at > $5"
+    } else {
+        "UPDATE deadlines SET due_at = $1, warn_at = $2, warned_at = NULL, breached_at = NULL, met_at = NULL WHERE ticket_id = $3 AND kind = $4 AND due_at <> $5"
+    };
+    sqlx::query(sql)
+        .bind(d.due_at.0)
+        .bind(d.warn_at.0)
+        .bind(ticket)
+        .bind(d.kind.as_str())
+        .bind(d.due_at.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
