@@ -1,1 +1,29 @@
-//! hotline-core
+//! The desk's core: the only owner of state and rules.
+//!
+//! Layout:
+//! - [`desk`]: the operations (create a ticket, act on it, read, list, history), written against
+//!   the domain and the store; no protobuf here.
+//! - [`auth`]: agents, argon2 password hashes, bearer tokens (hashed in the store, cached).
+//! - [`events`]: the live event bus (alerts, review requests, ticket changes) with role filters.
+//! - [`scheduler`]: raises warnings and breaches when deadlines come due; state in the database.
+//! - [`error`]: `CoreError` and the one function that maps it to a gRPC status.
+//! - [`convert`]: domain ↔ protobuf, the only place that knows both.
+//! - [`grpc`]: the tonic services; each handler authenticates, validates, calls the desk, and
+//!   ends with `.map_err(to_status)`.
+//! - [`server`]: wiring: gRPC with health and reflection, the HTTP side, shutdown.
+//! - [`clock`]: the injected clock.
+
+pub mod auth;
+pub mod clock;
+pub mod convert;
+pub mod desk;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod scheduler;
+pub mod server;
+
+pub use clock::{Clock, SystemClock};
+pub use desk::Desk;
+pub use error::{CoreError, to_status};
+pub use server::{CoreConfig, serve};

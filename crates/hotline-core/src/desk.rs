@@ -1,0 +1,191 @@
+//! The desk's operations, written against the domain and the store (no protobuf). Every
+//! workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read, then
+//! committed with an optimistic version check; a concurrent change makes it re-read and
+//! re-decide (a few times) rather than overwrite.
+
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::events::{DeskEvent, EventBus};
+use hotline_domain::order::{OrderId, ReviewState};
+use hotline_domain::rules::{DeadlineKind, DeskRules};
+use hotline_domain::ticket::NewTicket;
+use hotline_domain::workflow::{Action, Context, decide};
+use hotline_domain::{Role, TicketId, TicketStatus};
+use hotline_store::tickets::{CommitRequest, CreateRequest};
+use hotline_store::{AuditRecord, Created, ListFilter, Store, StoreError, TicketView};
+use std::sync::Arc;
+use tracing::Instrument;
+
+#[derive(Clone)]
+pub struct Desk {
+    pub store: Store,
+    pub rules: Arc<DeskRules>,
+    pub clock: Arc<dyn Clock>,
+    pub events: EventBus,
+}
+
+const MAX_ATTEMPTS: usize = 4;
+
+fn may_create(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Junior | Role::Senior | Role::TextEntry | Role::RecordingExtractor | Role::Admin | Role::System
+    )
+}
+
+impl Desk {
+    pub fn new(store: Store, rules: DeskRules, clock: Arc<dyn Clock>) -> Self {
+        Desk {
+            store,
+            rules: Arc::new(rules),
+            clock,
+            events: EventBus::default(),
+        }
+    }
+
+    /// Registers a report (JO3, TE1, TE2, RE1, SF4). Durable before it returns.
+    pub async fn create_ticket(&self, who: &Principal, t: NewTicket) -> Result<Created, CoreError> {
+        if !may_create(who.role) {
+            return Err(CoreError::Forbidden { role: who.role.as_str(), what: "register reports" });
+        }
+        let now = self.clock.now();
+        let valid = t.validate(now)?;
+        let created = self
+            .store
+            .create_ticket(CreateRequest {
+                valid,
+                actor: who.agent_id.clone(),
+                role: who.role,
+                now,
+                rules: self.rules.clone(),
+            })
+            .await?;
+        let id = created.ticket.id;
+        tracing::info!(ticket_id = id, status = created.ticket.status.as_str(), repeat_of = ?created.ticket.repeat_of, "ticket created");
+        if let Some(alert_id) = created.late_entry_alert
+            && let Ok(alerts) = self.store.list_alerts(Some(id), 5).await
+            && let Some(a) = alerts.into_iter().find(|a| a.id == alert_id)
+        {
+            self.events.publish(DeskEvent::Alert(a));
+        }
+        let view = TicketView {
+            ticket: created.ticket.clone(),
+            orders: Vec::new(),
+            deadlines: created
+                .deadlines
+                .iter()
+                .map(|d| hotline_store::rows::DeadlineState { deadline: *d, warned: false, breached: d.met_late() })
+                .collect(),
+        };
+        self.events.publish(DeskEvent::TicketChanged {
+            view: Box::new(view),
+            action: "create".into(),
+            actor: who.agent_id.clone(),
+        });
+        Ok(created)
+    }
+
+    pub async fn get(&self, id: TicketId) -> Result<TicketView, CoreError> {
+        Ok(self.store.get_ticket(id).await?)
+    }
+
+    pub async fn list(&self, f: &ListFilter) -> Result<Vec<hotline_domain::Ticket>, CoreError> {
+        Ok(self.store.list_tickets(f).await?)
+    }
+
+    pub async fn history(&self, id: TicketId) -> Result<Vec<AuditRecord>, CoreError> {
+        self.store.get_ticket(id).await?;
+        Ok(self.store.history(id).await?)
+    }
+
+    /// Whether the ticket is a repeat whose original is open and past its repair limit (JO5).
+    async fn context(&self, view: &TicketView) -> Result<Context, CoreError> {
+        let Some(orig) = view.ticket.repeat_of else {
+            return Ok(Context::default());
+        };
+        let now = self.clock.now();
+        let original = match self.store.get_ticket(orig).await {
+            Ok(v) => v,
+            Err(StoreError::NotFound(_)) => return Ok(Context::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let overdue = original.ticket.status.is_open()
+            && original
+                .deadline(DeadlineKind::Repair)
+                .is_some_and(|d| d.deadline.due_at < now);
+        Ok(Context { repeat_overdue: overdue })
+    }
+
+    /// Applies a workflow action; returns the ticket after it and the order created or reviewed.
+    pub async fn act(&self, who: &Principal, id: TicketId, action: Action) -> Result<(TicketView, Option<OrderId>), CoreError> {
+        let span = tracing::info_span!("act", ticket_id = id, action = action.kind().as_str(), agent = %who.agent_id);
+        async move {
+            for attempt in 1..=MAX_ATTEMPTS {
+                let view = self.store.get_ticket(id).await?;
+                let ctx = self.context(&view).await?;
+                let tr = decide(&view.ticket, &view.plain_orders(), &who.agent_id, who.role, &action, ctx)?;
+                let res = self
+                    .store
+                    .commit(CommitRequest {
+                        ticket: &view.ticket,
+                        transition: &tr,
+                        actor: &who.agent_id,
+                        role: who.role,
+                        now: self.clock.now(),
+                        rules: &self.rules,
+                        text: action.text(),
+                    })
+                    .await;
+                match res {
+                    Ok(out) => {
+                        let after = self.store.get_ticket(id).await?;
+                        tracing::info!(from = tr.from.as_str(), to = tr.to.as_str(), order = ?out.order_id, queued = ?out.queued_order, "ticket changed");
+                        self.publish_change(&after, &action, who, out.order_id);
+                        return Ok((after, out.order_id));
+                    }
+                    Err(StoreError::Conflict) => {
+                        tracing::debug!(attempt, "concurrent change; re-deciding");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(CoreError::Contended)
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn publish_change(&self, after: &TicketView, action: &Action, who: &Principal, order: Option<OrderId>) {
+        if let Some(oid) = order
+            && let Some((o, _)) = after.orders.iter().find(|(o, _)| o.id == oid)
+            && o.review == ReviewState::Pending
+        {
+            self.events.publish(DeskEvent::ReviewRequested {
+                view: Box::new(after.clone()),
+                order: Box::new(o.clone()),
+            });
+        }
+        self.events.publish(DeskEvent::TicketChanged {
+            view: Box::new(after.clone()),
+            action: action.kind().as_str().to_string(),
+            actor: who.agent_id.clone(),
+        });
+    }
+
+    /// Repair limit in hours for a ticket (JO1).
+    pub fn repair_limit_hours(&self, t: &hotline_domain::Ticket) -> u32 {
+        self.rules.time_limits.hours_for(t.fault_type, t.customer.class)
+    }
+
+    /// Status filter parsing for list calls.
+    pub fn parse_status(s: &str) -> Result<Option<TicketStatus>, CoreError> {
+        if s.is_empty() {
+            return Ok(None);
+        }
+        TicketStatus::parse(s).map(Some).ok_or_else(|| {
+            hotline_domain::ValidationError::new("status", format!("unknown status {s:?}")).into()
+        })
+    }
+}

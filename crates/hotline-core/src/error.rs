@@ -1,0 +1,88 @@
+//! The core's errors and the single place they become gRPC statuses.
+
+use hotline_domain::ValidationError;
+use hotline_domain::workflow::Refusal;
+use hotline_store::StoreError;
+use tonic::{Code, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("missing or invalid bearer token; log in with AgentService.Login")]
+    Unauthenticated,
+    #[error("the session has expired; log in again")]
+    SessionExpired,
+    #[error("wrong agent id or password")]
+    BadCredentials,
+    #[error("the {role} role may not {what}")]
+    Forbidden { role: &'static str, what: &'static str },
+    #[error("the ticket kept changing under concurrent updates; try again")]
+    Contended,
+    #[error("the service is shutting down")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => CoreError::NotFound(what),
+            StoreError::Duplicate(what) => CoreError::AlreadyExists(what),
+            StoreError::Conflict => CoreError::Contended,
+            StoreError::Closed => CoreError::Unavailable,
+            e @ (StoreError::Corrupt(_) | StoreError::UnsupportedUrl(_) | StoreError::Db(_)) => {
+                CoreError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+/// The one mapping from core errors to gRPC status codes (exhaustive: no `_` arm).
+pub fn to_status(e: CoreError) -> Status {
+    let code = match &e {
+        CoreError::Invalid(_) => Code::InvalidArgument,
+        CoreError::Refused(r) if r.is_permission() => Code::PermissionDenied,
+        CoreError::Refused(Refusal::OrderNotFound(_)) => Code::NotFound,
+        CoreError::Refused(_) => Code::FailedPrecondition,
+        CoreError::NotFound(_) => Code::NotFound,
+        CoreError::AlreadyExists(_) => Code::AlreadyExists,
+        CoreError::Unauthenticated | CoreError::SessionExpired | CoreError::BadCredentials => {
+            Code::Unauthenticated
+        }
+        CoreError::Forbidden { .. } => Code::PermissionDenied,
+        CoreError::Contended => Code::Aborted,
+        CoreError::Unavailable => Code::Unavailable,
+        CoreError::Internal(msg) => {
+            tracing::error!(error = %msg, "internal error");
+            Code::Internal
+        }
+    };
+    Status::new(code, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_domain::Role;
+    use hotline_domain::workflow::ActionKind;
+
+    #[test]
+    fn codes_follow_the_api_contract() {
+        let invalid = to_status(ValidationError::new("faulty_number", "is empty").into());
+        assert_eq!(invalid.code(), Code::InvalidArgument);
+        assert!(invalid.message().starts_with("faulty_number"));
+        let perm = to_status(Refusal::RoleMayNot { role: Role::Qa, action: ActionKind::Dispatch }.into());
+        assert_eq!(perm.code(), Code::PermissionDenied);
+        assert_eq!(to_status(Refusal::NeverDispatched.into()).code(), Code::FailedPrecondition);
+        assert_eq!(to_status(CoreError::SessionExpired).code(), Code::Unauthenticated);
+        assert_eq!(to_status(StoreError::NotFound("ticket 9".into()).into()).code(), Code::NotFound);
+    }
+}

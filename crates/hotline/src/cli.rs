@@ -1,0 +1,404 @@
+//! Command line: `serve`, `admin`, and a gRPC client (`login`, `ticket`, `agent`, `alerts`).
+
+use crate::config;
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use hotline_core::auth::Auth;
+use hotline_core::server::CoreConfig;
+use hotline_core::SystemClock;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::agent_service_client::AgentServiceClient;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+#[derive(Parser, Debug)]
+#[command(name = "hotline", version, about = "电话障碍申告 112 fault-report hotline")]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the system: core (gRPC), HTTP side, deadline scheduler.
+    Serve(ServeArgs),
+    /// Create an agent directly in the store (bootstrap the first admin).
+    Admin(AdminArgs),
+    /// Log in and print a bearer token (export it as HOTLINE_TOKEN).
+    Login(LoginArgs),
+    /// Work with tickets over gRPC.
+    Ticket {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: TicketCmd,
+    },
+    /// Create an agent over gRPC (admin token).
+    Agent {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        new: NewAgent,
+    },
+    /// List recent deadline alerts.
+    Alerts {
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+#[derive(Args, Debug)]
+struct StoreArgs {
+    /// Where SQLite and recordings live.
+    #[arg(long, env = "HOTLINE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
+    #[arg(long, env = "HOTLINE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, env = "HOTLINE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[arg(long, env = "HOTLINE_GRPC_LISTEN")]
+    grpc_listen: Option<String>,
+    #[arg(long, env = "HOTLINE_HTTP_LISTEN")]
+    http_listen: Option<String>,
+    /// SIP listener (accepted now; used once the SIP engine is wired in).
+    #[arg(long, env = "HOTLINE_SIP_LISTEN")]
+    sip_listen: Option<String>,
+    /// First admin's id, created if no agent exists.
+    #[arg(long, env = "HOTLINE_ADMIN_ID", default_value = "admin")]
+    admin_id: String,
+    /// First admin's password (created only if set and no agent exists).
+    #[arg(long, env = "HOTLINE_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct NewAgent {
+    #[arg(long)]
+    agent_id: String,
+    #[arg(long, default_value = "")]
+    name: String,
+    /// junior | senior | text_entry | recording_extractor | surveyor | data_manager | qa | admin | system
+    #[arg(long)]
+    role: String,
+    #[arg(long, env = "HOTLINE_NEW_PASSWORD", hide_env_values = true)]
+    password: String,
+}
+
+#[derive(Args, Debug)]
+struct AdminArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    new: NewAgent,
+}
+
+#[derive(Args, Debug)]
+struct Conn {
+    /// The core's gRPC address.
+    #[arg(long, env = "HOTLINE_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
+    server: String,
+    /// Bearer token from `hotline login`.
+    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct LoginArgs {
+    #[arg(long, env = "HOTLINE_SERVER", default_value = "http://127.0.0.1:50051")]
+    server: String,
+    #[arg(long)]
+    agent_id: String,
+    #[arg(long, env = "HOTLINE_PASSWORD", hide_env_values = true)]
+    password: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum TicketCmd {
+    /// Register a report.
+    Create {
+        /// The faulty line's number.
+        #[arg(long)]
+        number: String,
+        /// no_dial_tone | noise | cannot_call_out | cannot_receive | drops | crosstalk | leased_line_down | cable_damage | other
+        #[arg(long, default_value = "no_dial_tone")]
+        fault: String,
+        /// ivr | phone | letter | fax | email | walk_in | voicemail | other_department
+        #[arg(long, default_value = "phone")]
+        channel: String,
+        /// ordinary | big | important | leased_line
+        #[arg(long, default_value = "ordinary")]
+        class: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, default_value = "")]
+        branch: String,
+        #[arg(long, default_value = "")]
+        contact: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        urgent: bool,
+    },
+    /// Newest tickets first.
+    List {
+        #[arg(long, default_value = "")]
+        status: String,
+        #[arg(long, default_value = "")]
+        number: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+    },
+    Show { id: i64 },
+    History { id: i64 },
+    /// dispatch | follow-up | cancel | escalate | answer | urgent | note | clear | close | second-dispatch | manager
+    Act {
+        id: i64,
+        action: String,
+        #[arg(long, default_value = "")]
+        text: String,
+        /// for `manager`: overdue_repeat | caller_refused_answer
+        #[arg(long, default_value = "caller_refused_answer")]
+        reason: String,
+    },
+    /// Second review of a pending order.
+    Review {
+        id: i64,
+        order: i64,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+fn addr(s: &str, what: &str) -> anyhow::Result<SocketAddr> {
+    s.parse().with_context(|| format!("{what}: {s:?} is not HOST:PORT"))
+}
+
+fn database_url(args: &StoreArgs, file: &config::FileConfig) -> anyhow::Result<String> {
+    if let Some(u) = args.database_url.clone().or_else(|| file.database_url.clone()) {
+        return Ok(u);
+    }
+    let dir = args.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./var"));
+    config::sqlite_url(&dir)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Serve(a) => serve(a).await,
+        Cmd::Admin(a) => admin(a).await,
+        Cmd::Login(a) => {
+            let mut c = AgentServiceClient::new(connect(&a.server).await?);
+            let r = c.login(pb::LoginRequest { agent_id: a.agent_id, password: a.password }).await?.into_inner();
+            println!("{}", r.token);
+            Ok(())
+        }
+        Cmd::Ticket { conn, cmd } => ticket(conn, cmd).await,
+        Cmd::Agent { conn, new } => {
+            let ch = connect(&conn.server).await?;
+            let mut c = AgentServiceClient::new(ch);
+            let a = c
+                .create_agent(authed(&conn, pb::CreateAgentRequest { agent_id: new.agent_id, name: new.name, role: new.role, password: new.password })?)
+                .await?
+                .into_inner();
+            println!("已创建坐席 created agent {} ({})", a.agent_id, a.role_label);
+            Ok(())
+        }
+        Cmd::Alerts { conn } => {
+            let mut c = TicketServiceClient::new(connect(&conn.server).await?);
+            let r = c.list_alerts(authed(&conn, pb::ListAlertsRequest { page_size: 50, ticket_id: 0 })?).await?.into_inner();
+            for a in r.alerts {
+                println!("#{} 工单 {} [{}/{}] {}", a.id, a.ticket_id, a.deadline_kind, a.level, a.message);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let file = config::load(a.store.config.as_deref())?;
+    let grpc = a.grpc_listen.or(file.grpc_listen.clone()).unwrap_or_else(|| "127.0.0.1:50051".into());
+    let http = a.http_listen.or(file.http_listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let sip = a.sip_listen.or(file.sip_listen.clone()).unwrap_or_else(|| "0.0.0.0:5060".into());
+    addr(&sip, "--sip-listen")?;
+    let bootstrap = match (&file.admin, a.admin_password) {
+        (_, Some(pw)) => Some((a.admin_id.clone(), pw)),
+        (Some(adm), None) => Some((adm.agent_id.clone(), adm.password.clone())),
+        (None, None) => None,
+    };
+    let cfg = CoreConfig {
+        grpc_listen: addr(&grpc, "--grpc-listen")?,
+        http_listen: addr(&http, "--http-listen")?,
+        database_url: database_url(&a.store, &file)?,
+        rules: file.rules.unwrap_or_default(),
+        bootstrap_admin: bootstrap,
+        scheduler_max_sleep: Duration::from_secs(1),
+    };
+    tracing::info!(sip_listen = %sip, "SIP engine not wired into serve yet; --sip-listen accepted");
+    hotline_core::serve(cfg, Arc::new(SystemClock), shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT"),
+        _ = term => tracing::info!("SIGTERM"),
+    }
+}
+
+async fn admin(a: AdminArgs) -> anyhow::Result<()> {
+    let file = config::load(a.store.config.as_deref())?;
+    let url = database_url(&a.store, &file)?;
+    let store = hotline_store::Store::open(hotline_store::StoreOptions::new(url)).await?;
+    let auth = Auth::new(store.clone(), Arc::new(SystemClock));
+    let name = if a.new.name.is_empty() { a.new.agent_id.clone() } else { a.new.name.clone() };
+    let res = auth.create_agent(None, &a.new.agent_id, &name, &a.new.role, &a.new.password).await;
+    store.close().await;
+    let rec = res?;
+    println!("已创建坐席 created agent {} ({})", rec.agent_id, rec.role.label_zh());
+    Ok(())
+}
+
+async fn connect(server: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(server.to_string())
+        .context("--server")?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the core at {server}; is `hotline serve` running?"))
+}
+
+fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
+    let Some(token) = &conn.token else {
+        bail!("no token: run `hotline login` and export HOTLINE_TOKEN");
+    };
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().context("token")?);
+    Ok(r)
+}
+
+fn print_ticket(t: &pb::Ticket) {
+    let c = t.customer.clone().unwrap_or_default();
+    println!(
+        "工单 {}  {}  {} ({})  号码 {}  {}{}",
+        t.id,
+        t.status_label,
+        t.fault_type_label,
+        t.fault_type,
+        t.faulty_number,
+        c.class_label,
+        if t.urgent { "  [加急]" } else { "" }
+    );
+    if t.repeat_of != 0 {
+        println!("  重复申告 repeat of {}", t.repeat_of);
+    }
+    for d in &t.deadlines {
+        let due = d.due_at.as_ref().map(|x| x.seconds).unwrap_or(0);
+        let state = if d.met_at.is_some() { "已完成" } else if d.breached { "已超时" } else if d.warned { "预警" } else { "进行中" };
+        println!("  {} ({}) due {} {}", d.kind_label, d.kind, due, state);
+    }
+    for o in &t.orders {
+        println!("  单 {} {} {} ({}) by {} {}", o.id, o.kind_label, o.review_label, o.delivery, o.created_by, o.note);
+    }
+}
+
+async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
+    let mut c = TicketServiceClient::new(connect(&conn.server).await?);
+    match cmd {
+        TicketCmd::Create { number, fault, channel, class, name, branch, contact, description, urgent } => {
+            let r = c
+                .create_ticket(authed(&conn, pb::CreateTicketRequest {
+                    faulty_number: number,
+                    contact_number: contact,
+                    customer_name: name,
+                    customer_class: class,
+                    branch,
+                    fault_type: fault,
+                    description,
+                    channel,
+                    received_at: None,
+                    urgent,
+                    supplement_of: 0,
+                })?)
+                .await?
+                .into_inner();
+            if let Some(t) = &r.ticket {
+                print_ticket(t);
+            }
+            if let Some(rep) = r.repeat.filter(|r| r.is_repeat) {
+                println!("  {} (原工单 {})", rep.advice_label, rep.original_ticket_id);
+            }
+        }
+        TicketCmd::List { status, number, limit } => {
+            let r = c
+                .list_tickets(authed(&conn, pb::ListTicketsRequest { page_size: limit, page_token: String::new(), status, faulty_number: number, channel: String::new(), urgent_only: false })?)
+                .await?
+                .into_inner();
+            for t in &r.tickets {
+                print_ticket(t);
+            }
+            if !r.next_page_token.is_empty() {
+                println!("(more: page token {})", r.next_page_token);
+            }
+        }
+        TicketCmd::Show { id } => print_ticket(&c.get_ticket(authed(&conn, pb::GetTicketRequest { id })?).await?.into_inner()),
+        TicketCmd::History { id } => {
+            for e in c.get_ticket_history(authed(&conn, pb::GetTicketHistoryRequest { id })?).await?.into_inner().events {
+                println!("{} {} {}({}) {} → {} {}", e.at.map(|t| t.seconds).unwrap_or(0), e.action_label, e.actor, e.role, e.before_status, e.after_status, e.detail);
+            }
+        }
+        TicketCmd::Review { id, order, reject, note } => {
+            let r = c.review_order(authed(&conn, pb::ReviewOrderRequest { ticket_id: id, order_id: order, approve: !reject, note })?).await?.into_inner();
+            if let Some(t) = &r.ticket {
+                print_ticket(t);
+            }
+        }
+        TicketCmd::Act { id, action, text, reason } => {
+            let r = match action.as_str() {
+                "dispatch" => c.dispatch_ticket(authed(&conn, pb::DispatchTicketRequest { id, note: text })?).await,
+                "follow-up" => c.follow_up_ticket(authed(&conn, pb::FollowUpTicketRequest { id, note: text })?).await,
+                "cancel" => c.cancel_ticket(authed(&conn, pb::CancelTicketRequest { id, reason: text })?).await,
+                "escalate" => c.escalate_ticket(authed(&conn, pb::EscalateTicketRequest { id, reason: text })?).await,
+                "answer" => c.answer_ticket(authed(&conn, pb::AnswerTicketRequest { id, answer: text })?).await,
+                "urgent" => c.mark_urgent(authed(&conn, pb::MarkUrgentRequest { id, reason: text })?).await,
+                "note" => c.add_note(authed(&conn, pb::AddNoteRequest { id, text })?).await,
+                "clear" => c.clear_ticket(authed(&conn, pb::ClearTicketRequest { id, note: text })?).await,
+                "close" => c.close_ticket(authed(&conn, pb::CloseTicketRequest { id, note: text })?).await,
+                "second-dispatch" => c.second_dispatch(authed(&conn, pb::SecondDispatchRequest { id, warning: text })?).await,
+                "manager" => c.transfer_to_manager(authed(&conn, pb::TransferToManagerRequest { id, reason, note: text })?).await,
+                other => bail!("unknown action {other:?}"),
+            }?
+            .into_inner();
+            if let Some(t) = &r.ticket {
+                print_ticket(t);
+            }
+        }
+    }
+    Ok(())
+}
