@@ -4,8 +4,8 @@
 
 use crate::clock::Clock;
 use crate::error::CoreError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use hotline_domain::time::HOUR_MS;
 use hotline_domain::{Role, Timestamp, ValidationError};
 use hotline_store::{AgentRecord, Store, StoreError};
@@ -28,15 +28,30 @@ pub struct Auth {
     cache: RwLock<HashMap<String, (Principal, Timestamp)>>,
 }
 
-pub const PRESENCES: &[&str] = &["logged_out", "available", "ringing", "on_call", "wrap_up", "not_ready"];
+pub const PRESENCES: &[&str] = &[
+    "logged_out",
+    "available",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "not_ready",
+];
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 pub fn validate_agent_id(id: &str) -> Result<(), ValidationError> {
-    if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-        return Err(ValidationError::new("agent_id", "must be 1-32 letters, digits, '_', '.' or '-'"));
+    if id.is_empty()
+        || id.len() > 32
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err(ValidationError::new(
+            "agent_id",
+            "must be 1-32 letters, digits, '_', '.' or '-'",
+        ));
     }
     Ok(())
 }
@@ -58,7 +73,11 @@ async fn hash_password(password: String) -> Result<String, CoreError> {
 async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -88,7 +107,10 @@ impl Auth {
         if let Some(p) = by
             && p.role != Role::Admin
         {
-            return Err(CoreError::Forbidden { role: p.role.as_str(), what: "create agents" });
+            return Err(CoreError::Forbidden {
+                role: p.role.as_str(),
+                what: "create agents",
+            });
         }
         validate_agent_id(agent_id)?;
         let role = Role::parse(role).ok_or_else(|| {
@@ -115,7 +137,11 @@ impl Auth {
     }
 
     /// Checks the password and issues a token.
-    pub async fn login(&self, agent_id: &str, password: &str) -> Result<(String, Timestamp, AgentRecord), CoreError> {
+    pub async fn login(
+        &self,
+        agent_id: &str,
+        password: &str,
+    ) -> Result<(String, Timestamp, AgentRecord), CoreError> {
         let agent = match self.store.get_agent(agent_id).await {
             Ok(a) if a.active => a,
             Ok(_) | Err(StoreError::NotFound(_)) => {
@@ -132,7 +158,9 @@ impl Auth {
         rand::rng().fill_bytes(&mut raw);
         let token = hex::encode(raw);
         let expires = self.clock.now().plus_ms(self.ttl_ms);
-        self.store.insert_session(&token_hash(&token), agent_id, expires).await?;
+        self.store
+            .insert_session(&token_hash(&token), agent_id, expires)
+            .await?;
         Ok((token, expires, agent))
     }
 
@@ -156,7 +184,11 @@ impl Auth {
             }
             return Err(CoreError::SessionExpired);
         }
-        let s = self.store.get_session(&h).await?.ok_or(CoreError::Unauthenticated)?;
+        let s = self
+            .store
+            .get_session(&h)
+            .await?
+            .ok_or(CoreError::Unauthenticated)?;
         if s.expires_at <= now {
             return Err(CoreError::SessionExpired);
         }
@@ -177,9 +209,20 @@ impl Auth {
         Ok(p)
     }
 
-    pub async fn set_presence(&self, who: &Principal, presence: &str) -> Result<AgentRecord, CoreError> {
+    pub async fn set_presence(
+        &self,
+        who: &Principal,
+        presence: &str,
+    ) -> Result<AgentRecord, CoreError> {
         if !PRESENCES.contains(&presence) {
-            return Err(ValidationError::new("presence", format!("unknown presence {presence:?}; expected one of {}", PRESENCES.join(", "))).into());
+            return Err(ValidationError::new(
+                "presence",
+                format!(
+                    "unknown presence {presence:?}; expected one of {}",
+                    PRESENCES.join(", ")
+                ),
+            )
+            .into());
         }
         self.store.set_presence(&who.agent_id, presence).await?;
         Ok(self.store.get_agent(&who.agent_id).await?)

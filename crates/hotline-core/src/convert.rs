@@ -20,7 +20,10 @@ pub fn opt_ts(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
 }
 
 /// A protobuf timestamp from a client, checked.
-pub fn from_ts(field: &'static str, t: &prost_types::Timestamp) -> Result<Timestamp, ValidationError> {
+pub fn from_ts(
+    field: &'static str,
+    t: &prost_types::Timestamp,
+) -> Result<Timestamp, ValidationError> {
     if !(0..1_000_000_000).contains(&t.nanos) || t.seconds < 0 || t.seconds > 253_402_300_799 {
         return Err(ValidationError::new(field, "is not a valid timestamp"));
     }
@@ -63,7 +66,11 @@ pub fn ticket(t: &Ticket, limit_hours: u32) -> pb::Ticket {
     pb::Ticket {
         id: t.id,
         faulty_number: t.faulty_number.to_string(),
-        contact_number: t.contact_number.as_ref().map(|n| n.to_string()).unwrap_or_default(),
+        contact_number: t
+            .contact_number
+            .as_ref()
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         customer: Some(pb::Customer {
             name: t.customer.name.clone(),
             class: t.customer.class.as_str().into(),
@@ -102,9 +109,13 @@ pub fn repeat(r: Option<RepeatAdvice>) -> pb::RepeatInfo {
         return pb::RepeatInfo::default();
     };
     let (advice, label) = match r {
-        RepeatAdvice::ProgressAnswer { .. } => ("progress_answer", "时限内重复申告: 查询进度答复用户"),
+        RepeatAdvice::ProgressAnswer { .. } => {
+            ("progress_answer", "时限内重复申告: 查询进度答复用户")
+        }
         RepeatAdvice::ManagerHotline { .. } => ("manager_hotline", "超时限重复申告: 转经理热线"),
-        RepeatAdvice::ResolvedRecently { .. } => ("resolved_recently", "已修复后重复申告: 转满意度调查员核查"),
+        RepeatAdvice::ResolvedRecently { .. } => {
+            ("resolved_recently", "已修复后重复申告: 转满意度调查员核查")
+        }
     };
     pb::RepeatInfo {
         is_repeat: true,

@@ -30,7 +30,12 @@ const MAX_ATTEMPTS: usize = 4;
 fn may_create(role: Role) -> bool {
     matches!(
         role,
-        Role::Junior | Role::Senior | Role::TextEntry | Role::RecordingExtractor | Role::Admin | Role::System
+        Role::Junior
+            | Role::Senior
+            | Role::TextEntry
+            | Role::RecordingExtractor
+            | Role::Admin
+            | Role::System
     )
 }
 
@@ -47,7 +52,10 @@ impl Desk {
     /// Registers a report (JO3, TE1, TE2, RE1, SF4). Durable before it returns.
     pub async fn create_ticket(&self, who: &Principal, t: NewTicket) -> Result<Created, CoreError> {
         if !may_create(who.role) {
-            return Err(CoreError::Forbidden { role: who.role.as_str(), what: "register reports" });
+            return Err(CoreError::Forbidden {
+                role: who.role.as_str(),
+                what: "register reports",
+            });
         }
         let now = self.clock.now();
         let valid = t.validate(now)?;
@@ -75,7 +83,11 @@ impl Desk {
             deadlines: created
                 .deadlines
                 .iter()
-                .map(|d| hotline_store::rows::DeadlineState { deadline: *d, warned: false, breached: d.met_late() })
+                .map(|d| hotline_store::rows::DeadlineState {
+                    deadline: *d,
+                    warned: false,
+                    breached: d.met_late(),
+                })
                 .collect(),
         };
         self.events.publish(DeskEvent::TicketChanged {
@@ -114,11 +126,18 @@ impl Desk {
             && original
                 .deadline(DeadlineKind::Repair)
                 .is_some_and(|d| d.deadline.due_at < now);
-        Ok(Context { repeat_overdue: overdue })
+        Ok(Context {
+            repeat_overdue: overdue,
+        })
     }
 
     /// Applies a workflow action; returns the ticket after it and the order created or reviewed.
-    pub async fn act(&self, who: &Principal, id: TicketId, action: Action) -> Result<(TicketView, Option<OrderId>), CoreError> {
+    pub async fn act(
+        &self,
+        who: &Principal,
+        id: TicketId,
+        action: Action,
+    ) -> Result<(TicketView, Option<OrderId>), CoreError> {
         let span = tracing::info_span!("act", ticket_id = id, action = action.kind().as_str(), agent = %who.agent_id);
         async move {
             for attempt in 1..=MAX_ATTEMPTS {
@@ -157,7 +176,13 @@ impl Desk {
         .await
     }
 
-    fn publish_change(&self, after: &TicketView, action: &Action, who: &Principal, order: Option<OrderId>) {
+    fn publish_change(
+        &self,
+        after: &TicketView,
+        action: &Action,
+        who: &Principal,
+        order: Option<OrderId>,
+    ) {
         if let Some(oid) = order
             && let Some((o, _)) = after.orders.iter().find(|(o, _)| o.id == oid)
             && o.review == ReviewState::Pending
@@ -176,7 +201,9 @@ impl Desk {
 
     /// Repair limit in hours for a ticket (JO1).
     pub fn repair_limit_hours(&self, t: &hotline_domain::Ticket) -> u32 {
-        self.rules.time_limits.hours_for(t.fault_type, t.customer.class)
+        self.rules
+            .time_limits
+            .hours_for(t.fault_type, t.customer.class)
     }
 
     /// Status filter parsing for list calls.

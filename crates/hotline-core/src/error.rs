@@ -22,7 +22,10 @@ pub enum CoreError {
     #[error("wrong agent id or password")]
     BadCredentials,
     #[error("the {role} role may not {what}")]
-    Forbidden { role: &'static str, what: &'static str },
+    Forbidden {
+        role: &'static str,
+        what: &'static str,
+    },
     #[error("the ticket kept changing under concurrent updates; try again")]
     Contended,
     #[error("the service is shutting down")]
@@ -79,10 +82,25 @@ mod tests {
         let invalid = to_status(ValidationError::new("faulty_number", "is empty").into());
         assert_eq!(invalid.code(), Code::InvalidArgument);
         assert!(invalid.message().starts_with("faulty_number"));
-        let perm = to_status(Refusal::RoleMayNot { role: Role::Qa, action: ActionKind::Dispatch }.into());
+        let perm = to_status(
+            Refusal::RoleMayNot {
+                role: Role::Qa,
+                action: ActionKind::Dispatch,
+            }
+            .into(),
+        );
         assert_eq!(perm.code(), Code::PermissionDenied);
-        assert_eq!(to_status(Refusal::NeverDispatched.into()).code(), Code::FailedPrecondition);
-        assert_eq!(to_status(CoreError::SessionExpired).code(), Code::Unauthenticated);
-        assert_eq!(to_status(StoreError::NotFound("ticket 9".into()).into()).code(), Code::NotFound);
+        assert_eq!(
+            to_status(Refusal::NeverDispatched.into()).code(),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            to_status(CoreError::SessionExpired).code(),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            to_status(StoreError::NotFound("ticket 9".into()).into()).code(),
+            Code::NotFound
+        );
     }
 }

@@ -9,8 +9,15 @@ use tokio::sync::broadcast;
 #[derive(Clone, Debug)]
 pub enum DeskEvent {
     Alert(AlertRecord),
-    ReviewRequested { view: Box<TicketView>, order: Box<Order> },
-    TicketChanged { view: Box<TicketView>, action: String, actor: String },
+    ReviewRequested {
+        view: Box<TicketView>,
+        order: Box<Order>,
+    },
+    TicketChanged {
+        view: Box<TicketView>,
+        action: String,
+        actor: String,
+    },
 }
 
 impl DeskEvent {

@@ -36,7 +36,12 @@ pub async fn tick(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
         let mut progressed = false;
         for d in &due {
             if let Some(alert) = desk.store.raise_alert(d, now, &message(d)).await? {
-                tracing::warn!(ticket_id = d.ticket_id, kind = d.kind.as_str(), level = d.level.as_str(), "deadline alert");
+                tracing::warn!(
+                    ticket_id = d.ticket_id,
+                    kind = d.kind.as_str(),
+                    level = d.level.as_str(),
+                    "deadline alert"
+                );
                 desk.events.publish(DeskEvent::Alert(alert));
                 raised += 1;
                 progressed = true;

@@ -43,8 +43,15 @@ impl RunningCore {
     /// Stops accepting, lets in-flight calls and group commits finish, closes the store.
     pub async fn shutdown(self) {
         self.cancel.cancel();
-        for t in self.tasks {
-            let _ = t.await;
+        for mut t in self.tasks {
+            // in-flight calls get a grace period; a peer that never lets go does not hold us
+            if tokio::time::timeout(Duration::from_secs(10), &mut t)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a server task did not stop within 10 s; aborting it");
+                t.abort();
+            }
         }
         self.desk.store.close().await;
         tracing::info!("core stopped");
@@ -56,7 +63,10 @@ pub enum StartError {
     #[error("store: {0}")]
     Store(#[from] hotline_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("bootstrap admin: {0}")]
     Bootstrap(#[from] crate::error::CoreError),
     #[error("reflection: {0}")]
@@ -79,28 +89,52 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
     let mut tasks = Vec::new();
 
     let incoming = tonic::transport::server::TcpIncoming::bind(cfg.grpc_listen)
-        .map_err(|source| StartError::Bind { addr: cfg.grpc_listen, source })?
+        .map_err(|source| StartError::Bind {
+            addr: cfg.grpc_listen,
+            source,
+        })?
         .with_nodelay(Some(true));
-    let grpc_addr = incoming.local_addr().map_err(|source| StartError::Bind { addr: cfg.grpc_listen, source })?;
+    let grpc_addr = incoming.local_addr().map_err(|source| StartError::Bind {
+        addr: cfg.grpc_listen,
+        source,
+    })?;
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<TicketServiceServer<Tickets>>().await;
-    health_reporter.set_serving::<AgentServiceServer<Agents>>().await;
+    health_reporter
+        .set_serving::<TicketServiceServer<Tickets>>()
+        .await;
+    health_reporter
+        .set_serving::<AgentServiceServer<Agents>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection().build_v1().map_err(|e| StartError::Reflection(e.to_string()))?;
-    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| StartError::Reflection(e.to_string()))?;
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| StartError::Reflection(e.to_string()))?;
     let router = tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(TicketServiceServer::new(Tickets { desk: desk.clone(), auth: auth.clone() }))
-        .add_service(AgentServiceServer::new(Agents { desk: desk.clone(), auth: auth.clone() }));
+        .add_service(TicketServiceServer::new(Tickets {
+            desk: desk.clone(),
+            auth: auth.clone(),
+        }))
+        .add_service(AgentServiceServer::new(Agents {
+            desk: desk.clone(),
+            auth: auth.clone(),
+            shutdown: cancel.clone(),
+        }));
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = router.serve_with_incoming_shutdown(incoming, c.cancelled_owned()).await {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, c.cancelled_owned())
+            .await
+        {
             tracing::error!(error = %e, "gRPC server failed");
         }
     }));
@@ -108,22 +142,35 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
 
     let http = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
-        .map_err(|source| StartError::Bind { addr: cfg.http_listen, source })?;
-    let http_addr = http.local_addr().map_err(|source| StartError::Bind { addr: cfg.http_listen, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: cfg.http_listen,
+            source,
+        })?;
+    let http_addr = http.local_addr().map_err(|source| StartError::Bind {
+        addr: cfg.http_listen,
+        source,
+    })?;
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(desk.clone());
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = axum::serve(http, app).with_graceful_shutdown(c.cancelled_owned()).await {
+        if let Err(e) = axum::serve(http, app)
+            .with_graceful_shutdown(c.cancelled_owned())
+            .await
+        {
             tracing::error!(error = %e, "HTTP server failed");
         }
     }));
     tracing::info!(%http_addr, "HTTP listening");
 
     let c = cancel.clone();
-    tasks.push(tokio::spawn(scheduler::run(desk.clone(), cfg.scheduler_max_sleep, c.cancelled_owned())));
+    tasks.push(tokio::spawn(scheduler::run(
+        desk.clone(),
+        cfg.scheduler_max_sleep,
+        c.cancelled_owned(),
+    )));
 
     Ok(RunningCore {
         grpc_addr,
@@ -136,7 +183,11 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
 }
 
 /// Runs the core until `shutdown` resolves.
-pub async fn serve(cfg: CoreConfig, clock: Arc<dyn Clock>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
+pub async fn serve(
+    cfg: CoreConfig,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
     let running = start(cfg, clock).await?;
     shutdown.await;
     tracing::info!("shutting down");
@@ -146,11 +197,15 @@ pub async fn serve(cfg: CoreConfig, clock: Arc<dyn Clock>, shutdown: impl std::f
 
 /// Prometheus text format: alerts by deadline kind and level.
 async fn metrics(State(desk): State<Desk>) -> String {
-    let mut out = String::from("# HELP hotline_deadline_alerts_total Deadline alerts raised (warning = 预警, breach = 超时).\n# TYPE hotline_deadline_alerts_total counter\n");
+    let mut out = String::from(
+        "# HELP hotline_deadline_alerts_total Deadline alerts raised (warning = 预警, breach = 超时).\n# TYPE hotline_deadline_alerts_total counter\n",
+    );
     match desk.store.alert_counts().await {
         Ok(rows) => {
             for (kind, level, n) in rows {
-                out.push_str(&format!("hotline_deadline_alerts_total{{kind=\"{kind}\",level=\"{level}\"}} {n}\n"));
+                out.push_str(&format!(
+                    "hotline_deadline_alerts_total{{kind=\"{kind}\",level=\"{level}\"}} {n}\n"
+                ));
             }
             out.push_str("hotline_store_up 1\n");
         }

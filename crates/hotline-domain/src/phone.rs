@@ -61,9 +61,18 @@ mod tests {
 
     #[test]
     fn accepts_local_mobile_and_international_numbers() {
-        assert_eq!(PhoneNumber::parse("010-6655 4433").unwrap().as_str(), "01066554433");
-        assert_eq!(PhoneNumber::parse("13800138000").unwrap().as_str(), "13800138000");
-        assert_eq!(PhoneNumber::parse("+8613800138000").unwrap().as_str(), "+8613800138000");
+        assert_eq!(
+            PhoneNumber::parse("010-6655 4433").unwrap().as_str(),
+            "01066554433"
+        );
+        assert_eq!(
+            PhoneNumber::parse("13800138000").unwrap().as_str(),
+            "13800138000"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+8613800138000").unwrap().as_str(),
+            "+8613800138000"
+        );
         assert_eq!(PhoneNumber::parse("112").unwrap().as_str(), "112");
     }
 
@@ -71,9 +80,18 @@ mod tests {
     fn refuses_empty_short_long_and_letters() {
         assert_eq!(PhoneNumber::parse("  "), Err(PhoneError::Empty));
         assert_eq!(PhoneNumber::parse("12"), Err(PhoneError::Length(2)));
-        assert_eq!(PhoneNumber::parse(&"1".repeat(21)), Err(PhoneError::Length(21)));
-        assert_eq!(PhoneNumber::parse("1380013800a"), Err(PhoneError::BadChar('a')));
-        assert_eq!(PhoneNumber::parse("138*0013800"), Err(PhoneError::BadChar('*')));
+        assert_eq!(
+            PhoneNumber::parse(&"1".repeat(21)),
+            Err(PhoneError::Length(21))
+        );
+        assert_eq!(
+            PhoneNumber::parse("1380013800a"),
+            Err(PhoneError::BadChar('a'))
+        );
+        assert_eq!(
+            PhoneNumber::parse("138*0013800"),
+            Err(PhoneError::BadChar('*'))
+        );
         assert_eq!(PhoneNumber::parse("13+8"), Err(PhoneError::BadChar('+')));
     }
 }

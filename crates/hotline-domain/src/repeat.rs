@@ -129,7 +129,10 @@ mod tests {
             resolved_at: Some(Timestamp(60)),
             repair_due_at: None,
         };
-        let got = p.classify(Timestamp(100), &[open(3, 10, 1000), resolved, open(4, 20, 1000)]);
+        let got = p.classify(
+            Timestamp(100),
+            &[open(3, 10, 1000), resolved, open(4, 20, 1000)],
+        );
         assert_eq!(got, Some(RepeatAdvice::ProgressAnswer { original: 3 }));
     }
 }

@@ -74,7 +74,10 @@ impl Role {
     /// Roles that register reports and work the junior flow (TE5, RE2: clerks and extractors
     /// work as juniors when they have no text or recordings).
     pub fn works_junior_flow(self) -> bool {
-        matches!(self, Role::Junior | Role::TextEntry | Role::RecordingExtractor)
+        matches!(
+            self,
+            Role::Junior | Role::TextEntry | Role::RecordingExtractor
+        )
     }
 
     /// Roles whose orders are sent without a second review.

@@ -57,7 +57,11 @@ impl Default for TimeLimitTable {
             rules: vec![
                 rule(Some(FaultType::CableDamage), None, 72),
                 rule(None, Some(CustomerClass::Important), 6),
-                rule(Some(FaultType::LeasedLineDown), Some(CustomerClass::LeasedLine), 4),
+                rule(
+                    Some(FaultType::LeasedLineDown),
+                    Some(CustomerClass::LeasedLine),
+                    4,
+                ),
                 rule(None, Some(CustomerClass::LeasedLine), 24),
             ],
             default_hours: 24,
@@ -239,13 +243,25 @@ mod tests {
     #[test]
     fn jo1_default_limits_follow_published_norms() {
         let t = TimeLimitTable::default();
-        assert_eq!(t.hours_for(FaultType::NoDialTone, CustomerClass::Ordinary), 24);
-        assert_eq!(t.hours_for(FaultType::CableDamage, CustomerClass::Ordinary), 72);
-        assert_eq!(t.hours_for(FaultType::LeasedLineDown, CustomerClass::LeasedLine), 4);
+        assert_eq!(
+            t.hours_for(FaultType::NoDialTone, CustomerClass::Ordinary),
+            24
+        );
+        assert_eq!(
+            t.hours_for(FaultType::CableDamage, CustomerClass::Ordinary),
+            72
+        );
+        assert_eq!(
+            t.hours_for(FaultType::LeasedLineDown, CustomerClass::LeasedLine),
+            4
+        );
         assert_eq!(t.hours_for(FaultType::Noise, CustomerClass::LeasedLine), 24);
         assert_eq!(t.hours_for(FaultType::Noise, CustomerClass::Important), 6);
         // class beats fault type when both single rows match
-        assert_eq!(t.hours_for(FaultType::CableDamage, CustomerClass::Important), 6);
+        assert_eq!(
+            t.hours_for(FaultType::CableDamage, CustomerClass::Important),
+            6
+        );
     }
 
     #[test]
@@ -265,7 +281,10 @@ mod tests {
         let entry = ds.iter().find(|d| d.kind == DeadlineKind::Entry).unwrap();
         assert_eq!(entry.due_at, Timestamp(2 * HOUR_MS));
         assert!(entry.met_late(), "entered 3 h after receipt breaches TE1");
-        let esc = ds.iter().find(|d| d.kind == DeadlineKind::Escalation).unwrap();
+        let esc = ds
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Escalation)
+            .unwrap();
         assert_eq!(esc.due_at, Timestamp(2 * HOUR_MS));
         assert_eq!(esc.warn_at, Timestamp(96 * MINUTE_MS));
         assert!(esc.met_at.is_none());
@@ -284,7 +303,10 @@ mod tests {
             Timestamp(0),
         );
         assert!(ds.iter().all(|d| d.kind != DeadlineKind::Entry));
-        let d = ds.iter().find(|d| d.kind == DeadlineKind::Dispatch).unwrap();
+        let d = ds
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Dispatch)
+            .unwrap();
         assert_eq!(d.due_at, Timestamp(HOUR_MS));
         let urgent = r.initial_deadlines(
             Channel::Ivr,
@@ -295,15 +317,24 @@ mod tests {
             Timestamp(0),
             Timestamp(0),
         );
-        let d = urgent.iter().find(|d| d.kind == DeadlineKind::Dispatch).unwrap();
+        let d = urgent
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Dispatch)
+            .unwrap();
         assert_eq!(d.due_at, Timestamp(5 * MINUTE_MS));
     }
 
     #[test]
     fn status_changes_meet_the_right_deadlines() {
         use TicketStatus as S;
-        assert_eq!(deadlines_met_by(S::New, S::Escalated), vec![DeadlineKind::Escalation]);
-        assert_eq!(deadlines_met_by(S::Escalated, S::Dispatched), vec![DeadlineKind::Dispatch]);
+        assert_eq!(
+            deadlines_met_by(S::New, S::Escalated),
+            vec![DeadlineKind::Escalation]
+        );
+        assert_eq!(
+            deadlines_met_by(S::Escalated, S::Dispatched),
+            vec![DeadlineKind::Dispatch]
+        );
         assert_eq!(
             deadlines_met_by(S::Dispatched, S::Cleared),
             vec![DeadlineKind::Dispatch, DeadlineKind::Repair]

@@ -315,15 +315,69 @@ mod tests {
     fn each_bad_field_is_named() {
         let now = Timestamp(10_000_000);
         let cases: Vec<(NewTicket, &str)> = vec![
-            (NewTicket { faulty_number: "".into(), ..base() }, "faulty_number"),
-            (NewTicket { faulty_number: "12ab".into(), ..base() }, "faulty_number"),
-            (NewTicket { contact_number: "1".into(), ..base() }, "contact_number"),
-            (NewTicket { fault_type: "fire".into(), ..base() }, "fault_type"),
-            (NewTicket { channel: "pigeon".into(), ..base() }, "channel"),
-            (NewTicket { customer_class: "vip".into(), ..base() }, "customer_class"),
-            (NewTicket { description: "x".repeat(2001), ..base() }, "description"),
-            (NewTicket { customer_name: "a\u{0}b".into(), ..base() }, "customer_name"),
-            (NewTicket { received_at: Some(Timestamp(now.0 + 3_600_000)), ..base() }, "received_at"),
+            (
+                NewTicket {
+                    faulty_number: "".into(),
+                    ..base()
+                },
+                "faulty_number",
+            ),
+            (
+                NewTicket {
+                    faulty_number: "12ab".into(),
+                    ..base()
+                },
+                "faulty_number",
+            ),
+            (
+                NewTicket {
+                    contact_number: "1".into(),
+                    ..base()
+                },
+                "contact_number",
+            ),
+            (
+                NewTicket {
+                    fault_type: "fire".into(),
+                    ..base()
+                },
+                "fault_type",
+            ),
+            (
+                NewTicket {
+                    channel: "pigeon".into(),
+                    ..base()
+                },
+                "channel",
+            ),
+            (
+                NewTicket {
+                    customer_class: "vip".into(),
+                    ..base()
+                },
+                "customer_class",
+            ),
+            (
+                NewTicket {
+                    description: "x".repeat(2001),
+                    ..base()
+                },
+                "description",
+            ),
+            (
+                NewTicket {
+                    customer_name: "a\u{0}b".into(),
+                    ..base()
+                },
+                "customer_name",
+            ),
+            (
+                NewTicket {
+                    received_at: Some(Timestamp(now.0 + 3_600_000)),
+                    ..base()
+                },
+                "received_at",
+            ),
         ];
         for (t, field) in cases {
             let err = t.validate(now).unwrap_err();

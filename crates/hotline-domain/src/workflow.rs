@@ -39,18 +39,45 @@ named_enum!(
 /// An action with its payload, as requested by an agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    Dispatch { note: String },
-    FollowUp { note: String },
-    Cancel { reason: String },
-    Escalate { reason: String },
-    Answer { answer: String },
-    Review { order_id: OrderId, approve: bool, note: String },
-    MarkUrgent { reason: String },
-    AddNote { text: String },
-    TransferToManager { reason: ManagerReason, note: String },
-    Clear { note: String },
-    Close { note: String },
-    SecondDispatch { warning: String },
+    Dispatch {
+        note: String,
+    },
+    FollowUp {
+        note: String,
+    },
+    Cancel {
+        reason: String,
+    },
+    Escalate {
+        reason: String,
+    },
+    Answer {
+        answer: String,
+    },
+    Review {
+        order_id: OrderId,
+        approve: bool,
+        note: String,
+    },
+    MarkUrgent {
+        reason: String,
+    },
+    AddNote {
+        text: String,
+    },
+    TransferToManager {
+        reason: ManagerReason,
+        note: String,
+    },
+    Clear {
+        note: String,
+    },
+    Close {
+        note: String,
+    },
+    SecondDispatch {
+        warning: String,
+    },
 }
 
 impl Action {
@@ -127,7 +154,13 @@ use TicketStatus as S;
 
 const JUNIORS: &[Role] = &[R::Junior, R::TextEntry, R::RecordingExtractor];
 const SENIORS: &[Role] = &[R::Senior, R::Admin];
-const DESK: &[Role] = &[R::Junior, R::TextEntry, R::RecordingExtractor, R::Senior, R::Admin];
+const DESK: &[Role] = &[
+    R::Junior,
+    R::TextEntry,
+    R::RecordingExtractor,
+    R::Senior,
+    R::Admin,
+];
 const STAFF: &[Role] = &[
     R::Junior,
     R::Senior,
@@ -151,23 +184,148 @@ const NOT_CLOSED: &[TicketStatus] = &[
 
 /// The transition table. Order matters only for reading; rows never overlap.
 pub const TABLE: &[Row] = &[
-    Row { roles: JUNIORS, action: A::Dispatch, from: &[S::New], to: To(S::AwaitingReview), creates: Ord(K::Dispatch, Pending), reqs: "JO3 JO7 TE1 TE2 RE1" },
-    Row { roles: SENIORS, action: A::Dispatch, from: &[S::New, S::Escalated], to: To(S::Dispatched), creates: Ord(K::Dispatch, NotRequired), reqs: "SO1 SO2" },
-    Row { roles: JUNIORS, action: A::FollowUp, from: &[S::Dispatched], to: Stay, creates: Ord(K::FollowUp, Pending), reqs: "JO4 JO6 JO7" },
-    Row { roles: SENIORS, action: A::FollowUp, from: &[S::Dispatched], to: Stay, creates: Ord(K::FollowUp, NotRequired), reqs: "SO3" },
-    Row { roles: JUNIORS, action: A::Cancel, from: &[S::Dispatched], to: Stay, creates: Ord(K::Cancellation, Pending), reqs: "JO4 JO6 SO4" },
-    Row { roles: SENIORS, action: A::Cancel, from: &[S::Dispatched], to: To(S::Cancelled), creates: Ord(K::Cancellation, NotRequired), reqs: "SO3" },
-    Row { roles: JUNIORS, action: A::Escalate, from: &[S::New], to: To(S::Escalated), creates: Nothing, reqs: "JO3 TE4 RE1" },
-    Row { roles: JUNIORS, action: A::Answer, from: &[S::New], to: To(S::Answered), creates: Nothing, reqs: "JO3 JO6 JO9" },
-    Row { roles: SENIORS, action: A::Answer, from: &[S::New, S::Escalated], to: To(S::Answered), creates: Nothing, reqs: "SO1" },
-    Row { roles: SENIORS, action: A::Review, from: &[S::AwaitingReview, S::Dispatched, S::Cleared, S::Closed], to: ByReview, creates: Nothing, reqs: "JO7 SO4 SO5" },
-    Row { roles: SENIORS, action: A::MarkUrgent, from: &[S::New, S::Escalated, S::AwaitingReview, S::Dispatched], to: Stay, creates: Nothing, reqs: "SO2" },
-    Row { roles: STAFF, action: A::AddNote, from: NOT_CLOSED, to: Stay, creates: Nothing, reqs: "JO3 SO8" },
-    Row { roles: DESK, action: A::TransferToManager, from: &[S::New, S::Escalated, S::AwaitingReview, S::Dispatched, S::Answered], to: To(S::ManagerHotline), creates: Nothing, reqs: "JO5 SO6" },
-    Row { roles: &[R::System, R::Senior, R::Admin], action: A::Clear, from: &[S::Dispatched], to: To(S::Cleared), creates: Nothing, reqs: "SF3 SS2" },
-    Row { roles: &[R::Senior, R::Admin, R::Surveyor], action: A::Close, from: &[S::Answered, S::Cleared, S::Cancelled, S::ManagerHotline], to: To(S::Closed), creates: Nothing, reqs: "SO8 SS1" },
-    Row { roles: &[R::Surveyor], action: A::SecondDispatch, from: &[S::Cleared, S::Closed], to: Stay, creates: Ord(K::SecondDispatch, Pending), reqs: "SS4 SO5" },
-    Row { roles: SENIORS, action: A::SecondDispatch, from: &[S::Cleared, S::Closed], to: To(S::Dispatched), creates: Ord(K::SecondDispatch, NotRequired), reqs: "SO5" },
+    Row {
+        roles: JUNIORS,
+        action: A::Dispatch,
+        from: &[S::New],
+        to: To(S::AwaitingReview),
+        creates: Ord(K::Dispatch, Pending),
+        reqs: "JO3 JO7 TE1 TE2 RE1",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::Dispatch,
+        from: &[S::New, S::Escalated],
+        to: To(S::Dispatched),
+        creates: Ord(K::Dispatch, NotRequired),
+        reqs: "SO1 SO2",
+    },
+    Row {
+        roles: JUNIORS,
+        action: A::FollowUp,
+        from: &[S::Dispatched],
+        to: Stay,
+        creates: Ord(K::FollowUp, Pending),
+        reqs: "JO4 JO6 JO7",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::FollowUp,
+        from: &[S::Dispatched],
+        to: Stay,
+        creates: Ord(K::FollowUp, NotRequired),
+        reqs: "SO3",
+    },
+    Row {
+        roles: JUNIORS,
+        action: A::Cancel,
+        from: &[S::Dispatched],
+        to: Stay,
+        creates: Ord(K::Cancellation, Pending),
+        reqs: "JO4 JO6 SO4",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::Cancel,
+        from: &[S::Dispatched],
+        to: To(S::Cancelled),
+        creates: Ord(K::Cancellation, NotRequired),
+        reqs: "SO3",
+    },
+    Row {
+        roles: JUNIORS,
+        action: A::Escalate,
+        from: &[S::New],
+        to: To(S::Escalated),
+        creates: Nothing,
+        reqs: "JO3 TE4 RE1",
+    },
+    Row {
+        roles: JUNIORS,
+        action: A::Answer,
+        from: &[S::New],
+        to: To(S::Answered),
+        creates: Nothing,
+        reqs: "JO3 JO6 JO9",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::Answer,
+        from: &[S::New, S::Escalated],
+        to: To(S::Answered),
+        creates: Nothing,
+        reqs: "SO1",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::Review,
+        from: &[S::AwaitingReview, S::Dispatched, S::Cleared, S::Closed],
+        to: ByReview,
+        creates: Nothing,
+        reqs: "JO7 SO4 SO5",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::MarkUrgent,
+        from: &[S::New, S::Escalated, S::AwaitingReview, S::Dispatched],
+        to: Stay,
+        creates: Nothing,
+        reqs: "SO2",
+    },
+    Row {
+        roles: STAFF,
+        action: A::AddNote,
+        from: NOT_CLOSED,
+        to: Stay,
+        creates: Nothing,
+        reqs: "JO3 SO8",
+    },
+    Row {
+        roles: DESK,
+        action: A::TransferToManager,
+        from: &[
+            S::New,
+            S::Escalated,
+            S::AwaitingReview,
+            S::Dispatched,
+            S::Answered,
+        ],
+        to: To(S::ManagerHotline),
+        creates: Nothing,
+        reqs: "JO5 SO6",
+    },
+    Row {
+        roles: &[R::System, R::Senior, R::Admin],
+        action: A::Clear,
+        from: &[S::Dispatched],
+        to: To(S::Cleared),
+        creates: Nothing,
+        reqs: "SF3 SS2",
+    },
+    Row {
+        roles: &[R::Senior, R::Admin, R::Surveyor],
+        action: A::Close,
+        from: &[S::Answered, S::Cleared, S::Cancelled, S::ManagerHotline],
+        to: To(S::Closed),
+        creates: Nothing,
+        reqs: "SO8 SS1",
+    },
+    Row {
+        roles: &[R::Surveyor],
+        action: A::SecondDispatch,
+        from: &[S::Cleared, S::Closed],
+        to: Stay,
+        creates: Ord(K::SecondDispatch, Pending),
+        reqs: "SS4 SO5",
+    },
+    Row {
+        roles: SENIORS,
+        action: A::SecondDispatch,
+        from: &[S::Cleared, S::Closed],
+        to: To(S::Dispatched),
+        creates: Ord(K::SecondDispatch, NotRequired),
+        reqs: "SO5",
+    },
 ];
 
 /// Why an action was refused. Each message says what to do instead.
@@ -191,7 +349,9 @@ pub enum Refusal {
     OwnOrder(OrderId),
     #[error("order {0} is still awaiting review; review it before issuing another order")]
     ReviewPending(OrderId),
-    #[error("a junior transfers to the manager hotline only for a repeat report past its time limit or a caller who refuses the answer")]
+    #[error(
+        "a junior transfers to the manager hotline only for a repeat report past its time limit or a caller who refuses the answer"
+    )]
     RepeatNotOverdue,
     #[error("{0} must not be empty")]
     EmptyText(&'static str),
@@ -250,10 +410,17 @@ pub struct Context {
 }
 
 /// Finds the row for (role, action, from), or explains why there is none.
-pub fn find_row(role: Role, action: ActionKind, from: TicketStatus) -> Result<&'static Row, Refusal> {
+pub fn find_row(
+    role: Role,
+    action: ActionKind,
+    from: TicketStatus,
+) -> Result<&'static Row, Refusal> {
     let mut role_may = false;
     let mut allowed: Vec<&str> = Vec::new();
-    for row in TABLE.iter().filter(|r| r.action == action && r.roles.contains(&role)) {
+    for row in TABLE
+        .iter()
+        .filter(|r| r.action == action && r.roles.contains(&role))
+    {
         role_may = true;
         if row.from.contains(&from) {
             return Ok(row);
@@ -278,7 +445,9 @@ pub fn review_target(kind: OrderKind, approve: bool, current: TicketStatus) -> T
         (OrderKind::Dispatch, false) => TicketStatus::Answered,
         (OrderKind::Cancellation, true) => TicketStatus::Cancelled,
         (OrderKind::SecondDispatch, true) => TicketStatus::Dispatched,
-        (OrderKind::FollowUp, _) | (OrderKind::Cancellation, false) | (OrderKind::SecondDispatch, false) => current,
+        (OrderKind::FollowUp, _)
+        | (OrderKind::Cancellation, false)
+        | (OrderKind::SecondDispatch, false) => current,
     }
 }
 
@@ -293,8 +462,10 @@ pub fn decide(
 ) -> Result<Transition, Refusal> {
     let kind = action.kind();
     let row = find_row(role, kind, ticket.status)?;
-    if matches!(kind, ActionKind::AddNote | ActionKind::Escalate | ActionKind::Answer)
-        && action.text().trim().is_empty()
+    if matches!(
+        kind,
+        ActionKind::AddNote | ActionKind::Escalate | ActionKind::Answer
+    ) && action.text().trim().is_empty()
     {
         return Err(Refusal::EmptyText(match kind {
             ActionKind::AddNote => "text",
@@ -364,13 +535,12 @@ pub fn decide(
                 t.callback_task = true;
             }
         }
-        Action::TransferToManager { reason, .. } => {
+        Action::TransferToManager { reason, .. }
             if role.works_junior_flow()
                 && *reason == ManagerReason::OverdueRepeat
-                && !ctx.repeat_overdue
-            {
-                return Err(Refusal::RepeatNotOverdue);
-            }
+                && !ctx.repeat_overdue =>
+        {
+            return Err(Refusal::RepeatNotOverdue);
         }
         Action::MarkUrgent { .. } => t.set_urgent = true,
         Action::Clear { .. } => t.survey_task = true,

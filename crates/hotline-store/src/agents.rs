@@ -33,7 +33,8 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRecord> {
     })
 }
 
-const AGENT_COLUMNS: &str = "SELECT agent_id, name, role, password_hash, presence, active, created_at FROM agents";
+const AGENT_COLUMNS: &str =
+    "SELECT agent_id, name, role, password_hash, presence, active, created_at FROM agents";
 
 impl Store {
     pub async fn create_agent(&self, a: &AgentRecord) -> Result<()> {
@@ -55,25 +56,31 @@ impl Store {
     }
 
     pub async fn get_agent(&self, agent_id: &str) -> Result<AgentRecord> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{AGENT_COLUMNS} WHERE agent_id = $1")))
-            .bind(agent_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{AGENT_COLUMNS} WHERE agent_id = $1"
+        )))
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("agent {agent_id}")))?;
         agent_row(&row)
     }
 
     pub async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("{AGENT_COLUMNS} ORDER BY agent_id")))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(agent_row)
-            .collect()
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{AGENT_COLUMNS} ORDER BY agent_id"
+        )))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(agent_row)
+        .collect()
     }
 
     pub async fn count_agents(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM agents").fetch_one(&self.pool).await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM agents")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(r.try_get("n")?)
     }
 
@@ -89,7 +96,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_session(&self, token_hash: &str, agent_id: &str, expires_at: Timestamp) -> Result<()> {
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        agent_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO sessions (token_hash, agent_id, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(agent_id)

@@ -5,8 +5,8 @@
 use crate::{Result, Store};
 use hotline_domain::rules::DeadlineKind;
 use hotline_domain::{TicketId, Timestamp};
-use sqlx::Row;
 use sqlx::AnyConnection;
+use sqlx::Row;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DueLevel {
@@ -88,7 +88,11 @@ impl Store {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let kind = crate::rows::parse("deadline", &r.try_get::<String, _>("kind")?, DeadlineKind::parse)?;
+            let kind = crate::rows::parse(
+                "deadline",
+                &r.try_get::<String, _>("kind")?,
+                DeadlineKind::parse,
+            )?;
             let due_at = Timestamp(r.try_get("due_at")?);
             let breached: Option<i64> = r.try_get("breached_at")?;
             let level = if breached.is_none() && due_at <= now {
@@ -116,7 +120,12 @@ impl Store {
 
     /// Marks a due deadline warned or breached and records the alert, once: returns `None` if
     /// another scheduler (or an earlier run) already did.
-    pub async fn raise_alert(&self, due: &DueDeadline, now: Timestamp, message: &str) -> Result<Option<AlertRecord>> {
+    pub async fn raise_alert(
+        &self,
+        due: &DueDeadline,
+        now: Timestamp,
+        message: &str,
+    ) -> Result<Option<AlertRecord>> {
         let mut tx = self.pool.begin().await?;
         let done = match due.level {
             // a breach also counts as warned, so no late warning follows it
@@ -133,7 +142,16 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let id = insert_alert(&mut tx, due.ticket_id, due.kind, due.level.as_str(), now, due.due_at, message).await?;
+        let id = insert_alert(
+            &mut tx,
+            due.ticket_id,
+            due.kind,
+            due.level.as_str(),
+            now,
+            due.due_at,
+            message,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(AlertRecord {
             id,
@@ -147,7 +165,11 @@ impl Store {
     }
 
     /// Newest first, optionally for one ticket.
-    pub async fn list_alerts(&self, ticket: Option<TicketId>, limit: u32) -> Result<Vec<AlertRecord>> {
+    pub async fn list_alerts(
+        &self,
+        ticket: Option<TicketId>,
+        limit: u32,
+    ) -> Result<Vec<AlertRecord>> {
         let limit = i64::from(limit.clamp(1, 1000));
         let rows = match ticket {
             Some(t) => sqlx::query("SELECT id, ticket_id, deadline_kind, level, at, due_at, message FROM alerts WHERE ticket_id = $1 ORDER BY id DESC LIMIT $2")
@@ -169,7 +191,13 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("deadline_kind")?, r.try_get("level")?, r.try_get("n")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("deadline_kind")?,
+                    r.try_get("level")?,
+                    r.try_get("n")?,
+                ))
+            })
             .collect()
     }
 }

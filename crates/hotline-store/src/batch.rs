@@ -21,13 +21,23 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn start(pool: AnyPool, _backend: Backend, shards: usize, max_batch: usize) -> Batcher {
+    pub(crate) fn start(
+        pool: AnyPool,
+        _backend: Backend,
+        shards: usize,
+        max_batch: usize,
+    ) -> Batcher {
         let mut senders = Vec::with_capacity(shards);
         let mut tasks = Vec::with_capacity(shards);
         for shard in 0..shards {
             let (tx, rx) = mpsc::channel::<Job>(4096);
             senders.push(tx);
-            tasks.push(tokio::spawn(writer(pool.clone(), rx, max_batch.max(1), shard)));
+            tasks.push(tokio::spawn(writer(
+                pool.clone(),
+                rx,
+                max_batch.max(1),
+                shard,
+            )));
         }
         Batcher {
             shards: Mutex::new(senders),
@@ -46,7 +56,10 @@ impl Batcher {
             shards[(h.finish() as usize) % shards.len()].clone()
         };
         let (tx, rx) = oneshot::channel();
-        sender.send((req, tx)).await.map_err(|_| StoreError::Closed)?;
+        sender
+            .send((req, tx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 

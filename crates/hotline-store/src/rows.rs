@@ -4,8 +4,7 @@ use crate::{Result, StoreError};
 use hotline_domain::order::{Order, OrderKind, ReviewState};
 use hotline_domain::rules::{Deadline, DeadlineKind};
 use hotline_domain::{
-    Channel, Customer, CustomerClass, FaultType, PhoneNumber, Role, Ticket, TicketStatus,
-    Timestamp,
+    Channel, Customer, CustomerClass, FaultType, PhoneNumber, Role, Ticket, TicketStatus, Timestamp,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -35,17 +34,33 @@ pub fn ticket(row: &AnyRow) -> Result<Ticket> {
         },
         customer: Customer {
             name: row.try_get("customer_name")?,
-            class: parse("class", &row.try_get::<String, _>("customer_class")?, CustomerClass::parse)?,
+            class: parse(
+                "class",
+                &row.try_get::<String, _>("customer_class")?,
+                CustomerClass::parse,
+            )?,
             branch: row.try_get("branch")?,
         },
-        fault_type: parse("fault type", &row.try_get::<String, _>("fault_type")?, FaultType::parse)?,
+        fault_type: parse(
+            "fault type",
+            &row.try_get::<String, _>("fault_type")?,
+            FaultType::parse,
+        )?,
         description: row.try_get("description")?,
-        channel: parse("channel", &row.try_get::<String, _>("channel")?, Channel::parse)?,
+        channel: parse(
+            "channel",
+            &row.try_get::<String, _>("channel")?,
+            Channel::parse,
+        )?,
         received_at: Timestamp(row.try_get("received_at")?),
         created_at: Timestamp(row.try_get("created_at")?),
         created_by: row.try_get("created_by")?,
         urgent: row.try_get::<i64, _>("urgent")? != 0,
-        status: parse("status", &row.try_get::<String, _>("status")?, TicketStatus::parse)?,
+        status: parse(
+            "status",
+            &row.try_get::<String, _>("status")?,
+            TicketStatus::parse,
+        )?,
         repeat_of: row.try_get("repeat_of")?,
         supplement_of: row.try_get("supplement_of")?,
         dispatch_order: row.try_get("dispatch_order")?,
@@ -59,13 +74,25 @@ pub fn order(row: &AnyRow) -> Result<(Order, String)> {
     let o = Order {
         id: row.try_get("id")?,
         ticket_id: row.try_get("ticket_id")?,
-        kind: parse("order kind", &row.try_get::<String, _>("kind")?, OrderKind::parse)?,
+        kind: parse(
+            "order kind",
+            &row.try_get::<String, _>("kind")?,
+            OrderKind::parse,
+        )?,
         references: row.try_get("refs")?,
-        review: parse("review", &row.try_get::<String, _>("review")?, ReviewState::parse)?,
+        review: parse(
+            "review",
+            &row.try_get::<String, _>("review")?,
+            ReviewState::parse,
+        )?,
         urgent: row.try_get::<i64, _>("urgent")? != 0,
         note: row.try_get("note")?,
         created_by: row.try_get("created_by")?,
-        created_role: parse("role", &row.try_get::<String, _>("created_role")?, Role::parse)?,
+        created_role: parse(
+            "role",
+            &row.try_get::<String, _>("created_role")?,
+            Role::parse,
+        )?,
         created_at: Timestamp(row.try_get("created_at")?),
         reviewed_by: row.try_get("reviewed_by")?,
         reviewed_at: row.try_get::<Option<i64>, _>("reviewed_at")?.map(Timestamp),
@@ -85,7 +112,11 @@ pub struct DeadlineState {
 pub fn deadline(row: &AnyRow) -> Result<DeadlineState> {
     Ok(DeadlineState {
         deadline: Deadline {
-            kind: parse("deadline", &row.try_get::<String, _>("kind")?, DeadlineKind::parse)?,
+            kind: parse(
+                "deadline",
+                &row.try_get::<String, _>("kind")?,
+                DeadlineKind::parse,
+            )?,
             due_at: Timestamp(row.try_get("due_at")?),
             warn_at: Timestamp(row.try_get("warn_at")?),
             met_at: row.try_get::<Option<i64>, _>("met_at")?.map(Timestamp),

@@ -133,7 +133,11 @@ async fn prior_tickets(conn: &mut AnyConnection, number: &str) -> Result<Vec<Pri
     .await?;
     rows.iter()
         .map(|r| {
-            let status = rows::parse("status", &r.try_get::<String, _>("status")?, TicketStatus::parse)?;
+            let status = rows::parse(
+                "status",
+                &r.try_get::<String, _>("status")?,
+                TicketStatus::parse,
+            )?;
             Ok(PriorTicket {
                 id: r.try_get("id")?,
                 open: status.is_open(),
@@ -149,13 +153,21 @@ async fn insert_deadlines(conn: &mut AnyConnection, id: TicketId, ds: &[Deadline
     if ds.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from("INSERT INTO deadlines (ticket_id, kind, due_at, warn_at, met_at) VALUES ");
+    let mut sql =
+        String::from("INSERT INTO deadlines (ticket_id, kind, due_at, warn_at, met_at) VALUES ");
     for i in 0..ds.len() {
         let b = i * 5;
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5));
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5
+        ));
     }
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for d in ds {
@@ -172,7 +184,10 @@ async fn insert_deadlines(conn: &mut AnyConnection, id: TicketId, ds: &[Deadline
 
 /// Inserts one ticket inside the caller's transaction. `NotFound` (a supplement of an unknown
 /// ticket) is detected before anything is written, so the transaction stays usable.
-pub(crate) async fn insert_ticket(conn: &mut AnyConnection, req: &CreateRequest) -> Result<Created> {
+pub(crate) async fn insert_ticket(
+    conn: &mut AnyConnection,
+    req: &CreateRequest,
+) -> Result<Created> {
     let v = &req.valid;
     if let Some(orig) = v.supplement_of {
         let found = sqlx::query("SELECT id FROM tickets WHERE id = $1")
@@ -180,7 +195,9 @@ pub(crate) async fn insert_ticket(conn: &mut AnyConnection, req: &CreateRequest)
             .fetch_optional(&mut *conn)
             .await?;
         if found.is_none() {
-            return Err(StoreError::NotFound(format!("ticket {orig} (supplement_of)")));
+            return Err(StoreError::NotFound(format!(
+                "ticket {orig} (supplement_of)"
+            )));
         }
     }
     let policy = RepeatPolicy {
@@ -227,23 +244,63 @@ pub(crate) async fn insert_ticket(conn: &mut AnyConnection, req: &CreateRequest)
         Some(r) => format!("repeat of {}", r.original()),
         None => String::new(),
     };
-    audit(conn, id, None, &req.actor, req.role, req.now, "create", "", status.as_str(), &detail).await?;
+    audit(
+        conn,
+        id,
+        None,
+        &req.actor,
+        req.role,
+        req.now,
+        "create",
+        "",
+        status.as_str(),
+        &detail,
+    )
+    .await?;
     if let Some(orig) = v.supplement_of {
         let detail = format!("supplementary complaint (补充申诉) received as ticket {id}");
-        audit(conn, orig, None, &req.actor, req.role, req.now, "supplement", "", "", &detail).await?;
+        audit(
+            conn,
+            orig,
+            None,
+            &req.actor,
+            req.role,
+            req.now,
+            "supplement",
+            "",
+            "",
+            &detail,
+        )
+        .await?;
     }
     let mut late_entry_alert = None;
-    if let Some(entry) = deadlines.iter().find(|d| d.kind == DeadlineKind::Entry && d.met_late()) {
-        sqlx::query("UPDATE deadlines SET breached_at = $1 WHERE ticket_id = $2 AND kind = 'entry'")
-            .bind(req.now.0)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+    if let Some(entry) = deadlines
+        .iter()
+        .find(|d| d.kind == DeadlineKind::Entry && d.met_late())
+    {
+        sqlx::query(
+            "UPDATE deadlines SET breached_at = $1 WHERE ticket_id = $2 AND kind = 'entry'",
+        )
+        .bind(req.now.0)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
         let msg = format!(
             "工单 {id} 文本录入超时 (TE1): entered {} min after receipt",
             req.now.since(v.received_at) / 60_000
         );
-        late_entry_alert = Some(crate::alerts::insert_alert(conn, id, DeadlineKind::Entry, "breach", req.now, entry.due_at, &msg).await?);
+        late_entry_alert = Some(
+            crate::alerts::insert_alert(
+                conn,
+                id,
+                DeadlineKind::Entry,
+                "breach",
+                req.now,
+                entry.due_at,
+                &msg,
+            )
+            .await?,
+        );
     }
     let ticket = Ticket {
         id,
@@ -309,19 +366,23 @@ impl Store {
 
     pub async fn get_ticket(&self, id: TicketId) -> Result<TicketView> {
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("ticket {id}")))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {id}")))?;
         let ticket = rows::ticket(&row)?;
-        let orders = sqlx::query(AssertSqlSafe(format!("SELECT {ORDER_COLUMNS} FROM orders WHERE ticket_id = $1 ORDER BY id")))
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(rows::order)
-            .collect::<Result<Vec<_>>>()?;
+        let orders = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE ticket_id = $1 ORDER BY id"
+        )))
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(rows::order)
+        .collect::<Result<Vec<_>>>()?;
         let deadlines = sqlx::query("SELECT kind, due_at, warn_at, warned_at, breached_at, met_at FROM deadlines WHERE ticket_id = $1 ORDER BY due_at")
             .bind(id)
             .fetch_all(&mut *conn)
@@ -359,7 +420,10 @@ impl Store {
         if f.urgent_only {
             sql.push_str(" AND urgent = 1");
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            f.limit.clamp(1, 1000)
+        ));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         if let Some(s) = f.status {
             q = q.bind(s.as_str());
@@ -373,7 +437,11 @@ impl Store {
         if let Some(b) = f.before_id {
             q = q.bind(b);
         }
-        q.fetch_all(&self.pool).await?.iter().map(rows::ticket).collect()
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(rows::ticket)
+            .collect()
     }
 
     pub async fn history(&self, id: TicketId) -> Result<Vec<AuditRecord>> {
@@ -428,7 +496,11 @@ impl Store {
         let mut queued = None;
         let mut dispatch_order = c.ticket.dispatch_order;
         if let Some(o) = &t.new_order {
-            let delivery = if o.review.is_sendable() { "queued" } else { "not_sendable" };
+            let delivery = if o.review.is_sendable() {
+                "queued"
+            } else {
+                "not_sendable"
+            };
             let row = sqlx::query("INSERT INTO orders (ticket_id, kind, refs, review, urgent, note, created_by, created_role, created_at, delivery) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
                 .bind(c.ticket.id)
                 .bind(o.kind.as_str())
@@ -452,7 +524,11 @@ impl Store {
             }
         }
         if let Some((rid, verdict)) = t.reviewed {
-            let delivery = if verdict == ReviewState::Approved { "queued" } else { "not_sendable" };
+            let delivery = if verdict == ReviewState::Approved {
+                "queued"
+            } else {
+                "not_sendable"
+            };
             let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind")
                 .bind(verdict.as_str())
                 .bind(c.actor)
@@ -464,7 +540,11 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::Conflict)?;
-            let kind = rows::parse("order kind", &row.try_get::<String, _>("kind")?, OrderKind::parse)?;
+            let kind = rows::parse(
+                "order kind",
+                &row.try_get::<String, _>("kind")?,
+                OrderKind::parse,
+            )?;
             order_id = Some(rid);
             if verdict == ReviewState::Approved {
                 queued = Some((rid, kind));
@@ -489,7 +569,19 @@ impl Store {
         if updated.rows_affected() != 1 {
             return Err(StoreError::Conflict);
         }
-        audit(&mut tx, c.ticket.id, order_id, c.actor, c.role, c.now, t.action.as_str(), t.from.as_str(), t.to.as_str(), c.text).await?;
+        audit(
+            &mut tx,
+            c.ticket.id,
+            order_id,
+            c.actor,
+            c.role,
+            c.now,
+            t.action.as_str(),
+            t.from.as_str(),
+            t.to.as_str(),
+            c.text,
+        )
+        .await?;
         for kind in deadlines_met_by(t.from, t.to) {
             sqlx::query("UPDATE deadlines SET met_at = $1 WHERE ticket_id = $2 AND kind = $3 AND met_at IS NULL")
                 .bind(c.now.0)
@@ -498,14 +590,25 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        if t.set_urgent && matches!(t.to, TicketStatus::New | TicketStatus::Escalated | TicketStatus::AwaitingReview) {
+        if t.set_urgent
+            && matches!(
+                t.to,
+                TicketStatus::New | TicketStatus::Escalated | TicketStatus::AwaitingReview
+            )
+        {
             // SO2: an urgent ticket is dispatched at once: the dispatch clock shortens.
-            let d = c.rules.rearmed(DeadlineKind::Dispatch, c.now, c.rules.dispatch_allowance_ms(true));
+            let d = c.rules.rearmed(
+                DeadlineKind::Dispatch,
+                c.now,
+                c.rules.dispatch_allowance_ms(true),
+            );
             rearm(&mut tx, c.ticket.id, &d, true).await?;
         }
         if matches!(queued, Some((_, OrderKind::SecondDispatch))) {
             // SO5: a second dispatch restarts the repair clock.
-            let limit = c.rules.repair_limit_ms(c.ticket.fault_type, c.ticket.customer.class);
+            let limit = c
+                .rules
+                .repair_limit_ms(c.ticket.fault_type, c.ticket.customer.class);
             let d = c.rules.rearmed(DeadlineKind::Repair, c.now, limit);
             rearm(&mut tx, c.ticket.id, &d, false).await?;
         }
@@ -526,7 +629,11 @@ impl Store {
                 order_id: oid,
                 ticket_id: tk.id,
                 kind: kind.as_str(),
-                references: if kind == OrderKind::Dispatch { None } else { tk.dispatch_order },
+                references: if kind == OrderKind::Dispatch {
+                    None
+                } else {
+                    tk.dispatch_order
+                },
                 urgent,
                 note: c.text,
                 faulty_number: tk.faulty_number.as_str(),
@@ -538,7 +645,8 @@ impl Store {
                 description: &tk.description,
                 received_at: tk.received_at.0,
             };
-            let json = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let json =
+                serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query("INSERT INTO outbox (ticket_id, order_id, kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(tk.id)
                 .bind(oid)
@@ -563,7 +671,13 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("order_id")?, r.try_get("payload")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("order_id")?,
+                    r.try_get("payload")?,
+                ))
+            })
             .collect()
     }
 
@@ -572,7 +686,12 @@ impl Store {
     }
 }
 
-async fn rearm(conn: &mut AnyConnection, ticket: TicketId, d: &Deadline, only_if_earlier: bool) -> Result<()> {
+async fn rearm(
+    conn: &mut AnyConnection,
+    ticket: TicketId,
+    d: &Deadline,
+    only_if_earlier: bool,
+) -> Result<()> {
     let sql = if only_if_earlier {
         "UPDATE deadlines SET due_at = $1, warn_at = $2, warned_at = NULL, breached_at = NULL WHERE ticket_id = $3 AND kind = $4 AND met_at IS NULL AND due_at > $5"
     } else {

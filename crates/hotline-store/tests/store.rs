@@ -39,9 +39,24 @@ fn create_req(t: NewTicket, now: i64) -> CreateRequest {
     }
 }
 
-async fn act(store: &Store, id: i64, actor: &str, role: Role, action: Action, now: i64) -> Result<(), StoreError> {
+async fn act(
+    store: &Store,
+    id: i64,
+    actor: &str,
+    role: Role,
+    action: Action,
+    now: i64,
+) -> Result<(), StoreError> {
     let view = store.get_ticket(id).await?;
-    let tr = decide(&view.ticket, &view.plain_orders(), actor, role, &action, Context::default()).expect("allowed");
+    let tr = decide(
+        &view.ticket,
+        &view.plain_orders(),
+        actor,
+        role,
+        &action,
+        Context::default(),
+    )
+    .expect("allowed");
     store
         .commit(CommitRequest {
             ticket: &view.ticket,
@@ -60,7 +75,10 @@ async fn act(store: &Store, id: i64, actor: &str, role: Role, action: Action, no
 async fn create_get_and_audit_on_every_backend() {
     for db in common::databases().await {
         let store = common::open(&db).await;
-        let c = store.create_ticket(create_req(report("01066554433", "ivr", ""), T0)).await.unwrap();
+        let c = store
+            .create_ticket(create_req(report("01066554433", "ivr", ""), T0))
+            .await
+            .unwrap();
         assert!(c.repeat.is_none(), "{}", db.name);
         let v = store.get_ticket(c.ticket.id).await.unwrap();
         assert_eq!(v.ticket, c.ticket, "{}", db.name);
@@ -68,8 +86,18 @@ async fn create_get_and_audit_on_every_backend() {
         assert_eq!(v.deadlines.len(), 2, "dispatch + repair on {}", db.name);
         let h = store.history(c.ticket.id).await.unwrap();
         assert_eq!(h.len(), 1);
-        assert_eq!((h[0].action.as_str(), h[0].actor.as_str(), h[0].after_status.as_str()), ("create", "ivr", "new"));
-        assert!(matches!(store.get_ticket(999_999).await, Err(StoreError::NotFound(_))));
+        assert_eq!(
+            (
+                h[0].action.as_str(),
+                h[0].actor.as_str(),
+                h[0].after_status.as_str()
+            ),
+            ("create", "ivr", "new")
+        );
+        assert!(matches!(
+            store.get_ticket(999_999).await,
+            Err(StoreError::NotFound(_))
+        ));
         store.close().await;
     }
 }
@@ -79,15 +107,31 @@ async fn jo8_big_customers_and_urgent_reports_start_in_the_senior_queue() {
     for db in common::databases().await {
         let store = common::open(&db).await;
         for class in ["big", "important", "leased_line"] {
-            let c = store.create_ticket(create_req(report("02088887777", "phone", class), T0)).await.unwrap();
-            assert_eq!(c.ticket.status, TicketStatus::Escalated, "{class} on {}", db.name);
+            let c = store
+                .create_ticket(create_req(report("02088887777", "phone", class), T0))
+                .await
+                .unwrap();
+            assert_eq!(
+                c.ticket.status,
+                TicketStatus::Escalated,
+                "{class} on {}",
+                db.name
+            );
         }
         let mut urgent = report("02088880000", "phone", "");
         urgent.urgent = true;
         let c = store.create_ticket(create_req(urgent, T0)).await.unwrap();
         assert_eq!(c.ticket.status, TicketStatus::Escalated);
-        let d = c.deadlines.iter().find(|d| d.kind == DeadlineKind::Dispatch).unwrap();
-        assert_eq!(d.due_at, Timestamp(T0 + 5 * MINUTE_MS), "SO2 urgent dispatch at once");
+        let d = c
+            .deadlines
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Dispatch)
+            .unwrap();
+        assert_eq!(
+            d.due_at,
+            Timestamp(T0 + 5 * MINUTE_MS),
+            "SO2 urgent dispatch at once"
+        );
         store.close().await;
     }
 }
@@ -96,12 +140,35 @@ async fn jo8_big_customers_and_urgent_reports_start_in_the_senior_queue() {
 async fn jo9_jo5_repeat_reports_link_to_the_original() {
     for db in common::databases().await {
         let store = common::open(&db).await;
-        let first = store.create_ticket(create_req(report("075512345678", "ivr", ""), T0)).await.unwrap();
-        let second = store.create_ticket(create_req(report("075512345678", "ivr", ""), T0 + HOUR_MS)).await.unwrap();
-        assert_eq!(second.repeat, Some(RepeatAdvice::ProgressAnswer { original: first.ticket.id }), "{}", db.name);
+        let first = store
+            .create_ticket(create_req(report("075512345678", "ivr", ""), T0))
+            .await
+            .unwrap();
+        let second = store
+            .create_ticket(create_req(report("075512345678", "ivr", ""), T0 + HOUR_MS))
+            .await
+            .unwrap();
+        assert_eq!(
+            second.repeat,
+            Some(RepeatAdvice::ProgressAnswer {
+                original: first.ticket.id
+            }),
+            "{}",
+            db.name
+        );
         assert_eq!(second.ticket.repeat_of, Some(first.ticket.id));
-        let third = store.create_ticket(create_req(report("075512345678", "ivr", ""), T0 + 25 * HOUR_MS)).await.unwrap();
-        assert!(matches!(third.repeat, Some(RepeatAdvice::ManagerHotline { .. })), "{:?}", third.repeat);
+        let third = store
+            .create_ticket(create_req(
+                report("075512345678", "ivr", ""),
+                T0 + 25 * HOUR_MS,
+            ))
+            .await
+            .unwrap();
+        assert!(
+            matches!(third.repeat, Some(RepeatAdvice::ManagerHotline { .. })),
+            "{:?}",
+            third.repeat
+        );
         store.close().await;
     }
 }
@@ -116,7 +183,10 @@ async fn te1_late_text_entry_raises_a_breach_alert_at_creation() {
         assert!(c.late_entry_alert.is_some(), "{}", db.name);
         let alerts = store.list_alerts(Some(c.ticket.id), 10).await.unwrap();
         assert_eq!(alerts.len(), 1);
-        assert_eq!((alerts[0].deadline_kind.as_str(), alerts[0].level.as_str()), ("entry", "breach"));
+        assert_eq!(
+            (alerts[0].deadline_kind.as_str(), alerts[0].level.as_str()),
+            ("entry", "breach")
+        );
         store.close().await;
     }
 }
@@ -125,15 +195,51 @@ async fn te1_late_text_entry_raises_a_breach_alert_at_creation() {
 async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
     for db in common::databases().await {
         let store = common::open(&db).await;
-        let id = store.create_ticket(create_req(report("01066554433", "ivr", ""), T0)).await.unwrap().ticket.id;
-        act(&store, id, "j1", Role::Junior, Action::Dispatch { note: "无音派单".into() }, T0 + 1000).await.unwrap();
+        let id = store
+            .create_ticket(create_req(report("01066554433", "ivr", ""), T0))
+            .await
+            .unwrap()
+            .ticket
+            .id;
+        act(
+            &store,
+            id,
+            "j1",
+            Role::Junior,
+            Action::Dispatch {
+                note: "无音派单".into(),
+            },
+            T0 + 1000,
+        )
+        .await
+        .unwrap();
         let v = store.get_ticket(id).await.unwrap();
         assert_eq!(v.ticket.status, TicketStatus::AwaitingReview);
         assert_eq!(v.orders.len(), 1);
-        assert_eq!((v.orders[0].0.review, v.orders[0].1.as_str()), (ReviewState::Pending, "not_sendable"));
-        assert!(store.pending_outbox(10).await.unwrap().is_empty(), "nothing sent before review on {}", db.name);
+        assert_eq!(
+            (v.orders[0].0.review, v.orders[0].1.as_str()),
+            (ReviewState::Pending, "not_sendable")
+        );
+        assert!(
+            store.pending_outbox(10).await.unwrap().is_empty(),
+            "nothing sent before review on {}",
+            db.name
+        );
         let order_id = v.orders[0].0.id;
-        act(&store, id, "s1", Role::Senior, Action::Review { order_id, approve: true, note: "同意".into() }, T0 + 2000).await.unwrap();
+        act(
+            &store,
+            id,
+            "s1",
+            Role::Senior,
+            Action::Review {
+                order_id,
+                approve: true,
+                note: "同意".into(),
+            },
+            T0 + 2000,
+        )
+        .await
+        .unwrap();
         let v = store.get_ticket(id).await.unwrap();
         assert_eq!(v.ticket.status, TicketStatus::Dispatched);
         assert_eq!(v.ticket.dispatch_order, Some(order_id));
@@ -142,18 +248,71 @@ async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].1, order_id);
         assert!(outbox[0].2.contains("\"kind\":\"dispatch\""));
-        assert!(v.deadline(DeadlineKind::Dispatch).unwrap().deadline.met_at.is_some());
+        assert!(
+            v.deadline(DeadlineKind::Dispatch)
+                .unwrap()
+                .deadline
+                .met_at
+                .is_some()
+        );
         let h = store.history(id).await.unwrap();
-        let actions: Vec<_> = h.iter().map(|a| (a.action.as_str(), a.actor.as_str(), a.role.as_str())).collect();
-        assert_eq!(actions, vec![("create", "ivr", "system"), ("dispatch", "j1", "junior"), ("review", "s1", "senior")]);
-        assert_eq!((h[2].before_status.as_str(), h[2].after_status.as_str()), ("awaiting_review", "dispatched"));
+        let actions: Vec<_> = h
+            .iter()
+            .map(|a| (a.action.as_str(), a.actor.as_str(), a.role.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("create", "ivr", "system"),
+                ("dispatch", "j1", "junior"),
+                ("review", "s1", "senior")
+            ]
+        );
+        assert_eq!(
+            (h[2].before_status.as_str(), h[2].after_status.as_str()),
+            ("awaiting_review", "dispatched")
+        );
 
         // a rejected follow-up creates a callback task (SO4)
-        act(&store, id, "j1", Role::Junior, Action::FollowUp { note: "用户改约时间".into() }, T0 + 3000).await.unwrap();
+        act(
+            &store,
+            id,
+            "j1",
+            Role::Junior,
+            Action::FollowUp {
+                note: "用户改约时间".into(),
+            },
+            T0 + 3000,
+        )
+        .await
+        .unwrap();
         let v = store.get_ticket(id).await.unwrap();
-        let fu = v.orders.iter().find(|(o, _)| o.review == ReviewState::Pending).unwrap().0.clone();
-        assert_eq!(fu.references, Some(order_id), "JO4 follow-up references the dispatch");
-        act(&store, id, "s1", Role::Senior, Action::Review { order_id: fu.id, approve: false, note: "无需追单".into() }, T0 + 4000).await.unwrap();
+        let fu = v
+            .orders
+            .iter()
+            .find(|(o, _)| o.review == ReviewState::Pending)
+            .unwrap()
+            .0
+            .clone();
+        assert_eq!(
+            fu.references,
+            Some(order_id),
+            "JO4 follow-up references the dispatch"
+        );
+        act(
+            &store,
+            id,
+            "s1",
+            Role::Senior,
+            Action::Review {
+                order_id: fu.id,
+                approve: false,
+                note: "无需追单".into(),
+            },
+            T0 + 4000,
+        )
+        .await
+        .unwrap();
         let tasks = store.open_tasks("callback", 10).await.unwrap();
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].ticket_id, id);
@@ -165,18 +324,54 @@ async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
 async fn stale_version_is_a_conflict_and_writes_nothing() {
     for db in common::databases().await {
         let store = common::open(&db).await;
-        let id = store.create_ticket(create_req(report("01066554433", "ivr", ""), T0)).await.unwrap().ticket.id;
+        let id = store
+            .create_ticket(create_req(report("01066554433", "ivr", ""), T0))
+            .await
+            .unwrap()
+            .ticket
+            .id;
         let stale = store.get_ticket(id).await.unwrap();
-        act(&store, id, "j1", Role::Junior, Action::Escalate { reason: "复杂".into() }, T0 + 1).await.unwrap();
+        act(
+            &store,
+            id,
+            "j1",
+            Role::Junior,
+            Action::Escalate {
+                reason: "复杂".into(),
+            },
+            T0 + 1,
+        )
+        .await
+        .unwrap();
         let action = Action::Dispatch { note: "x".into() };
-        let tr = decide(&stale.ticket, &[], "j2", Role::Junior, &action, Context::default()).unwrap();
+        let tr = decide(
+            &stale.ticket,
+            &[],
+            "j2",
+            Role::Junior,
+            &action,
+            Context::default(),
+        )
+        .unwrap();
         let err = store
-            .commit(CommitRequest { ticket: &stale.ticket, transition: &tr, actor: "j2", role: Role::Junior, now: Timestamp(T0 + 2), rules: &DeskRules::default(), text: "x" })
+            .commit(CommitRequest {
+                ticket: &stale.ticket,
+                transition: &tr,
+                actor: "j2",
+                role: Role::Junior,
+                now: Timestamp(T0 + 2),
+                rules: &DeskRules::default(),
+                text: "x",
+            })
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict), "{err} on {}", db.name);
         let v = store.get_ticket(id).await.unwrap();
-        assert!(v.orders.is_empty(), "the order insert was rolled back on {}", db.name);
+        assert!(
+            v.orders.is_empty(),
+            "the order insert was rolled back on {}",
+            db.name
+        );
         assert_eq!(store.history(id).await.unwrap().len(), 2);
         store.close().await;
     }
@@ -186,28 +381,97 @@ async fn stale_version_is_a_conflict_and_writes_nothing() {
 async fn deadlines_warn_then_breach_once_and_survive_a_restart() {
     for db in common::databases().await {
         let store = common::open(&db).await;
-        let id = store.create_ticket(create_req(report("01066554433", "ivr", ""), T0)).await.unwrap().ticket.id;
+        let id = store
+            .create_ticket(create_req(report("01066554433", "ivr", ""), T0))
+            .await
+            .unwrap()
+            .ticket
+            .id;
         // dispatch deadline: 1 h, warn at 48 min
-        assert!(store.due_deadlines(Timestamp(T0 + 47 * MINUTE_MS), 10).await.unwrap().is_empty());
-        assert_eq!(store.next_deadline_at().await.unwrap(), Some(Timestamp(T0 + 48 * MINUTE_MS)));
-        let due = store.due_deadlines(Timestamp(T0 + 49 * MINUTE_MS), 10).await.unwrap();
+        assert!(
+            store
+                .due_deadlines(Timestamp(T0 + 47 * MINUTE_MS), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.next_deadline_at().await.unwrap(),
+            Some(Timestamp(T0 + 48 * MINUTE_MS))
+        );
+        let due = store
+            .due_deadlines(Timestamp(T0 + 49 * MINUTE_MS), 10)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 1);
-        assert_eq!((due[0].ticket_id, due[0].kind, due[0].level), (id, DeadlineKind::Dispatch, DueLevel::Warning));
-        assert!(store.raise_alert(&due[0], Timestamp(T0 + 49 * MINUTE_MS), "预警").await.unwrap().is_some());
-        assert!(store.raise_alert(&due[0], Timestamp(T0 + 49 * MINUTE_MS), "预警").await.unwrap().is_none(), "once only");
+        assert_eq!(
+            (due[0].ticket_id, due[0].kind, due[0].level),
+            (id, DeadlineKind::Dispatch, DueLevel::Warning)
+        );
+        assert!(
+            store
+                .raise_alert(&due[0], Timestamp(T0 + 49 * MINUTE_MS), "预警")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .raise_alert(&due[0], Timestamp(T0 + 49 * MINUTE_MS), "预警")
+                .await
+                .unwrap()
+                .is_none(),
+            "once only"
+        );
         store.close().await;
 
         let store = common::open(&db).await; // restart: state comes from the database
-        assert!(store.due_deadlines(Timestamp(T0 + 59 * MINUTE_MS), 10).await.unwrap().is_empty());
-        let due = store.due_deadlines(Timestamp(T0 + 61 * MINUTE_MS), 10).await.unwrap();
+        assert!(
+            store
+                .due_deadlines(Timestamp(T0 + 59 * MINUTE_MS), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let due = store
+            .due_deadlines(Timestamp(T0 + 61 * MINUTE_MS), 10)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].level, DueLevel::Breach);
-        store.raise_alert(&due[0], Timestamp(T0 + 61 * MINUTE_MS), "超时").await.unwrap().unwrap();
+        store
+            .raise_alert(&due[0], Timestamp(T0 + 61 * MINUTE_MS), "超时")
+            .await
+            .unwrap()
+            .unwrap();
         let counts = store.alert_counts().await.unwrap();
-        assert_eq!(counts, vec![("dispatch".to_string(), "breach".to_string(), 1), ("dispatch".to_string(), "warning".to_string(), 1)]);
+        assert_eq!(
+            counts,
+            vec![
+                ("dispatch".to_string(), "breach".to_string(), 1),
+                ("dispatch".to_string(), "warning".to_string(), 1)
+            ]
+        );
         // dispatching meets the deadline: nothing more is due for it
-        act(&store, id, "s1", Role::Senior, Action::Dispatch { note: "派单".into() }, T0 + 62 * MINUTE_MS).await.unwrap();
-        assert!(store.due_deadlines(Timestamp(T0 + 120 * MINUTE_MS), 10).await.unwrap().is_empty());
+        act(
+            &store,
+            id,
+            "s1",
+            Role::Senior,
+            Action::Dispatch {
+                note: "派单".into(),
+            },
+            T0 + 62 * MINUTE_MS,
+        )
+        .await
+        .unwrap();
+        assert!(
+            store
+                .due_deadlines(Timestamp(T0 + 120 * MINUTE_MS), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         store.close().await;
     }
 }
@@ -221,7 +485,10 @@ async fn group_commit_creates_concurrent_tickets_with_distinct_ids_and_serial_re
             let s = store.clone();
             // numbers repeat every 50, so each number is reported 4 times
             let number = format!("0106600{:04}", i % 50);
-            handles.push(tokio::spawn(async move { s.create_ticket(create_req(report(&number, "ivr", ""), T0 + i)).await }));
+            handles.push(tokio::spawn(async move {
+                s.create_ticket(create_req(report(&number, "ivr", ""), T0 + i))
+                    .await
+            }));
         }
         let mut ids = Vec::new();
         let mut repeats = 0;
@@ -233,11 +500,35 @@ async fn group_commit_creates_concurrent_tickets_with_distinct_ids_and_serial_re
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 200, "{}", db.name);
-        assert_eq!(repeats, 150, "every report after the first on a number is a repeat on {}", db.name);
-        let page1 = store.list_tickets(&ListFilter { limit: 150, ..Default::default() }).await.unwrap();
-        let page2 = store.list_tickets(&ListFilter { limit: 150, before_id: page1.last().map(|t| t.id), ..Default::default() }).await.unwrap();
+        assert_eq!(
+            repeats, 150,
+            "every report after the first on a number is a repeat on {}",
+            db.name
+        );
+        let page1 = store
+            .list_tickets(&ListFilter {
+                limit: 150,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let page2 = store
+            .list_tickets(&ListFilter {
+                limit: 150,
+                before_id: page1.last().map(|t| t.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!((page1.len(), page2.len()), (150, 50));
-        let one = store.list_tickets(&ListFilter { limit: 10, faulty_number: Some("01066000007".into()), ..Default::default() }).await.unwrap();
+        let one = store
+            .list_tickets(&ListFilter {
+                limit: 10,
+                faulty_number: Some("01066000007".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(one.len(), 4);
         store.close().await;
     }

@@ -3,9 +3,9 @@
 use crate::config;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use hotline_core::SystemClock;
 use hotline_core::auth::Auth;
 use hotline_core::server::CoreConfig;
-use hotline_core::SystemClock;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -16,7 +16,11 @@ use std::time::Duration;
 use tonic::transport::Channel;
 
 #[derive(Parser, Debug)]
-#[command(name = "hotline", version, about = "电话障碍申告 112 fault-report hotline")]
+#[command(
+    name = "hotline",
+    version,
+    about = "电话障碍申告 112 fault-report hotline"
+)]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -107,7 +111,12 @@ struct AdminArgs {
 #[derive(Args, Debug)]
 struct Conn {
     /// The core's gRPC address.
-    #[arg(long, env = "HOTLINE_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
+    #[arg(
+        long,
+        env = "HOTLINE_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
     server: String,
     /// Bearer token from `hotline login`.
     #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true, global = true)]
@@ -160,8 +169,12 @@ enum TicketCmd {
         #[arg(long, default_value_t = 20)]
         limit: i32,
     },
-    Show { id: i64 },
-    History { id: i64 },
+    Show {
+        id: i64,
+    },
+    History {
+        id: i64,
+    },
     /// dispatch | follow-up | cancel | escalate | answer | urgent | note | clear | close | second-dispatch | manager
     Act {
         id: i64,
@@ -184,14 +197,23 @@ enum TicketCmd {
 }
 
 fn addr(s: &str, what: &str) -> anyhow::Result<SocketAddr> {
-    s.parse().with_context(|| format!("{what}: {s:?} is not HOST:PORT"))
+    s.parse()
+        .with_context(|| format!("{what}: {s:?} is not HOST:PORT"))
 }
 
 fn database_url(args: &StoreArgs, file: &config::FileConfig) -> anyhow::Result<String> {
-    if let Some(u) = args.database_url.clone().or_else(|| file.database_url.clone()) {
+    if let Some(u) = args
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+    {
         return Ok(u);
     }
-    let dir = args.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./var"));
+    let dir = args
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./var"));
     config::sqlite_url(&dir)
 }
 
@@ -201,7 +223,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Admin(a) => admin(a).await,
         Cmd::Login(a) => {
             let mut c = AgentServiceClient::new(connect(&a.server).await?);
-            let r = c.login(pb::LoginRequest { agent_id: a.agent_id, password: a.password }).await?.into_inner();
+            let r = c
+                .login(pb::LoginRequest {
+                    agent_id: a.agent_id,
+                    password: a.password,
+                })
+                .await?
+                .into_inner();
             println!("{}", r.token);
             Ok(())
         }
@@ -210,7 +238,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ch = connect(&conn.server).await?;
             let mut c = AgentServiceClient::new(ch);
             let a = c
-                .create_agent(authed(&conn, pb::CreateAgentRequest { agent_id: new.agent_id, name: new.name, role: new.role, password: new.password })?)
+                .create_agent(authed(
+                    &conn,
+                    pb::CreateAgentRequest {
+                        agent_id: new.agent_id,
+                        name: new.name,
+                        role: new.role,
+                        password: new.password,
+                    },
+                )?)
                 .await?
                 .into_inner();
             println!("已创建坐席 created agent {} ({})", a.agent_id, a.role_label);
@@ -218,9 +254,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Alerts { conn } => {
             let mut c = TicketServiceClient::new(connect(&conn.server).await?);
-            let r = c.list_alerts(authed(&conn, pb::ListAlertsRequest { page_size: 50, ticket_id: 0 })?).await?.into_inner();
+            let r = c
+                .list_alerts(authed(
+                    &conn,
+                    pb::ListAlertsRequest {
+                        page_size: 50,
+                        ticket_id: 0,
+                    },
+                )?)
+                .await?
+                .into_inner();
             for a in r.alerts {
-                println!("#{} 工单 {} [{}/{}] {}", a.id, a.ticket_id, a.deadline_kind, a.level, a.message);
+                println!(
+                    "#{} 工单 {} [{}/{}] {}",
+                    a.id, a.ticket_id, a.deadline_kind, a.level, a.message
+                );
             }
             Ok(())
         }
@@ -229,9 +277,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let file = config::load(a.store.config.as_deref())?;
-    let grpc = a.grpc_listen.or(file.grpc_listen.clone()).unwrap_or_else(|| "127.0.0.1:50051".into());
-    let http = a.http_listen.or(file.http_listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
-    let sip = a.sip_listen.or(file.sip_listen.clone()).unwrap_or_else(|| "0.0.0.0:5060".into());
+    let grpc = a
+        .grpc_listen
+        .or(file.grpc_listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:50051".into());
+    let http = a
+        .http_listen
+        .or(file.http_listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let sip = a
+        .sip_listen
+        .or(file.sip_listen.clone())
+        .unwrap_or_else(|| "0.0.0.0:5060".into());
     addr(&sip, "--sip-listen")?;
     let bootstrap = match (&file.admin, a.admin_password) {
         (_, Some(pw)) => Some((a.admin_id.clone(), pw)),
@@ -278,11 +335,21 @@ async fn admin(a: AdminArgs) -> anyhow::Result<()> {
     let url = database_url(&a.store, &file)?;
     let store = hotline_store::Store::open(hotline_store::StoreOptions::new(url)).await?;
     let auth = Auth::new(store.clone(), Arc::new(SystemClock));
-    let name = if a.new.name.is_empty() { a.new.agent_id.clone() } else { a.new.name.clone() };
-    let res = auth.create_agent(None, &a.new.agent_id, &name, &a.new.role, &a.new.password).await;
+    let name = if a.new.name.is_empty() {
+        a.new.agent_id.clone()
+    } else {
+        a.new.name.clone()
+    };
+    let res = auth
+        .create_agent(None, &a.new.agent_id, &name, &a.new.role, &a.new.password)
+        .await;
     store.close().await;
     let rec = res?;
-    println!("已创建坐席 created agent {} ({})", rec.agent_id, rec.role.label_zh());
+    println!(
+        "已创建坐席 created agent {} ({})",
+        rec.agent_id,
+        rec.role.label_zh()
+    );
     Ok(())
 }
 
@@ -299,7 +366,10 @@ fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
         bail!("no token: run `hotline login` and export HOTLINE_TOKEN");
     };
     let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().context("token")?);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().context("token")?,
+    );
     Ok(r)
 }
 
@@ -320,32 +390,56 @@ fn print_ticket(t: &pb::Ticket) {
     }
     for d in &t.deadlines {
         let due = d.due_at.as_ref().map(|x| x.seconds).unwrap_or(0);
-        let state = if d.met_at.is_some() { "已完成" } else if d.breached { "已超时" } else if d.warned { "预警" } else { "进行中" };
+        let state = if d.met_at.is_some() {
+            "已完成"
+        } else if d.breached {
+            "已超时"
+        } else if d.warned {
+            "预警"
+        } else {
+            "进行中"
+        };
         println!("  {} ({}) due {} {}", d.kind_label, d.kind, due, state);
     }
     for o in &t.orders {
-        println!("  单 {} {} {} ({}) by {} {}", o.id, o.kind_label, o.review_label, o.delivery, o.created_by, o.note);
+        println!(
+            "  单 {} {} {} ({}) by {} {}",
+            o.id, o.kind_label, o.review_label, o.delivery, o.created_by, o.note
+        );
     }
 }
 
 async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
     let mut c = TicketServiceClient::new(connect(&conn.server).await?);
     match cmd {
-        TicketCmd::Create { number, fault, channel, class, name, branch, contact, description, urgent } => {
+        TicketCmd::Create {
+            number,
+            fault,
+            channel,
+            class,
+            name,
+            branch,
+            contact,
+            description,
+            urgent,
+        } => {
             let r = c
-                .create_ticket(authed(&conn, pb::CreateTicketRequest {
-                    faulty_number: number,
-                    contact_number: contact,
-                    customer_name: name,
-                    customer_class: class,
-                    branch,
-                    fault_type: fault,
-                    description,
-                    channel,
-                    received_at: None,
-                    urgent,
-                    supplement_of: 0,
-                })?)
+                .create_ticket(authed(
+                    &conn,
+                    pb::CreateTicketRequest {
+                        faulty_number: number,
+                        contact_number: contact,
+                        customer_name: name,
+                        customer_class: class,
+                        branch,
+                        fault_type: fault,
+                        description,
+                        channel,
+                        received_at: None,
+                        urgent,
+                        supplement_of: 0,
+                    },
+                )?)
                 .await?
                 .into_inner();
             if let Some(t) = &r.ticket {
@@ -355,9 +449,23 @@ async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
                 println!("  {} (原工单 {})", rep.advice_label, rep.original_ticket_id);
             }
         }
-        TicketCmd::List { status, number, limit } => {
+        TicketCmd::List {
+            status,
+            number,
+            limit,
+        } => {
             let r = c
-                .list_tickets(authed(&conn, pb::ListTicketsRequest { page_size: limit, page_token: String::new(), status, faulty_number: number, channel: String::new(), urgent_only: false })?)
+                .list_tickets(authed(
+                    &conn,
+                    pb::ListTicketsRequest {
+                        page_size: limit,
+                        page_token: String::new(),
+                        status,
+                        faulty_number: number,
+                        channel: String::new(),
+                        urgent_only: false,
+                    },
+                )?)
                 .await?
                 .into_inner();
             for t in &r.tickets {
@@ -367,31 +475,116 @@ async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
                 println!("(more: page token {})", r.next_page_token);
             }
         }
-        TicketCmd::Show { id } => print_ticket(&c.get_ticket(authed(&conn, pb::GetTicketRequest { id })?).await?.into_inner()),
+        TicketCmd::Show { id } => print_ticket(
+            &c.get_ticket(authed(&conn, pb::GetTicketRequest { id })?)
+                .await?
+                .into_inner(),
+        ),
         TicketCmd::History { id } => {
-            for e in c.get_ticket_history(authed(&conn, pb::GetTicketHistoryRequest { id })?).await?.into_inner().events {
-                println!("{} {} {}({}) {} → {} {}", e.at.map(|t| t.seconds).unwrap_or(0), e.action_label, e.actor, e.role, e.before_status, e.after_status, e.detail);
+            for e in c
+                .get_ticket_history(authed(&conn, pb::GetTicketHistoryRequest { id })?)
+                .await?
+                .into_inner()
+                .events
+            {
+                println!(
+                    "{} {} {}({}) {} → {} {}",
+                    e.at.map(|t| t.seconds).unwrap_or(0),
+                    e.action_label,
+                    e.actor,
+                    e.role,
+                    e.before_status,
+                    e.after_status,
+                    e.detail
+                );
             }
         }
-        TicketCmd::Review { id, order, reject, note } => {
-            let r = c.review_order(authed(&conn, pb::ReviewOrderRequest { ticket_id: id, order_id: order, approve: !reject, note })?).await?.into_inner();
+        TicketCmd::Review {
+            id,
+            order,
+            reject,
+            note,
+        } => {
+            let r = c
+                .review_order(authed(
+                    &conn,
+                    pb::ReviewOrderRequest {
+                        ticket_id: id,
+                        order_id: order,
+                        approve: !reject,
+                        note,
+                    },
+                )?)
+                .await?
+                .into_inner();
             if let Some(t) = &r.ticket {
                 print_ticket(t);
             }
         }
-        TicketCmd::Act { id, action, text, reason } => {
+        TicketCmd::Act {
+            id,
+            action,
+            text,
+            reason,
+        } => {
             let r = match action.as_str() {
-                "dispatch" => c.dispatch_ticket(authed(&conn, pb::DispatchTicketRequest { id, note: text })?).await,
-                "follow-up" => c.follow_up_ticket(authed(&conn, pb::FollowUpTicketRequest { id, note: text })?).await,
-                "cancel" => c.cancel_ticket(authed(&conn, pb::CancelTicketRequest { id, reason: text })?).await,
-                "escalate" => c.escalate_ticket(authed(&conn, pb::EscalateTicketRequest { id, reason: text })?).await,
-                "answer" => c.answer_ticket(authed(&conn, pb::AnswerTicketRequest { id, answer: text })?).await,
-                "urgent" => c.mark_urgent(authed(&conn, pb::MarkUrgentRequest { id, reason: text })?).await,
-                "note" => c.add_note(authed(&conn, pb::AddNoteRequest { id, text })?).await,
-                "clear" => c.clear_ticket(authed(&conn, pb::ClearTicketRequest { id, note: text })?).await,
-                "close" => c.close_ticket(authed(&conn, pb::CloseTicketRequest { id, note: text })?).await,
-                "second-dispatch" => c.second_dispatch(authed(&conn, pb::SecondDispatchRequest { id, warning: text })?).await,
-                "manager" => c.transfer_to_manager(authed(&conn, pb::TransferToManagerRequest { id, reason, note: text })?).await,
+                "dispatch" => {
+                    c.dispatch_ticket(authed(&conn, pb::DispatchTicketRequest { id, note: text })?)
+                        .await
+                }
+                "follow-up" => {
+                    c.follow_up_ticket(authed(&conn, pb::FollowUpTicketRequest { id, note: text })?)
+                        .await
+                }
+                "cancel" => {
+                    c.cancel_ticket(authed(&conn, pb::CancelTicketRequest { id, reason: text })?)
+                        .await
+                }
+                "escalate" => {
+                    c.escalate_ticket(authed(
+                        &conn,
+                        pb::EscalateTicketRequest { id, reason: text },
+                    )?)
+                    .await
+                }
+                "answer" => {
+                    c.answer_ticket(authed(&conn, pb::AnswerTicketRequest { id, answer: text })?)
+                        .await
+                }
+                "urgent" => {
+                    c.mark_urgent(authed(&conn, pb::MarkUrgentRequest { id, reason: text })?)
+                        .await
+                }
+                "note" => {
+                    c.add_note(authed(&conn, pb::AddNoteRequest { id, text })?)
+                        .await
+                }
+                "clear" => {
+                    c.clear_ticket(authed(&conn, pb::ClearTicketRequest { id, note: text })?)
+                        .await
+                }
+                "close" => {
+                    c.close_ticket(authed(&conn, pb::CloseTicketRequest { id, note: text })?)
+                        .await
+                }
+                "second-dispatch" => {
+                    c.second_dispatch(authed(
+                        &conn,
+                        pb::SecondDispatchRequest { id, warning: text },
+                    )?)
+                    .await
+                }
+                "manager" => {
+                    c.transfer_to_manager(authed(
+                        &conn,
+                        pb::TransferToManagerRequest {
+                            id,
+                            reason,
+                            note: text,
+                        },
+                    )?)
+                    .await
+                }
                 other => bail!("unknown action {other:?}"),
             }?
             .into_inner();

@@ -31,14 +31,19 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     let Some(p) = path else {
         return Ok(FileConfig::default());
     };
-    let text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?;
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))
 }
 
 /// The SQLite URL for a data directory (created if missing).
 pub fn sqlite_url(data_dir: &Path) -> anyhow::Result<String> {
-    std::fs::create_dir_all(data_dir).map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", data_dir.display()))?;
-    Ok(format!("sqlite://{}?mode=rwc", data_dir.join("hotline.db").display()))
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", data_dir.display()))?;
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("hotline.db").display()
+    ))
 }
 
 #[cfg(test)]

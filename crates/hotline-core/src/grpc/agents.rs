@@ -13,11 +13,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 pub struct Agents {
     pub desk: Desk,
     pub auth: Arc<Auth>,
+    /// Ends open event streams on shutdown, so graceful shutdown does not wait on them.
+    pub shutdown: CancellationToken,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -30,7 +33,11 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
             ticket: Some(convert::view(view, desk.repair_limit_hours(&view.ticket))),
             order: Some(convert::order(order, "not_sendable")),
         }),
-        DeskEvent::TicketChanged { view, action, actor } => Kind::TicketChanged(pb::TicketChanged {
+        DeskEvent::TicketChanged {
+            view,
+            action,
+            actor,
+        } => Kind::TicketChanged(pb::TicketChanged {
             ticket: Some(convert::view(view, desk.repair_limit_hours(&view.ticket))),
             action: action.clone(),
             actor: actor.clone(),
@@ -47,9 +54,15 @@ impl AgentService for Agents {
     async fn login(&self, req: Request<pb::LoginRequest>) -> R<pb::LoginResponse> {
         let r = req.into_inner();
         if r.agent_id.is_empty() {
-            return Err(to_status(ValidationError::new("agent_id", "is empty").into()));
+            return Err(to_status(
+                ValidationError::new("agent_id", "is empty").into(),
+            ));
         }
-        let (token, expires, agent) = self.auth.login(&r.agent_id, &r.password).await.map_err(to_status)?;
+        let (token, expires, agent) = self
+            .auth
+            .login(&r.agent_id, &r.password)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::LoginResponse {
             token,
             expires_at: Some(convert::ts(expires)),
@@ -66,13 +79,22 @@ impl AgentService for Agents {
 
     async fn get_me(&self, req: Request<pb::GetMeRequest>) -> R<pb::Agent> {
         let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        let a = self.desk.store.get_agent(&who.agent_id).await.map_err(|e| to_status(e.into()))?;
+        let a = self
+            .desk
+            .store
+            .get_agent(&who.agent_id)
+            .await
+            .map_err(|e| to_status(e.into()))?;
         Ok(Response::new(convert::agent(&a)))
     }
 
     async fn set_presence(&self, req: Request<pb::SetPresenceRequest>) -> R<pb::Agent> {
         let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        let a = self.auth.set_presence(&who, &req.get_ref().presence).await.map_err(to_status)?;
+        let a = self
+            .auth
+            .set_presence(&who, &req.get_ref().presence)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(convert::agent(&a)))
     }
 
@@ -89,22 +111,36 @@ impl AgentService for Agents {
 
     async fn list_agents(&self, req: Request<pb::ListAgentsRequest>) -> R<pb::ListAgentsResponse> {
         principal(&self.auth, &req).await.map_err(to_status)?;
-        let agents = self.desk.store.list_agents().await.map_err(|e| to_status(e.into()))?;
+        let agents = self
+            .desk
+            .store
+            .list_agents()
+            .await
+            .map_err(|e| to_status(e.into()))?;
         Ok(Response::new(pb::ListAgentsResponse {
             agents: agents.iter().map(convert::agent).collect(),
         }))
     }
 
-    type StreamEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
+    type StreamEventsStream =
+        Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
 
-    async fn stream_events(&self, req: Request<pb::StreamEventsRequest>) -> R<Self::StreamEventsStream> {
+    async fn stream_events(
+        &self,
+        req: Request<pb::StreamEventsRequest>,
+    ) -> R<Self::StreamEventsStream> {
         let who = principal(&self.auth, &req).await.map_err(to_status)?;
         let mut rx = self.desk.events.subscribe();
         let desk = self.desk.clone();
         let (tx, out) = tokio::sync::mpsc::channel::<Result<pb::Event, Status>>(256);
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
             loop {
-                let e = match rx.recv().await {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    e = rx.recv() => e,
+                };
+                let e = match next {
                     Ok(e) => e,
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(agent = %who.agent_id, skipped = n, "event stream lagged");
@@ -120,6 +156,8 @@ impl AgentService for Agents {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(out))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out),
+        )))
     }
 }

@@ -29,7 +29,10 @@ pub async fn principal<T>(auth: &Auth, req: &Request<T>) -> Result<Principal, Co
 
 pub fn positive_id(field: &'static str, id: i64) -> Result<i64, ValidationError> {
     if id <= 0 {
-        return Err(ValidationError::new(field, format!("must be a positive id, got {id}")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be a positive id, got {id}"),
+        ));
     }
     Ok(id)
 }
@@ -39,7 +42,10 @@ pub const MAX_TEXT: usize = 2000;
 pub fn text(field: &'static str, s: &str) -> Result<String, ValidationError> {
     let n = s.chars().count();
     if n > MAX_TEXT {
-        return Err(ValidationError::new(field, format!("is {n} characters long; at most {MAX_TEXT} are allowed")));
+        return Err(ValidationError::new(
+            field,
+            format!("is {n} characters long; at most {MAX_TEXT} are allowed"),
+        ));
     }
     Ok(s.trim().to_string())
 }

@@ -5,9 +5,9 @@ use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
 use crate::error::{CoreError, to_status};
+use hotline_domain::ValidationError;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, ManagerReason};
-use hotline_domain::ValidationError;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;
 use hotline_store::ListFilter;
@@ -23,12 +23,18 @@ type R<T> = Result<Response<T>, Status>;
 
 impl Tickets {
     /// Authenticates, builds the domain action from the request, applies it.
-    async fn action<T>(&self, req: Request<T>, build: impl FnOnce(T) -> Result<(i64, Action), ValidationError>) -> R<pb::ActionResponse> {
+    async fn action<T>(
+        &self,
+        req: Request<T>,
+        build: impl FnOnce(T) -> Result<(i64, Action), ValidationError>,
+    ) -> R<pb::ActionResponse> {
         let who = principal(&self.auth, &req).await.map_err(to_status)?;
         let (id, action) = build(req.into_inner()).map_err(|e| to_status(e.into()))?;
         let (view, order) = self.desk.act(&who, id, action).await.map_err(to_status)?;
         let limit = self.desk.repair_limit_hours(&view.ticket);
-        let order = order.and_then(|oid| view.orders.iter().find(|(o, _)| o.id == oid)).map(|(o, d)| convert::order(o, d));
+        let order = order
+            .and_then(|oid| view.orders.iter().find(|(o, _)| o.id == oid))
+            .map(|(o, d)| convert::order(o, d));
         Ok(Response::new(pb::ActionResponse {
             ticket: Some(convert::view(&view, limit)),
             order,
@@ -42,7 +48,10 @@ fn id_text(id: i64, field: &'static str, s: &str) -> Result<(i64, String), Valid
 
 #[tonic::async_trait]
 impl TicketService for Tickets {
-    async fn create_ticket(&self, req: Request<pb::CreateTicketRequest>) -> R<pb::CreateTicketResponse> {
+    async fn create_ticket(
+        &self,
+        req: Request<pb::CreateTicketRequest>,
+    ) -> R<pb::CreateTicketResponse> {
         let who = principal(&self.auth, &req).await.map_err(to_status)?;
         let r = req.into_inner();
         let received_at = match &r.received_at {
@@ -50,7 +59,9 @@ impl TicketService for Tickets {
             None => None,
         };
         if r.supplement_of < 0 {
-            return Err(to_status(ValidationError::new("supplement_of", "must be a ticket id or 0").into()));
+            return Err(to_status(
+                ValidationError::new("supplement_of", "must be a ticket id or 0").into(),
+            ));
         }
         let new = NewTicket {
             faulty_number: r.faulty_number,
@@ -65,7 +76,11 @@ impl TicketService for Tickets {
             urgent: r.urgent,
             supplement_of: (r.supplement_of > 0).then_some(r.supplement_of),
         };
-        let created = self.desk.create_ticket(&who, new).await.map_err(to_status)?;
+        let created = self
+            .desk
+            .create_ticket(&who, new)
+            .await
+            .map_err(to_status)?;
         let limit = self.desk.repair_limit_hours(&created.ticket);
         let mut t = convert::ticket(&created.ticket, limit);
         t.deadlines = created
@@ -91,10 +106,16 @@ impl TicketService for Tickets {
         principal(&self.auth, &req).await.map_err(to_status)?;
         let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
         let v = self.desk.get(id).await.map_err(to_status)?;
-        Ok(Response::new(convert::view(&v, self.desk.repair_limit_hours(&v.ticket))))
+        Ok(Response::new(convert::view(
+            &v,
+            self.desk.repair_limit_hours(&v.ticket),
+        )))
     }
 
-    async fn list_tickets(&self, req: Request<pb::ListTicketsRequest>) -> R<pb::ListTicketsResponse> {
+    async fn list_tickets(
+        &self,
+        req: Request<pb::ListTicketsRequest>,
+    ) -> R<pb::ListTicketsResponse> {
         principal(&self.auth, &req).await.map_err(to_status)?;
         let r = req.into_inner();
         let f = (|| -> Result<ListFilter, CoreError> {
@@ -104,10 +125,22 @@ impl TicketService for Tickets {
             let before_id = if r.page_token.is_empty() {
                 None
             } else {
-                Some(r.page_token.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ValidationError::new("page_token", "is not a token this service issued"))?)
+                Some(
+                    r.page_token
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| {
+                            ValidationError::new("page_token", "is not a token this service issued")
+                        })?,
+                )
             };
             if !r.channel.is_empty() && hotline_domain::Channel::parse(&r.channel).is_none() {
-                return Err(ValidationError::new("channel", format!("unknown channel {:?}", r.channel)).into());
+                return Err(ValidationError::new(
+                    "channel",
+                    format!("unknown channel {:?}", r.channel),
+                )
+                .into());
             }
             Ok(ListFilter {
                 status: Desk::parse_status(&r.status)?,
@@ -115,7 +148,11 @@ impl TicketService for Tickets {
                 channel: (!r.channel.is_empty()).then(|| r.channel.clone()),
                 urgent_only: r.urgent_only,
                 before_id,
-                limit: if r.page_size == 0 { 50 } else { r.page_size as u32 },
+                limit: if r.page_size == 0 {
+                    50
+                } else {
+                    r.page_size as u32
+                },
             })
         })()
         .map_err(to_status)?;
@@ -126,12 +163,18 @@ impl TicketService for Tickets {
             String::new()
         };
         Ok(Response::new(pb::ListTicketsResponse {
-            tickets: tickets.iter().map(|t| convert::ticket(t, self.desk.repair_limit_hours(t))).collect(),
+            tickets: tickets
+                .iter()
+                .map(|t| convert::ticket(t, self.desk.repair_limit_hours(t)))
+                .collect(),
             next_page_token: next,
         }))
     }
 
-    async fn get_ticket_history(&self, req: Request<pb::GetTicketHistoryRequest>) -> R<pb::GetTicketHistoryResponse> {
+    async fn get_ticket_history(
+        &self,
+        req: Request<pb::GetTicketHistoryRequest>,
+    ) -> R<pb::GetTicketHistoryResponse> {
         principal(&self.auth, &req).await.map_err(to_status)?;
         let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
         let events = self.desk.history(id).await.map_err(to_status)?;
@@ -140,48 +183,95 @@ impl TicketService for Tickets {
         }))
     }
 
-    async fn dispatch_ticket(&self, req: Request<pb::DispatchTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::Dispatch { note }))).await
+    async fn dispatch_ticket(
+        &self,
+        req: Request<pb::DispatchTicketRequest>,
+    ) -> R<pb::ActionResponse> {
+        self.action(req, |r| {
+            id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::Dispatch { note }))
+        })
+        .await
     }
 
-    async fn follow_up_ticket(&self, req: Request<pb::FollowUpTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::FollowUp { note }))).await
+    async fn follow_up_ticket(
+        &self,
+        req: Request<pb::FollowUpTicketRequest>,
+    ) -> R<pb::ActionResponse> {
+        self.action(req, |r| {
+            id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::FollowUp { note }))
+        })
+        .await
     }
 
     async fn cancel_ticket(&self, req: Request<pb::CancelTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "reason", &r.reason).map(|(id, reason)| (id, Action::Cancel { reason }))).await
+        self.action(req, |r| {
+            id_text(r.id, "reason", &r.reason).map(|(id, reason)| (id, Action::Cancel { reason }))
+        })
+        .await
     }
 
-    async fn escalate_ticket(&self, req: Request<pb::EscalateTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "reason", &r.reason).map(|(id, reason)| (id, Action::Escalate { reason }))).await
+    async fn escalate_ticket(
+        &self,
+        req: Request<pb::EscalateTicketRequest>,
+    ) -> R<pb::ActionResponse> {
+        self.action(req, |r| {
+            id_text(r.id, "reason", &r.reason).map(|(id, reason)| (id, Action::Escalate { reason }))
+        })
+        .await
     }
 
     async fn answer_ticket(&self, req: Request<pb::AnswerTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "answer", &r.answer).map(|(id, answer)| (id, Action::Answer { answer }))).await
+        self.action(req, |r| {
+            id_text(r.id, "answer", &r.answer).map(|(id, answer)| (id, Action::Answer { answer }))
+        })
+        .await
     }
 
     async fn review_order(&self, req: Request<pb::ReviewOrderRequest>) -> R<pb::ActionResponse> {
         self.action(req, |r| {
             let id = positive_id("ticket_id", r.ticket_id)?;
             let order_id = positive_id("order_id", r.order_id)?;
-            Ok((id, Action::Review { order_id, approve: r.approve, note: text("note", &r.note)? }))
+            Ok((
+                id,
+                Action::Review {
+                    order_id,
+                    approve: r.approve,
+                    note: text("note", &r.note)?,
+                },
+            ))
         })
         .await
     }
 
     async fn mark_urgent(&self, req: Request<pb::MarkUrgentRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "reason", &r.reason).map(|(id, reason)| (id, Action::MarkUrgent { reason }))).await
+        self.action(req, |r| {
+            id_text(r.id, "reason", &r.reason)
+                .map(|(id, reason)| (id, Action::MarkUrgent { reason }))
+        })
+        .await
     }
 
     async fn add_note(&self, req: Request<pb::AddNoteRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "text", &r.text).map(|(id, text)| (id, Action::AddNote { text }))).await
+        self.action(req, |r| {
+            id_text(r.id, "text", &r.text).map(|(id, text)| (id, Action::AddNote { text }))
+        })
+        .await
     }
 
-    async fn transfer_to_manager(&self, req: Request<pb::TransferToManagerRequest>) -> R<pb::ActionResponse> {
+    async fn transfer_to_manager(
+        &self,
+        req: Request<pb::TransferToManagerRequest>,
+    ) -> R<pb::ActionResponse> {
         self.action(req, |r| {
             let (id, note) = id_text(r.id, "note", &r.note)?;
             let reason = ManagerReason::parse(&r.reason).ok_or_else(|| {
-                ValidationError::new("reason", format!("unknown reason {:?}; expected overdue_repeat or caller_refused_answer", r.reason))
+                ValidationError::new(
+                    "reason",
+                    format!(
+                        "unknown reason {:?}; expected overdue_repeat or caller_refused_answer",
+                        r.reason
+                    ),
+                )
             })?;
             Ok((id, Action::TransferToManager { reason, note }))
         })
@@ -189,24 +279,43 @@ impl TicketService for Tickets {
     }
 
     async fn clear_ticket(&self, req: Request<pb::ClearTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::Clear { note }))).await
+        self.action(req, |r| {
+            id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::Clear { note }))
+        })
+        .await
     }
 
     async fn close_ticket(&self, req: Request<pb::CloseTicketRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::Close { note }))).await
+        self.action(req, |r| {
+            id_text(r.id, "note", &r.note).map(|(id, note)| (id, Action::Close { note }))
+        })
+        .await
     }
 
-    async fn second_dispatch(&self, req: Request<pb::SecondDispatchRequest>) -> R<pb::ActionResponse> {
-        self.action(req, |r| id_text(r.id, "warning", &r.warning).map(|(id, warning)| (id, Action::SecondDispatch { warning }))).await
+    async fn second_dispatch(
+        &self,
+        req: Request<pb::SecondDispatchRequest>,
+    ) -> R<pb::ActionResponse> {
+        self.action(req, |r| {
+            id_text(r.id, "warning", &r.warning)
+                .map(|(id, warning)| (id, Action::SecondDispatch { warning }))
+        })
+        .await
     }
 
     async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> R<pb::ListAlertsResponse> {
         principal(&self.auth, &req).await.map_err(to_status)?;
         let r = req.into_inner();
         if r.ticket_id < 0 {
-            return Err(to_status(ValidationError::new("ticket_id", "must be a ticket id or 0").into()));
+            return Err(to_status(
+                ValidationError::new("ticket_id", "must be a ticket id or 0").into(),
+            ));
         }
-        let limit = if r.page_size <= 0 { 100 } else { r.page_size.min(1000) as u32 };
+        let limit = if r.page_size <= 0 {
+            100
+        } else {
+            r.page_size.min(1000) as u32
+        };
         let alerts = self
             .desk
             .store

@@ -31,7 +31,11 @@ pub async fn databases() -> Vec<TestDb> {
     }];
     if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
         let db = format!("hotline_t_{}", uuid::Uuid::new_v4().simple());
-        let admin = AnyPoolOptions::new().max_connections(1).connect(&base).await.expect("connect to HOTLINE_TEST_DATABASE_URL");
+        let admin = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .expect("connect to HOTLINE_TEST_DATABASE_URL");
         admin
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
             .await
@@ -53,5 +57,7 @@ pub async fn databases() -> Vec<TestDb> {
 }
 
 pub async fn open(db: &TestDb) -> Store {
-    Store::open(StoreOptions::new(db.url.clone())).await.unwrap_or_else(|e| panic!("{}: {e}", db.name))
+    Store::open(StoreOptions::new(db.url.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", db.name))
 }
