@@ -5,7 +5,7 @@ use hotline_domain::repeat::RepeatAdvice;
 use hotline_domain::rules::DeskRules;
 use hotline_domain::{Ticket, Timestamp, ValidationError};
 use hotline_proto::v1 as pb;
-use hotline_store::rows::DeadlineState;
+use hotline_store::rows::{DeadlineState, OrderDelivery};
 use hotline_store::{AgentRecord, AlertRecord, AuditRecord, TicketView};
 
 pub fn ts(t: Timestamp) -> prost_types::Timestamp {
@@ -30,7 +30,7 @@ pub fn from_ts(
     Ok(Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000))
 }
 
-pub fn order(o: &Order, delivery: &str) -> pb::Order {
+pub fn order(o: &Order, d: &OrderDelivery) -> pb::Order {
     pb::Order {
         id: o.id,
         ticket_id: o.ticket_id,
@@ -46,7 +46,9 @@ pub fn order(o: &Order, delivery: &str) -> pb::Order {
         reviewed_by: o.reviewed_by.clone().unwrap_or_default(),
         reviewed_at: opt_ts(o.reviewed_at),
         review_note: o.review_note.clone(),
-        delivery: delivery.into(),
+        delivery: d.state.clone(),
+        center_ticket_id: d.center_ref.clone().unwrap_or_default(),
+        center_status: d.center_status.clone().unwrap_or_default(),
     }
 }
 

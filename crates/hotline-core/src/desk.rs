@@ -23,6 +23,8 @@ pub struct Desk {
     pub rules: Arc<DeskRules>,
     pub clock: Arc<dyn Clock>,
     pub events: EventBus,
+    /// Woken when an order is queued for the 112 centre, so delivery starts at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 const MAX_ATTEMPTS: usize = 4;
@@ -46,6 +48,7 @@ impl Desk {
             rules: Arc::new(rules),
             clock,
             events: EventBus::default(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -158,6 +161,9 @@ impl Desk {
                     .await;
                 match res {
                     Ok(out) => {
+                        if out.queued_order.is_some() {
+                            self.outbox_wake.notify_one();
+                        }
                         let after = self.store.get_ticket(id).await?;
                         tracing::info!(from = tr.from.as_str(), to = tr.to.as_str(), order = ?out.order_id, queued = ?out.queued_order, "ticket changed");
                         self.publish_change(&after, &action, who, out.order_id);

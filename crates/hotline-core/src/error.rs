@@ -30,6 +30,10 @@ pub enum CoreError {
     Contended,
     #[error("the service is shutting down")]
     Unavailable,
+    #[error("{0}")]
+    Center(#[from] hotline_center112::CenterError),
+    #[error("{0}")]
+    NotReady(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,6 +67,10 @@ pub fn to_status(e: CoreError) -> Status {
         CoreError::Forbidden { .. } => Code::PermissionDenied,
         CoreError::Contended => Code::Aborted,
         CoreError::Unavailable => Code::Unavailable,
+        CoreError::Center(c) if c.is_retryable() => Code::Unavailable,
+        CoreError::Center(hotline_center112::CenterError::NotFound(_)) => Code::NotFound,
+        CoreError::Center(_) => Code::FailedPrecondition,
+        CoreError::NotReady(_) => Code::FailedPrecondition,
         CoreError::Internal(msg) => {
             tracing::error!(error = %msg, "internal error");
             Code::Internal

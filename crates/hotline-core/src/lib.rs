@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod clock;
 pub mod convert;
+pub mod delivery;
 pub mod desk;
 pub mod error;
 pub mod events;

@@ -43,6 +43,11 @@ pub async fn tick(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
                     "deadline alert"
                 );
                 desk.events.publish(DeskEvent::Alert(alert));
+                if d.kind == hotline_domain::rules::DeadlineKind::Repair
+                    && d.level == DueLevel::Breach
+                {
+                    desk.outbox_wake.notify_one(); // an urge (催单) may have been queued
+                }
                 raised += 1;
                 progressed = true;
             }

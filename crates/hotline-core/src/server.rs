@@ -3,11 +3,16 @@
 
 use crate::auth::Auth;
 use crate::clock::Clock;
+use crate::delivery::{self, DeliveryConfig};
 use crate::desk::Desk;
 use crate::grpc::{agents::Agents, tickets::Tickets};
 use crate::scheduler;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
+use axum::routing::post;
+use hotline_center112::Center112;
 use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
@@ -27,6 +32,27 @@ pub struct CoreConfig {
     /// Created at start-up if no agent exists yet: (agent id, password).
     pub bootstrap_admin: Option<(String, String)>,
     pub scheduler_max_sleep: Duration,
+    /// The 112 centre; `None` runs without delivery (orders stay queued in the outbox).
+    pub center: Option<CenterLink>,
+}
+
+/// How the core reaches the 112 centre and verifies what it sends back.
+#[derive(Clone)]
+pub struct CenterLink {
+    pub client: Arc<dyn Center112>,
+    /// Shared secret of the event signatures.
+    pub secret: Vec<u8>,
+    /// The URL the centre should POST events to; default `http://<http listener>/center112/events`.
+    pub callback_url: Option<String>,
+    pub delivery: DeliveryConfig,
+}
+
+impl std::fmt::Debug for CenterLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CenterLink")
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running core.
@@ -123,6 +149,7 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         .add_service(TicketServiceServer::new(Tickets {
             desk: desk.clone(),
             auth: auth.clone(),
+            center: cfg.center.as_ref().map(|c| c.client.clone()),
         }))
         .add_service(AgentServiceServer::new(Agents {
             desk: desk.clone(),
@@ -150,10 +177,21 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         addr: cfg.http_listen,
         source,
     })?;
+    let secret: Arc<Vec<u8>> = Arc::new(
+        cfg.center
+            .as_ref()
+            .map(|c| c.secret.clone())
+            .unwrap_or_default(),
+    );
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .with_state(desk.clone());
+        .route("/center112/events", post(center_event))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(HttpState {
+            desk: desk.clone(),
+            secret,
+        });
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(http, app)
@@ -164,6 +202,41 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         }
     }));
     tracing::info!(%http_addr, "HTTP listening");
+
+    if let Some(link) = cfg.center.clone() {
+        let callback = link
+            .callback_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{http_addr}/center112/events"));
+        let c = cancel.clone();
+        let client = link.client.clone();
+        tasks.push(tokio::spawn(async move {
+            // keep trying until the centre takes the subscription (it may be down at start)
+            let mut wait = Duration::from_millis(200);
+            loop {
+                match client.subscribe(&callback).await {
+                    Ok(s) => {
+                        tracing::info!(subscription = %s.id, %callback, "subscribed to 112 centre events");
+                        break;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot subscribe to the 112 centre yet"),
+                }
+                tokio::select! {
+                    _ = c.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }));
+        let c = cancel.clone();
+        tasks.push(tokio::spawn(delivery::run(
+            desk.clone(),
+            link.client.clone(),
+            link.delivery.clone(),
+            desk.outbox_wake.clone(),
+            c.cancelled_owned(),
+        )));
+    }
 
     let c = cancel.clone();
     tasks.push(tokio::spawn(scheduler::run(
@@ -195,8 +268,43 @@ pub async fn serve(
     Ok(())
 }
 
-/// Prometheus text format: alerts by deadline kind and level.
-async fn metrics(State(desk): State<Desk>) -> String {
+#[derive(Clone)]
+struct HttpState {
+    desk: Desk,
+    secret: Arc<Vec<u8>>,
+}
+
+/// POST /center112/events: a signed event from the 112 centre.
+async fn center_event(
+    State(st): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    use delivery::EventRefused as E;
+    if st.secret.is_empty() {
+        return (StatusCode::NOT_FOUND, "no 112 centre is configured".into());
+    }
+    let sig = headers
+        .get(hotline_center112::wire::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match delivery::handle_event(&st.desk, &st.secret, sig, &body).await {
+        Ok(outcome) => (StatusCode::OK, format!("{outcome:?}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "refused an event from the 112 centre");
+            let code = match e {
+                E::Signature(_) => StatusCode::UNAUTHORIZED,
+                E::Body(_) => StatusCode::BAD_REQUEST,
+                E::Unknown(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (code, e.to_string())
+        }
+    }
+}
+
+/// Prometheus text format: alerts by deadline kind and level, outbox by kind.
+async fn metrics(State(st): State<HttpState>) -> String {
+    let desk = st.desk;
     let mut out = String::from(
         "# HELP hotline_deadline_alerts_total Deadline alerts raised (warning = 预警, breach = 超时).\n# TYPE hotline_deadline_alerts_total counter\n",
     );
@@ -208,6 +316,12 @@ async fn metrics(State(desk): State<Desk>) -> String {
                 ));
             }
             out.push_str("hotline_store_up 1\n");
+            if let Ok(rows) = desk.store.outbox_counts().await {
+                out.push_str("# HELP hotline_center112_outbox Messages to the 112 centre (dispatch, follow_up, cancellation, urge = 催单).\n# TYPE hotline_center112_outbox gauge\n");
+                for (kind, delivered, pending) in rows {
+                    out.push_str(&format!("hotline_center112_outbox{{kind=\"{kind}\",state=\"delivered\"}} {delivered}\nhotline_center112_outbox{{kind=\"{kind}\",state=\"pending\"}} {pending}\n"));
+                }
+            }
         }
         Err(e) => {
             tracing::warn!(error = %e, "metrics: store unavailable");

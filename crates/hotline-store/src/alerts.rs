@@ -152,6 +152,29 @@ impl Store {
             message,
         )
         .await?;
+        if due.kind == DeadlineKind::Repair && due.level == DueLevel::Breach {
+            // SS3 催单: a dispatched order past its repair limit is urged at the centre, through
+            // the outbox like every other message to it.
+            let dispatch: Option<Option<i64>> = sqlx::query(
+                "SELECT dispatch_order FROM tickets WHERE id = $1 AND status = 'dispatched'",
+            )
+            .bind(due.ticket_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("dispatch_order"))
+            .transpose()?;
+            if let Some(Some(order)) = dispatch {
+                let payload = serde_json::json!({"order_id": order, "ticket_id": due.ticket_id, "kind": "urge", "note": message}).to_string();
+                sqlx::query("INSERT INTO outbox (ticket_id, order_id, kind, payload, created_at, next_attempt_at) VALUES ($1, $2, 'urge', $3, $4, $5)")
+                    .bind(due.ticket_id)
+                    .bind(order)
+                    .bind(payload)
+                    .bind(now.0)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(Some(AlertRecord {
             id,

@@ -9,6 +9,8 @@
 //! - [`batch`]: group commit for new tickets: a writer task per shard gathers concurrent
 //!   creations into one transaction, so each reply still follows its durable commit.
 //! - [`agents`]: agents, password hashes (hashed by the caller) and sessions.
+//! - [`outbox`]: delivery to the 112 centre: due rows in order per ticket, delivered/failed/
+//!   parked marks, centre events applied once and never backwards.
 //! - [`alerts`]: the deadline scheduler's queries: due deadlines, alerts, counts.
 //! - [`rows`]: row ↔ domain conversions.
 //!
@@ -19,6 +21,7 @@ pub mod agents;
 pub mod alerts;
 pub mod batch;
 pub mod migrate;
+pub mod outbox;
 pub mod rows;
 pub mod tickets;
 
@@ -29,6 +32,7 @@ use std::time::Duration;
 
 pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
+pub use outbox::{EventOutcome, OutboxRow};
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,10 @@ use crate::{Backend, Result};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 /// (version, SQL) in order. Never edit a released entry: add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_desk.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_desk.sql")),
+    (2, include_str!("migrations/0002_center112.sql")),
+];
 
 fn render(sql: &str, backend: Backend) -> String {
     let id = match backend {

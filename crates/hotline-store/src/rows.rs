@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 pub const TICKET_COLUMNS: &str = "id, faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, dispatch_order, version, updated_at";
 
-pub const ORDER_COLUMNS: &str = "id, ticket_id, kind, refs, review, urgent, note, created_by, created_role, created_at, reviewed_by, reviewed_at, review_note, delivery";
+pub const ORDER_COLUMNS: &str = "id, ticket_id, kind, refs, review, urgent, note, created_by, created_role, created_at, reviewed_by, reviewed_at, review_note, delivery, center_ref, center_status";
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {v:?}"))
@@ -69,8 +69,19 @@ pub fn ticket(row: &AnyRow) -> Result<Ticket> {
     })
 }
 
-/// An order with its delivery state (`not_sendable`, `queued`, `delivered`).
-pub fn order(row: &AnyRow) -> Result<(Order, String)> {
+/// Where an order is on its way to and at the 112 centre.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderDelivery {
+    /// `not_sendable`, `queued`, `delivered`, `failed`.
+    pub state: String,
+    /// The centre's trouble-ticket id.
+    pub center_ref: Option<String>,
+    /// The centre's TMF621 status, as last reported.
+    pub center_status: Option<String>,
+}
+
+/// An order with its delivery state.
+pub fn order(row: &AnyRow) -> Result<(Order, OrderDelivery)> {
     let o = Order {
         id: row.try_get("id")?,
         ticket_id: row.try_get("ticket_id")?,
@@ -98,7 +109,12 @@ pub fn order(row: &AnyRow) -> Result<(Order, String)> {
         reviewed_at: row.try_get::<Option<i64>, _>("reviewed_at")?.map(Timestamp),
         review_note: row.try_get("review_note")?,
     };
-    Ok((o, row.try_get("delivery")?))
+    let d = OrderDelivery {
+        state: row.try_get("delivery")?,
+        center_ref: row.try_get("center_ref")?,
+        center_status: row.try_get("center_status")?,
+    };
+    Ok((o, d))
 }
 
 /// A deadline with whether the scheduler has warned about it or seen it breached.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct TicketView {
     pub ticket: Ticket,
-    pub orders: Vec<(Order, String)>,
+    pub orders: Vec<(Order, rows::OrderDelivery)>,
     pub deadlines: Vec<DeadlineState>,
 }
 

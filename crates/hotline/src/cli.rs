@@ -302,6 +302,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
         scheduler_max_sleep: Duration::from_secs(1),
+        center: None,
     };
     tracing::info!(sip_listen = %sip, "SIP engine not wired into serve yet; --sip-listen accepted");
     hotline_core::serve(cfg, Arc::new(SystemClock), shutdown_signal()).await?;

@@ -31,7 +31,14 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
         DeskEvent::Alert(a) => Kind::Alert(convert::alert(a)),
         DeskEvent::ReviewRequested { view, order } => Kind::ReviewRequested(pb::ReviewRequested {
             ticket: Some(convert::view(view, desk.repair_limit_hours(&view.ticket))),
-            order: Some(convert::order(order, "not_sendable")),
+            order: Some(convert::order(
+                order,
+                &hotline_store::rows::OrderDelivery {
+                    state: "not_sendable".into(),
+                    center_ref: None,
+                    center_status: None,
+                },
+            )),
         }),
         DeskEvent::TicketChanged {
             view,

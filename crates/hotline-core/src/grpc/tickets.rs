@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
 use crate::error::{CoreError, to_status};
+use hotline_center112::Center112;
 use hotline_domain::ValidationError;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, ManagerReason};
@@ -17,6 +18,15 @@ use tonic::{Request, Response, Status};
 pub struct Tickets {
     pub desk: Desk,
     pub auth: Arc<Auth>,
+    pub center: Option<Arc<dyn Center112>>,
+}
+
+impl Tickets {
+    fn center(&self) -> Result<&Arc<dyn Center112>, CoreError> {
+        self.center
+            .as_ref()
+            .ok_or_else(|| CoreError::NotReady("no 112 centre is configured".into()))
+    }
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -330,5 +340,82 @@ impl TicketService for Tickets {
     async fn get_time_rules(&self, req: Request<pb::GetTimeRulesRequest>) -> R<pb::TimeRules> {
         principal(&self.auth, &req).await.map_err(to_status)?;
         Ok(Response::new(convert::rules(&self.desk.rules)))
+    }
+
+    async fn run_line_test(&self, req: Request<pb::RunLineTestRequest>) -> R<pb::LineTestResult> {
+        principal(&self.auth, &req).await.map_err(to_status)?;
+        let number = hotline_domain::PhoneNumber::parse(&req.get_ref().faulty_number)
+            .map_err(|e| to_status(ValidationError::new("faulty_number", e.to_string()).into()))?;
+        let t = self
+            .center()
+            .map_err(to_status)?
+            .line_test(number.as_str())
+            .await
+            .map_err(|e| to_status(e.into()))?;
+        Ok(Response::new(pb::LineTestResult {
+            id: t.id,
+            faulty_number: t.line_number,
+            loop_resistance_ohm: t.loop_resistance_ohm,
+            insulation_resistance_mohm: t.insulation_resistance_mohm,
+            ac_voltage_v: t.ac_voltage_v,
+            dc_voltage_v: t.dc_voltage_v,
+            verdict: serde_json::to_value(t.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            verdict_label: t.verdict.label_zh().into(),
+            tested_at: t.tested_at,
+        }))
+    }
+
+    async fn get_center_progress(
+        &self,
+        req: Request<pb::GetCenterProgressRequest>,
+    ) -> R<pb::CenterProgress> {
+        principal(&self.auth, &req).await.map_err(to_status)?;
+        let id =
+            positive_id("ticket_id", req.get_ref().ticket_id).map_err(|e| to_status(e.into()))?;
+        let view = self.desk.get(id).await.map_err(to_status)?;
+        let Some(order_id) = view.ticket.dispatch_order else {
+            return Err(to_status(CoreError::NotReady(format!(
+                "ticket {id} was never dispatched to the 112 centre"
+            ))));
+        };
+        let delivery = view
+            .orders
+            .iter()
+            .find(|(o, _)| o.id == order_id)
+            .map(|(_, d)| d.clone());
+        let Some(center_ref) = delivery.as_ref().and_then(|d| d.center_ref.clone()) else {
+            let state = delivery.map(|d| d.state).unwrap_or_default();
+            return Err(to_status(CoreError::NotReady(format!(
+                "ticket {id} has not reached the 112 centre yet (delivery: {state})"
+            ))));
+        };
+        let tt = self
+            .center()
+            .map_err(to_status)?
+            .get(&center_ref)
+            .await
+            .map_err(|e| to_status(e.into()))?;
+        Ok(Response::new(pb::CenterProgress {
+            ticket_id: id,
+            order_id,
+            center_ticket_id: tt.id.clone(),
+            status: tt.status.as_str().into(),
+            status_label: tt.status.label_zh().into(),
+            priority: tt.priority.clone(),
+            history: tt
+                .status_change_history
+                .iter()
+                .map(|h| pb::CenterStatusChange {
+                    status: h.status.as_str().into(),
+                    status_label: h.status.label_zh().into(),
+                    change_date: h.change_date.clone(),
+                    change_reason: h.change_reason.clone(),
+                })
+                .collect(),
+            notes: tt.note.iter().map(|n| n.text.clone()).collect(),
+        }))
     }
 }

@@ -1,0 +1,377 @@
+//! The outbox side of delivery to the 112 centre: which rows are due, marking them delivered,
+//! failed (with backoff) or parked, and applying the centre's events idempotently.
+//!
+//! Invariants: an order is marked delivered only after the centre's 2xx; rows of one ticket are
+//! handed out strictly in id order (a later row waits while an earlier one is undelivered); an
+//! event id is applied at most once, and an event never moves an order's centre status to a
+//! lower rank or to an older event time.
+
+use crate::{Result, Store, StoreError};
+use hotline_domain::order::OrderId;
+use hotline_domain::{TicketId, Timestamp};
+use sqlx::Row;
+
+/// One outbox row to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub order_id: OrderId,
+    /// `dispatch`, `second_dispatch`, `follow_up`, `cancellation`, `urge`.
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub created_at: Timestamp,
+    /// The centre's id of the ticket's current dispatch, once delivered.
+    pub dispatch_center_ref: Option<String>,
+}
+
+/// What applying a centre event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// Seen before (same event id): nothing changed.
+    Duplicate,
+    /// Older than, or behind, what the order already shows: nothing changed.
+    Stale,
+    /// Applied to this order of this ticket.
+    Applied {
+        ticket_id: TicketId,
+        order_id: OrderId,
+    },
+}
+
+/// TMF621 progress rank (mirrors `hotline_center112::wire::Status::rank`, by name, so the store
+/// does not depend on the adapter).
+pub fn status_rank(s: &str) -> Option<u8> {
+    Some(match s {
+        "acknowledged" => 1,
+        "inProgress" | "pending" | "held" => 2,
+        "resolved" => 3,
+        "closed" | "cancelled" | "rejected" => 4,
+        _ => return None,
+    })
+}
+
+impl Store {
+    /// Due rows, at most one per ticket (the earliest undelivered), oldest first.
+    pub async fn due_outbox(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.ticket_id, o.order_id, o.kind, o.payload, o.attempts, o.created_at, o.next_attempt_at, d.center_ref
+             FROM outbox o
+             JOIN tickets t ON t.id = o.ticket_id
+             LEFT JOIN orders d ON d.id = t.dispatch_order
+             WHERE o.delivered_at IS NULL AND o.parked_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.ticket_id = o.ticket_id AND e.id < o.id AND e.delivered_at IS NULL AND e.parked_at IS NULL)
+             ORDER BY o.next_attempt_at, o.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let next: i64 = r.try_get("next_attempt_at")?;
+            if next > now.0 {
+                break;
+            }
+            out.push(OutboxRow {
+                id: r.try_get("id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                order_id: r.try_get("order_id")?,
+                kind: r.try_get("kind")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+                created_at: Timestamp(r.try_get("created_at")?),
+                dispatch_center_ref: r.try_get("center_ref")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The earliest next attempt of an undelivered row, if any.
+    pub async fn next_outbox_at(&self) -> Result<Option<Timestamp>> {
+        let r = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get::<Option<i64>, _>("t")?.map(Timestamp))
+    }
+
+    /// Marks a row delivered after the centre's 2xx; for a (second) dispatch records the
+    /// centre's trouble-ticket id on the order.
+    pub async fn mark_delivered(
+        &self,
+        row: &OutboxRow,
+        center_ref: Option<&str>,
+        center_status: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2 AND delivered_at IS NULL")
+            .bind(now.0)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(()); // already marked (another worker)
+        }
+        if row.kind != "urge" {
+            sqlx::query("UPDATE orders SET delivery = 'delivered', center_ref = COALESCE($1, center_ref), center_status = COALESCE(center_status, $2) WHERE id = $3")
+                .bind(center_ref)
+                .bind(center_status)
+                .bind(row.order_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let detail = format!(
+            "{} delivered to the 112 centre{}",
+            row.kind,
+            center_ref.map(|c| format!(" as {c}")).unwrap_or_default()
+        );
+        crate::tickets::audit(
+            &mut tx,
+            row.ticket_id,
+            Some(row.order_id),
+            "center112",
+            hotline_domain::Role::System,
+            now,
+            "delivered",
+            "",
+            "",
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub async fn mark_attempt_failed(
+        &self,
+        row: &OutboxRow,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3 AND delivered_at IS NULL")
+            .bind(next_attempt_at.0)
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(row.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stops retrying a row the centre refused for good; the order shows `failed` and an alert
+    /// is recorded. Returns the alert.
+    pub async fn park(
+        &self,
+        row: &OutboxRow,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<crate::AlertRecord> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE outbox SET parked_at = $1, last_error = $2 WHERE id = $3")
+            .bind(now.0)
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        if row.kind != "urge" {
+            sqlx::query("UPDATE orders SET delivery = 'failed' WHERE id = $1")
+                .bind(row.order_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let msg = format!(
+            "工单 {} 的{}被测量台拒绝: {}",
+            row.ticket_id, row.kind, error
+        );
+        crate::tickets::audit(
+            &mut tx,
+            row.ticket_id,
+            Some(row.order_id),
+            "center112",
+            hotline_domain::Role::System,
+            now,
+            "delivery_failed",
+            "",
+            "",
+            &msg,
+        )
+        .await?;
+        let alert = insert_delivery_alert(&mut tx, row, now, &msg).await?;
+        tx.commit().await?;
+        Ok(alert)
+    }
+
+    /// Rows undelivered since before `older_than` and not yet alerted: marks and alerts each once.
+    pub async fn alert_stuck_outbox(
+        &self,
+        older_than: Timestamp,
+        now: Timestamp,
+    ) -> Result<Vec<crate::AlertRecord>> {
+        let rows = sqlx::query("SELECT id, ticket_id, order_id, kind, payload, attempts, created_at FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL AND alerted_at IS NULL AND created_at < $1 ORDER BY id LIMIT 100")
+            .bind(older_than.0)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let row = OutboxRow {
+                id: r.try_get("id")?,
+                ticket_id: r.try_get("ticket_id")?,
+                order_id: r.try_get("order_id")?,
+                kind: r.try_get("kind")?,
+                payload: r.try_get("payload")?,
+                attempts: r.try_get("attempts")?,
+                created_at: Timestamp(r.try_get("created_at")?),
+                dispatch_center_ref: None,
+            };
+            let mut tx = self.pool.begin().await?;
+            let marked = sqlx::query(
+                "UPDATE outbox SET alerted_at = $1 WHERE id = $2 AND alerted_at IS NULL",
+            )
+            .bind(now.0)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 0 {
+                continue;
+            }
+            let msg = format!(
+                "工单 {} 的{}已 {} 秒未送达测量台 (尝试 {} 次)",
+                row.ticket_id,
+                row.kind,
+                now.since(row.created_at) / 1000,
+                row.attempts
+            );
+            out.push(insert_delivery_alert(&mut tx, &row, now, &msg).await?);
+            tx.commit().await?;
+        }
+        Ok(out)
+    }
+
+    /// Applies a status event from the centre to the (second) dispatch order it names.
+    pub async fn apply_center_event(
+        &self,
+        event_id: &str,
+        center_ref: &str,
+        status: &str,
+        event_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<EventOutcome> {
+        let rank = status_rank(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown centre status {status:?}")))?;
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query("INSERT INTO center_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
+            .bind(event_id)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        if fresh.rows_affected() == 0 {
+            return Ok(EventOutcome::Duplicate);
+        }
+        let row = sqlx::query("SELECT id, ticket_id, center_status, center_event_at FROM orders WHERE center_ref = $1 AND kind IN ('dispatch', 'second_dispatch') ORDER BY id DESC LIMIT 1")
+            .bind(center_ref)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("an order at the centre as {center_ref}")))?;
+        let order_id: OrderId = row.try_get("id")?;
+        let ticket_id: TicketId = row.try_get("ticket_id")?;
+        let current: Option<String> = row.try_get("center_status")?;
+        let current_at: Option<i64> = row.try_get("center_event_at")?;
+        let current_rank = current.as_deref().and_then(status_rank).unwrap_or(0);
+        let stale = rank < current_rank
+            || (rank == current_rank && current_at.is_some_and(|t| event_at.0 <= t))
+            || current_rank == 4;
+        if stale {
+            tx.commit().await?; // remember the event id
+            return Ok(EventOutcome::Stale);
+        }
+        sqlx::query("UPDATE orders SET center_status = $1, center_event_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(event_at.0)
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!(
+            "112 centre status {} → {status}",
+            current.as_deref().unwrap_or("-")
+        );
+        crate::tickets::audit(
+            &mut tx,
+            ticket_id,
+            Some(order_id),
+            "center112",
+            hotline_domain::Role::System,
+            now,
+            "center_status",
+            "",
+            "",
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(EventOutcome::Applied {
+            ticket_id,
+            order_id,
+        })
+    }
+
+    /// Tickets still `dispatched` whose current dispatch the centre reports resolved (回单 not
+    /// yet applied, e.g. after a crash between the event and the clearance).
+    pub async fn resolved_but_not_cleared(&self, limit: u32) -> Result<Vec<TicketId>> {
+        let rows = sqlx::query("SELECT t.id FROM tickets t JOIN orders o ON o.id = t.dispatch_order WHERE t.status = 'dispatched' AND o.center_status IN ('resolved', 'closed') ORDER BY t.id LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Rows delivered and pending, for the adapter's metrics: (kind, delivered, pending).
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query("SELECT kind, SUM(CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END) AS delivered, SUM(CASE WHEN delivered_at IS NULL THEN 1 ELSE 0 END) AS pending FROM outbox GROUP BY kind ORDER BY kind")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("kind")?,
+                    r.try_get::<Option<i64>, _>("delivered")?.unwrap_or(0),
+                    r.try_get::<Option<i64>, _>("pending")?.unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    /// The centre's id for an order (its own, or for follow-ups the dispatch's).
+    pub async fn order_center_ref(&self, order_id: OrderId) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT center_ref FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("order {order_id}")))?;
+        Ok(r.try_get("center_ref")?)
+    }
+}
+
+async fn insert_delivery_alert(
+    conn: &mut sqlx::AnyConnection,
+    row: &OutboxRow,
+    now: Timestamp,
+    msg: &str,
+) -> Result<crate::AlertRecord> {
+    let r = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message) VALUES ($1, 'delivery', 'breach', $2, $3, $4) RETURNING id")
+        .bind(row.ticket_id)
+        .bind(now.0)
+        .bind(row.created_at.0)
+        .bind(msg)
+        .fetch_one(conn)
+        .await?;
+    Ok(crate::AlertRecord {
+        id: r.try_get("id")?,
+        ticket_id: row.ticket_id,
+        deadline_kind: "delivery".into(),
+        level: "breach".into(),
+        at: now,
+        due_at: row.created_at,
+        message: msg.to_string(),
+    })
+}
