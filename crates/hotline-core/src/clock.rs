@@ -31,6 +31,9 @@ impl ManualClock {
     pub fn set(&self, at: Timestamp) {
         self.0.store(at.0, Ordering::SeqCst);
     }
+    pub fn now_for_test(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
     pub fn advance_ms(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
