@@ -126,7 +126,7 @@ impl Store {
         now: Timestamp,
         message: &str,
     ) -> Result<Option<AlertRecord>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = match due.level {
             // a breach also counts as warned, so no late warning follows it
             DueLevel::Breach => sqlx::query("UPDATE deadlines SET breached_at = $1, warned_at = COALESCE(warned_at, $2) WHERE ticket_id = $3 AND kind = $4 AND breached_at IS NULL AND met_at IS NULL")

@@ -23,7 +23,7 @@ pub struct Batcher {
 impl Batcher {
     pub(crate) fn start(
         pool: AnyPool,
-        _backend: Backend,
+        backend: Backend,
         shards: usize,
         max_batch: usize,
     ) -> Batcher {
@@ -34,6 +34,7 @@ impl Batcher {
             senders.push(tx);
             tasks.push(tokio::spawn(writer(
                 pool.clone(),
+                backend,
                 rx,
                 max_batch.max(1),
                 shard,
@@ -78,11 +79,17 @@ impl Batcher {
     }
 }
 
-async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>, max_batch: usize, shard: usize) {
+async fn writer(
+    pool: AnyPool,
+    backend: Backend,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    shard: usize,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let n = batch.len();
-        match write_batch(&pool, &batch).await {
+        match write_batch(&pool, backend, &batch).await {
             Ok(results) => {
                 for ((_, reply), res) in batch.drain(..).zip(results) {
                     let _ = reply.send(res);
@@ -91,7 +98,7 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>, max_batch: usize, sh
             Err(e) => {
                 tracing::warn!(shard, tickets = n, error = %e, "group commit failed; retrying tickets one by one");
                 for (req, reply) in batch.drain(..) {
-                    let res = write_one(&pool, &req).await;
+                    let res = write_one(&pool, backend, &req).await;
                     let _ = reply.send(res);
                 }
             }
@@ -101,8 +108,12 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>, max_batch: usize, sh
 
 /// One transaction for the whole batch. Per-ticket refusals (`NotFound`) are results; any
 /// database error fails the batch.
-async fn write_batch(pool: &AnyPool, batch: &[Job]) -> Result<Vec<Result<Created>>> {
-    let mut tx = pool.begin().await?;
+async fn write_batch(
+    pool: &AnyPool,
+    backend: Backend,
+    batch: &[Job],
+) -> Result<Vec<Result<Created>>> {
+    let mut tx = crate::begin_write(pool, backend).await?;
     let mut results = Vec::with_capacity(batch.len());
     for (req, _) in batch {
         match insert_ticket(&mut tx, req).await {
@@ -115,8 +126,8 @@ async fn write_batch(pool: &AnyPool, batch: &[Job]) -> Result<Vec<Result<Created
     Ok(results)
 }
 
-async fn write_one(pool: &AnyPool, req: &CreateRequest) -> Result<Created> {
-    let mut tx = pool.begin().await?;
+async fn write_one(pool: &AnyPool, backend: Backend, req: &CreateRequest) -> Result<Created> {
+    let mut tx = crate::begin_write(pool, backend).await?;
     let c = insert_ticket(&mut tx, req).await?;
     tx.commit().await?;
     Ok(c)

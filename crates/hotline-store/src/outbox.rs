@@ -104,7 +104,7 @@ impl Store {
         center_status: Option<&str>,
         now: Timestamp,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2 AND delivered_at IS NULL")
             .bind(now.0)
             .bind(row.id)
@@ -167,7 +167,7 @@ impl Store {
         error: &str,
         now: Timestamp,
     ) -> Result<crate::AlertRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE outbox SET parked_at = $1, last_error = $2 WHERE id = $3")
             .bind(now.0)
             .bind(error.chars().take(500).collect::<String>())
@@ -224,7 +224,7 @@ impl Store {
                 created_at: Timestamp(r.try_get("created_at")?),
                 dispatch_center_ref: None,
             };
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let marked = sqlx::query(
                 "UPDATE outbox SET alerted_at = $1 WHERE id = $2 AND alerted_at IS NULL",
             )
@@ -259,7 +259,7 @@ impl Store {
     ) -> Result<EventOutcome> {
         let rank = status_rank(status)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown centre status {status:?}")))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let fresh = sqlx::query("INSERT INTO center_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
             .bind(event_id)
             .bind(now.0)

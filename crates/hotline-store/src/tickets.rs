@@ -491,7 +491,7 @@ impl Store {
     /// [`StoreError::Conflict`] (and writes nothing) if the ticket changed since.
     pub async fn commit(&self, c: CommitRequest<'_>) -> Result<CommitOutcome> {
         let t = c.transition;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut order_id = None;
         let mut queued = None;
         let mut dispatch_order = c.ticket.dispatch_order;

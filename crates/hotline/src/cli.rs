@@ -5,7 +5,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hotline_core::SystemClock;
 use hotline_core::auth::Auth;
-use hotline_core::server::CoreConfig;
+use hotline_core::delivery::DeliveryConfig;
+use hotline_core::server::{CenterLink, CoreConfig};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -85,6 +86,21 @@ struct ServeArgs {
     /// First admin's password (created only if set and no agent exists).
     #[arg(long, env = "HOTLINE_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Base URL of a real 112 centre (TMF621 API root). Unset: the embedded simulator runs.
+    #[arg(long, env = "HOTLINE_CENTER112_URL")]
+    center112_url: Option<String>,
+    /// Shared secret of the centre's event signatures (required with --center112-url).
+    #[arg(long, env = "HOTLINE_CENTER112_SECRET", hide_env_values = true)]
+    center112_secret: Option<String>,
+    /// URL the centre posts events to (default: http://<http-listen>/center112/events).
+    #[arg(long, env = "HOTLINE_CENTER112_CALLBACK")]
+    center112_callback: Option<String>,
+    /// Embedded simulator: seconds from acknowledged to inProgress.
+    #[arg(long, env = "HOTLINE_SIM_PROGRESS_SECS", default_value_t = 60)]
+    sim_progress_secs: u64,
+    /// Embedded simulator: seconds from inProgress to resolved (回单).
+    #[arg(long, env = "HOTLINE_SIM_RESOLVE_SECS", default_value_t = 300)]
+    sim_resolve_secs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +311,35 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         (Some(adm), None) => Some((adm.agent_id.clone(), adm.password.clone())),
         (None, None) => None,
     };
+    let data_dir = a
+        .store
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./var"));
+    // the 112 centre: a real one, or the embedded simulator
+    let (url, secret, sim) = match a.center112_url.clone() {
+        Some(url) => {
+            let secret = a
+                .center112_secret
+                .clone()
+                .context("--center112-secret is required with --center112-url")?;
+            (url, secret, None)
+        }
+        None => {
+            let sim = start_simulator(&data_dir, a.sim_progress_secs, a.sim_resolve_secs).await?;
+            (sim.0, sim.1, Some(sim.2))
+        }
+    };
+    let center = CenterLink {
+        client: Arc::new(
+            hotline_center112::HttpCenter::new(url, Duration::from_secs(10))
+                .context("112 centre client")?,
+        ),
+        secret: secret.into_bytes(),
+        callback_url: a.center112_callback.clone(),
+        delivery: DeliveryConfig::default(),
+    };
     let cfg = CoreConfig {
         grpc_listen: addr(&grpc, "--grpc-listen")?,
         http_listen: addr(&http, "--http-listen")?,
@@ -302,10 +347,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
         scheduler_max_sleep: Duration::from_secs(1),
-        center: None,
+        center: Some(center),
     };
     tracing::info!(sip_listen = %sip, "SIP engine not wired into serve yet; --sip-listen accepted");
-    hotline_core::serve(cfg, Arc::new(SystemClock), shutdown_signal()).await?;
+    let res = hotline_core::serve(cfg, Arc::new(SystemClock), shutdown_signal()).await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    res?;
     Ok(())
 }
 
@@ -595,4 +644,30 @@ async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Starts the embedded 112-centre simulator with a fresh event secret; returns (URL, secret, sim).
+async fn start_simulator(
+    data_dir: &std::path::Path,
+    progress_secs: u64,
+    resolve_secs: u64,
+) -> anyhow::Result<(String, String, center112_sim::RunningSim)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let mut raw = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    let secret = hex::encode(raw);
+    let sim = center112_sim::Simulator::start(center112_sim::SimConfig {
+        db_path: data_dir.join("center112-sim.db"),
+        secret: secret.clone(),
+        progress_after: Duration::from_secs(progress_secs),
+        resolve_after: Duration::from_secs(resolve_secs),
+        late_fraction: 0.1,
+        fail_fraction: 0.05,
+        ..center112_sim::SimConfig::default()
+    })
+    .await
+    .context("embedded 112 centre simulator")?;
+    tracing::info!(url = %sim.base_url(), "embedded 112 centre simulator running (set --center112-url for a real centre)");
+    Ok((sim.base_url(), secret, sim))
 }

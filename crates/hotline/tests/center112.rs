@@ -1,0 +1,432 @@
+//! The core and the 112-centre simulator together, over real HTTP: a ticket from review to
+//! clearance (回单) and the survey task; exactly-once delivery of 200 orders across a centre
+//! outage and restart; duplicated and reordered events; a core restart mid-delivery; line test
+//! and progress over gRPC. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
+
+use center112_sim::{Faults, RunningSim, SimConfig, Simulator};
+use hotline_core::SystemClock;
+use hotline_core::auth::Principal;
+use hotline_core::delivery::DeliveryConfig;
+use hotline_core::server::{CenterLink, CoreConfig, RunningCore, start};
+use hotline_domain::rules::DeskRules;
+use hotline_domain::ticket::NewTicket;
+use hotline_domain::workflow::Action;
+use hotline_domain::{Role, TicketStatus};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "e2e-secret";
+
+struct Dbs {
+    urls: Vec<String>,
+    dir: PathBuf,
+}
+
+impl Drop for Dbs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn databases() -> Dbs {
+    let dir = std::env::temp_dir().join(format!("hotline-c112-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("core.db").display()
+    )];
+    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let name = format!("hotline_e2e_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .expect("postgres");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create database");
+        admin.close().await;
+        let i = base.rfind('/').expect("database URL has a path");
+        urls.push(format!("{}/{name}", &base[..i]));
+    }
+    Dbs { urls, dir }
+}
+
+async fn sim(db: &Path, listen: &str, faults: Faults) -> RunningSim {
+    Simulator::start(SimConfig {
+        listen: listen.into(),
+        db_path: db.to_path_buf(),
+        secret: SECRET.into(),
+        progress_after: Duration::from_millis(100),
+        resolve_after: Duration::from_millis(300),
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts")
+}
+
+async fn core(url: &str, center_base: &str) -> RunningCore {
+    let cfg = CoreConfig {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: url.into(),
+        rules: DeskRules::default(),
+        bootstrap_admin: None,
+        scheduler_max_sleep: Duration::from_millis(200),
+        center: Some(CenterLink {
+            client: Arc::new(
+                hotline_center112::HttpCenter::new(center_base, Duration::from_secs(2)).unwrap(),
+            ),
+            secret: SECRET.as_bytes().to_vec(),
+            callback_url: None,
+            delivery: DeliveryConfig {
+                backoff_base: Duration::from_millis(50),
+                backoff_max: Duration::from_millis(500),
+                max_sleep: Duration::from_millis(100),
+                ..DeliveryConfig::default()
+            },
+        }),
+    };
+    start(cfg, Arc::new(SystemClock))
+        .await
+        .expect("core starts")
+}
+
+fn who(id: &str, role: Role) -> Principal {
+    Principal {
+        agent_id: id.into(),
+        role,
+    }
+}
+
+async fn report(core: &RunningCore, number: &str) -> i64 {
+    let t = NewTicket {
+        faulty_number: number.into(),
+        fault_type: "noise".into(),
+        channel: "ivr".into(),
+        description: "杂音".into(),
+        ..Default::default()
+    };
+    core.desk
+        .create_ticket(&who("ivr", Role::System), t)
+        .await
+        .unwrap()
+        .ticket
+        .id
+}
+
+/// Junior dispatch, senior approval: the order is queued for the centre.
+async fn dispatch_reviewed(core: &RunningCore, id: i64) {
+    let (v, order) = core
+        .desk
+        .act(
+            &who("j1", Role::Junior),
+            id,
+            Action::Dispatch {
+                note: "派单".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.ticket.status, TicketStatus::AwaitingReview);
+    core.desk
+        .act(
+            &who("s1", Role::Senior),
+            id,
+            Action::Review {
+                order_id: order.unwrap(),
+                approve: true,
+                note: "同意".into(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+#[tokio::test]
+async fn ticket_goes_from_review_to_clearance_and_a_survey_task() {
+    let dbs = databases().await;
+    for url in &dbs.urls {
+        let centre = sim(
+            &dbs.dir.join(format!("sim-{}.db", uuid::Uuid::new_v4())),
+            "127.0.0.1:0",
+            Faults::default(),
+        )
+        .await;
+        let core = core(url, &centre.base_url()).await;
+        let id = report(&core, "01066554433").await;
+        dispatch_reviewed(&core, id).await;
+        wait_for(
+            "回单 clears the ticket",
+            Duration::from_secs(15),
+            async || core.desk.get(id).await.unwrap().ticket.status == TicketStatus::Cleared,
+        )
+        .await;
+        let v = core.desk.get(id).await.unwrap();
+        let (order, d) = &v.orders[0];
+        assert_eq!(d.state, "delivered", "{url}");
+        assert_eq!(d.center_status.as_deref(), Some("resolved"));
+        let at_centre = centre
+            .ticket_by_external_id(&order.id.to_string())
+            .await
+            .unwrap()
+            .expect("order at the centre");
+        assert_eq!(Some(at_centre.id.as_str()), d.center_ref.as_deref());
+        let surveys = core.desk.store.open_tasks("survey", 10).await.unwrap();
+        assert_eq!(
+            surveys.iter().filter(|t| t.ticket_id == id).count(),
+            1,
+            "SS2 survey task"
+        );
+        core.shutdown().await;
+        centre.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_orders_approved_during_an_outage_arrive_exactly_once() {
+    let dbs = databases().await;
+    for url in &dbs.urls {
+        let sim_db = dbs.dir.join(format!("sim-{}.db", uuid::Uuid::new_v4()));
+        let centre = sim(&sim_db, "127.0.0.1:0", Faults::default()).await;
+        let addr = centre.addr();
+        let base = centre.base_url();
+        let core = core(url, &base).await;
+        centre.shutdown().await; // the centre goes away
+        let mut ids = Vec::new();
+        for i in 0..200 {
+            let id = report(&core, &format!("0106{:07}", i)).await;
+            dispatch_reviewed(&core, id).await;
+            ids.push(id);
+        }
+        tokio::time::sleep(Duration::from_millis(800)).await; // retries fail meanwhile
+        let centre = sim(
+            &sim_db,
+            &addr.to_string(),
+            Faults {
+                drop_reply_rate: 0.2,
+                ..Faults::default()
+            },
+        )
+        .await;
+        wait_for(
+            "all 200 orders delivered",
+            Duration::from_secs(60),
+            async || {
+                let mut all = true;
+                for id in &ids {
+                    if core.desk.get(*id).await.unwrap().orders[0].1.state != "delivered" {
+                        all = false;
+                        break;
+                    }
+                }
+                all
+            },
+        )
+        .await;
+        let tickets = centre.tickets().await.unwrap();
+        assert_eq!(tickets.len(), 200, "exactly once at the centre ({url})");
+        let mut ext: Vec<String> = tickets
+            .iter()
+            .map(|t| t.external_identifier[0].id.clone())
+            .collect();
+        ext.sort();
+        ext.dedup();
+        assert_eq!(ext.len(), 200);
+        core.shutdown().await;
+        centre.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn duplicated_and_reordered_events_leave_one_correct_state() {
+    let dbs = databases().await;
+    for url in &dbs.urls {
+        let faults = Faults {
+            duplicate_events: true,
+            reorder_events: true,
+            ..Faults::default()
+        };
+        let centre = sim(
+            &dbs.dir.join(format!("sim-{}.db", uuid::Uuid::new_v4())),
+            "127.0.0.1:0",
+            faults,
+        )
+        .await;
+        let core = core(url, &centre.base_url()).await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let id = report(&core, &format!("0207{:07}", i)).await;
+            dispatch_reviewed(&core, id).await;
+            ids.push(id);
+        }
+        wait_for("all cleared", Duration::from_secs(20), async || {
+            let mut all = true;
+            for id in &ids {
+                all &= core.desk.get(*id).await.unwrap().ticket.status == TicketStatus::Cleared;
+            }
+            all
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await; // let held and duplicate events land
+        for id in &ids {
+            let v = core.desk.get(*id).await.unwrap();
+            assert_eq!(v.ticket.status, TicketStatus::Cleared, "{url}");
+            assert_eq!(
+                v.orders[0].1.center_status.as_deref(),
+                Some("resolved"),
+                "never moved back"
+            );
+            let clears = core
+                .desk
+                .store
+                .history(*id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|a| a.action == "clear")
+                .count();
+            assert_eq!(clears, 1, "cleared once");
+        }
+        let surveys = core.desk.store.open_tasks("survey", 100).await.unwrap();
+        assert_eq!(surveys.len(), 5, "one survey task per ticket");
+        core.shutdown().await;
+        centre.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_core_restart_mid_delivery_loses_nothing() {
+    let dbs = databases().await;
+    for url in &dbs.urls {
+        let centre = sim(
+            &dbs.dir.join(format!("sim-{}.db", uuid::Uuid::new_v4())),
+            "127.0.0.1:0",
+            Faults {
+                slow_ms: 30,
+                ..Faults::default()
+            },
+        )
+        .await;
+        let first = core(url, &centre.base_url()).await;
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            let id = report(&first, &format!("0758{:07}", i)).await;
+            dispatch_reviewed(&first, id).await;
+            ids.push(id);
+        }
+        first.shutdown().await; // mid-delivery: the centre is slow
+        let delivered_before = centre.tickets().await.unwrap().len();
+        let second = core(url, &centre.base_url()).await;
+        wait_for(
+            "all delivered after restart",
+            Duration::from_secs(30),
+            async || {
+                let mut all = true;
+                for id in &ids {
+                    all &= second.desk.get(*id).await.unwrap().orders[0].1.state == "delivered";
+                }
+                all
+            },
+        )
+        .await;
+        assert_eq!(
+            centre.tickets().await.unwrap().len(),
+            60,
+            "exactly once ({delivered_before} before the restart, {url})"
+        );
+        second.shutdown().await;
+        centre.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn sf5_line_test_and_sf6_progress_over_grpc() {
+    use hotline_proto::v1 as pb;
+    use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+    let dbs = databases().await;
+    let url = &dbs.urls[0];
+    let centre = sim(&dbs.dir.join("sim.db"), "127.0.0.1:0", Faults::default()).await;
+    let core = core(url, &centre.base_url()).await;
+    core.auth
+        .create_agent(None, "s9", "高级", "senior", "senior-pass")
+        .await
+        .unwrap();
+    let (token, _, _) = core.auth.login("s9", "senior-pass").await.unwrap();
+    let ch = tonic::transport::Channel::from_shared(format!("http://{}", core.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = TicketServiceClient::new(ch);
+    let authed = |msg| {
+        let mut r = tonic::Request::new(msg);
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    };
+    // the simulator's verdict is fixed by the last digit: 5 = open circuit
+    let t = c
+        .run_line_test(authed(pb::RunLineTestRequest {
+            faulty_number: "01066554435".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(t.verdict, "openCircuit");
+    assert!(!t.verdict_label.is_empty());
+    let bad = c
+        .run_line_test(authed(pb::RunLineTestRequest {
+            faulty_number: "abc".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+
+    let id = report(&core, "01066554433").await;
+    let early = c
+        .get_center_progress(authed_progress(&token, id))
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{early:?}");
+    dispatch_reviewed(&core, id).await;
+    wait_for("delivered", Duration::from_secs(10), async || {
+        core.desk.get(id).await.unwrap().orders[0].1.state == "delivered"
+    })
+    .await;
+    let p = c
+        .get_center_progress(authed_progress(&token, id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!p.center_ticket_id.is_empty());
+    assert!(!p.history.is_empty() && !p.status_label.is_empty(), "{p:?}");
+    core.shutdown().await;
+    centre.shutdown().await;
+}
+
+fn authed_progress(
+    token: &str,
+    id: i64,
+) -> tonic::Request<hotline_proto::v1::GetCenterProgressRequest> {
+    let mut r = tonic::Request::new(hotline_proto::v1::GetCenterProgressRequest { ticket_id: id });
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
