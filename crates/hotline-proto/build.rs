@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["hotline/v1/tickets.proto", "hotline/v1/agents.proto"];
+    let files = [
+        "hotline/v1/tickets.proto",
+        "hotline/v1/agents.proto",
+        "hotline/v1/voicemail.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }

@@ -17,6 +17,7 @@ use hotline_center112::wire::{Characteristic, ExternalIdentifier, Note, TroubleT
 use hotline_center112::{Center112, CenterError};
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, Timestamp};
+use hotline_store::outbox::Delivered;
 use hotline_store::{EventOutcome, OutboxRow};
 use rand::Rng;
 use std::future::Future;
@@ -222,57 +223,79 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
     }
 }
 
-/// One pass over the due rows; returns how many were delivered.
+/// One pass over the due rows: send them (concurrently across tickets, in order within one),
+/// then record the outcomes in one transaction each for successes and failures. Returns how
+/// many were delivered.
 pub async fn deliver_due(
     desk: &Desk,
     center: &Arc<dyn Center112>,
     cfg: &DeliveryConfig,
 ) -> Result<usize, hotline_store::StoreError> {
-    let now = desk.clock.now();
-    let rows = desk.store.due_outbox(now, 1000).await?;
-    let delivered = futures::stream::iter(rows)
+    let rows = desk.store.due_outbox(desk.clock.now(), 1000).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let outcomes: Vec<(OutboxRow, Attempt, Timestamp)> = futures::stream::iter(rows)
         .map(|row| {
             let center = center.clone();
             let span = tracing::info_span!("deliver", ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind);
             async move {
                 let outcome = attempt(center.as_ref(), &row).await;
-                let now = desk.clock.now();
-                match outcome {
-                    Attempt::Delivered { center_ref, status } => {
-                        desk.store.mark_delivered(&row, center_ref.as_deref(), status.as_deref(), now).await?;
-                        tracing::info!(ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind, center = ?center_ref, "delivered to the 112 centre");
-                        Ok::<usize, hotline_store::StoreError>(1)
-                    }
-                    Attempt::Waiting => {
-                        let next = now.plus_ms(backoff(cfg, row.attempts).as_millis() as i64);
-                        desk.store.mark_attempt_failed(&row, next, "waiting for the dispatch to reach the centre").await?;
-                        Ok(0)
-                    }
-                    Attempt::Failed(e) if e.is_retryable() => {
-                        let next = now.plus_ms(backoff(cfg, row.attempts).as_millis() as i64);
-                        tracing::warn!(ticket_id = row.ticket_id, order_id = row.order_id, attempts = row.attempts + 1, error = %e, "delivery failed; will retry");
-                        desk.store.mark_attempt_failed(&row, next, &e.to_string()).await?;
-                        Ok(0)
-                    }
-                    Attempt::Failed(e) => {
-                        tracing::error!(ticket_id = row.ticket_id, order_id = row.order_id, error = %e, "the 112 centre refused; parked");
-                        let alert = desk.store.park(&row, &e.to_string(), now).await?;
-                        desk.events.publish(DeskEvent::Alert(alert));
-                        Ok(0)
-                    }
-                }
+                (row, outcome, desk.clock.now())
             }
             .instrument(span)
         })
         .buffer_unordered(cfg.concurrency.max(1))
-        .fold(Ok(0usize), |acc, r| async move {
-            match (acc, r) {
-                (Ok(a), Ok(n)) => Ok(a + n),
-                (Err(e), _) | (_, Err(e)) => Err(e),
+        .collect()
+        .await;
+    let mut delivered = Vec::new();
+    let mut failed = Vec::new();
+    let mut had_failures = false;
+    for (row, outcome, at) in outcomes {
+        match outcome {
+            Attempt::Delivered { center_ref, status } => {
+                tracing::info!(ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind, center = ?center_ref, "delivered to the 112 centre");
+                delivered.push(Delivered {
+                    row,
+                    center_ref,
+                    center_status: status,
+                    at,
+                });
             }
-        })
-        .await?;
-    Ok(delivered)
+            Attempt::Waiting => {
+                let next = at.plus_ms(backoff(cfg, 0).as_millis() as i64);
+                failed.push((
+                    row,
+                    next,
+                    "waiting for the dispatch to reach the centre".to_string(),
+                ));
+            }
+            Attempt::Failed(e) if e.is_retryable() => {
+                had_failures = true;
+                let next = at.plus_ms(backoff(cfg, row.attempts).as_millis() as i64);
+                tracing::warn!(ticket_id = row.ticket_id, order_id = row.order_id, attempts = row.attempts + 1, error = %e, "delivery failed; will retry");
+                failed.push((row, next, e.to_string()));
+            }
+            Attempt::Failed(e) => {
+                tracing::error!(ticket_id = row.ticket_id, order_id = row.order_id, error = %e, "the 112 centre refused; parked");
+                let alert = desk.store.park(&row, &e.to_string(), at).await?;
+                desk.events.publish(DeskEvent::Alert(alert));
+            }
+        }
+    }
+    desk.store.mark_delivered(&delivered).await?;
+    desk.store.mark_attempts_failed(&failed).await?;
+    if !delivered.is_empty() && !had_failures {
+        // the centre answers again: whatever waits out a backoff from an outage goes now
+        let pulled = desk.store.retry_waiting_now(desk.clock.now()).await?;
+        if pulled > 0 {
+            tracing::info!(
+                rows = pulled,
+                "112 centre reachable again; retrying the backlog now"
+            );
+        }
+    }
+    Ok(delivered.len())
 }
 
 /// Clears tickets whose dispatch the centre resolved (回单) and that are still dispatched.

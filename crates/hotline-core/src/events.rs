@@ -3,7 +3,7 @@
 
 use hotline_domain::Role;
 use hotline_domain::order::Order;
-use hotline_store::{AlertRecord, TicketView};
+use hotline_store::{AlertRecord, TicketView, VoicemailRecord};
 use tokio::sync::broadcast;
 
 #[derive(Clone, Debug)]
@@ -18,6 +18,11 @@ pub enum DeskEvent {
         action: String,
         actor: String,
     },
+    Voicemail {
+        record: Box<VoicemailRecord>,
+        action: String,
+        actor: String,
+    },
 }
 
 impl DeskEvent {
@@ -25,6 +30,10 @@ impl DeskEvent {
     pub fn visible_to(&self, role: Role) -> bool {
         match self {
             DeskEvent::ReviewRequested { .. } => role.is_senior(),
+            DeskEvent::Voicemail { action, .. } => match action.as_str() {
+                "escalated" => role.is_senior(),
+                _ => role.is_senior() || role == Role::RecordingExtractor,
+            },
             DeskEvent::Alert(_) | DeskEvent::TicketChanged { .. } => role != Role::System,
         }
     }

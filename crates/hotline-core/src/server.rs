@@ -5,7 +5,7 @@ use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::delivery::{self, DeliveryConfig};
 use crate::desk::Desk;
-use crate::grpc::{agents::Agents, tickets::Tickets};
+use crate::grpc::{agents::Agents, tickets::Tickets, voicemail::Voicemails};
 use crate::scheduler;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,6 +16,7 @@ use hotline_center112::Center112;
 use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
+use hotline_proto::v1::voicemail_service_server::VoicemailServiceServer;
 use hotline_store::{Store, StoreOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct CoreConfig {
     /// Created at start-up if no agent exists yet: (agent id, password).
     pub bootstrap_admin: Option<(String, String)>,
     pub scheduler_max_sleep: Duration,
+    /// Where the IVR writes voicemail recordings (served to extractors).
+    pub voicemail_dir: std::path::PathBuf,
     /// The 112 centre; `None` runs without delivery (orders stay queued in the outbox).
     pub center: Option<CenterLink>,
 }
@@ -131,6 +134,9 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
     health_reporter
         .set_serving::<AgentServiceServer<Agents>>()
         .await;
+    health_reporter
+        .set_serving::<VoicemailServiceServer<Voicemails>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
@@ -150,6 +156,11 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
             desk: desk.clone(),
             auth: auth.clone(),
             center: cfg.center.as_ref().map(|c| c.client.clone()),
+        }))
+        .add_service(VoicemailServiceServer::new(Voicemails {
+            desk: desk.clone(),
+            auth: auth.clone(),
+            dir: cfg.voicemail_dir.clone(),
         }))
         .add_service(AgentServiceServer::new(Agents {
             desk: desk.clone(),

@@ -55,6 +55,7 @@ async fn boot(url: &str) -> RunningCore {
         rules: DeskRules::default(),
         bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
         scheduler_max_sleep: Duration::from_millis(100),
+        voicemail_dir: std::env::temp_dir(),
         center: None,
     };
     start(cfg, Arc::new(SystemClock))

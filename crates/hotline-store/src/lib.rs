@@ -12,6 +12,7 @@
 //! - [`outbox`]: delivery to the 112 centre: due rows in order per ticket, delivered/failed/
 //!   parked marks, centre events applied once and never backwards.
 //! - [`alerts`]: the deadline scheduler's queries: due deadlines, alerts, counts.
+//! - [`voicemail`]: voicemail messages: stored, claimed once, converted or escalated.
 //! - [`rows`]: row ↔ domain conversions.
 //!
 //! Invariants: `sqlx::Error` never leaves this crate (it becomes [`StoreError`]); times are
@@ -24,6 +25,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod rows;
 pub mod tickets;
+pub mod voicemail;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -34,6 +36,7 @@ pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use outbox::{EventOutcome, OutboxRow};
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
+pub use voicemail::{NewVoicemail, VoicemailRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -7,6 +7,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_desk.sql")),
     (2, include_str!("migrations/0002_center112.sql")),
+    (3, include_str!("migrations/0003_voicemail.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

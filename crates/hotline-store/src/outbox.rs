@@ -26,6 +26,15 @@ pub struct OutboxRow {
     pub dispatch_center_ref: Option<String>,
 }
 
+/// A row the centre acknowledged, with what it answered and when.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub row: OutboxRow,
+    pub center_ref: Option<String>,
+    pub center_status: Option<String>,
+    pub at: Timestamp,
+}
+
 /// What applying a centre event did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -95,68 +104,98 @@ impl Store {
         Ok(r.try_get::<Option<i64>, _>("t")?.map(Timestamp))
     }
 
-    /// Marks a row delivered after the centre's 2xx; for a (second) dispatch records the
-    /// centre's trouble-ticket id on the order.
-    pub async fn mark_delivered(
-        &self,
-        row: &OutboxRow,
-        center_ref: Option<&str>,
-        center_status: Option<&str>,
-        now: Timestamp,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2 AND delivered_at IS NULL")
-            .bind(now.0)
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Ok(()); // already marked (another worker)
+    /// Marks rows delivered after the centre's 2xx, in one transaction; for a (second) dispatch
+    /// records the centre's trouble-ticket id on the order. A row already marked is skipped.
+    /// (Marking late is safe: a row sent again after a crash is deduplicated by the centre.)
+    pub async fn mark_delivered(&self, done: &[Delivered]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
         }
-        if row.kind != "urge" {
-            sqlx::query("UPDATE orders SET delivery = 'delivered', center_ref = COALESCE($1, center_ref), center_status = COALESCE(center_status, $2) WHERE id = $3")
-                .bind(center_ref)
-                .bind(center_status)
-                .bind(row.order_id)
+        let mut tx = self.begin_write().await?;
+        for d in done {
+            let row = &d.row;
+            let marked = sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2 AND delivered_at IS NULL")
+                .bind(d.at.0)
+                .bind(row.id)
                 .execute(&mut *tx)
                 .await?;
+            if marked.rows_affected() == 0 {
+                continue;
+            }
+            if row.kind != "urge" {
+                sqlx::query("UPDATE orders SET delivery = 'delivered', center_ref = COALESCE($1, center_ref), center_status = COALESCE(center_status, $2) WHERE id = $3")
+                    .bind(d.center_ref.as_deref())
+                    .bind(d.center_status.as_deref())
+                    .bind(row.order_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let detail = format!(
+                "{} delivered to the 112 centre{}",
+                row.kind,
+                d.center_ref
+                    .as_deref()
+                    .map(|c| format!(" as {c}"))
+                    .unwrap_or_default()
+            );
+            crate::tickets::audit(
+                &mut tx,
+                row.ticket_id,
+                Some(row.order_id),
+                "center112",
+                hotline_domain::Role::System,
+                d.at,
+                "delivered",
+                "",
+                "",
+                &detail,
+            )
+            .await?;
         }
-        let detail = format!(
-            "{} delivered to the 112 centre{}",
-            row.kind,
-            center_ref.map(|c| format!(" as {c}")).unwrap_or_default()
-        );
-        crate::tickets::audit(
-            &mut tx,
-            row.ticket_id,
-            Some(row.order_id),
-            "center112",
-            hotline_domain::Role::System,
-            now,
-            "delivered",
-            "",
-            "",
-            &detail,
-        )
-        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Records a failed attempt and when to try again.
-    pub async fn mark_attempt_failed(
+    /// Records failed attempts and when to try each again, in one transaction.
+    pub async fn mark_attempts_failed(
         &self,
-        row: &OutboxRow,
-        next_attempt_at: Timestamp,
-        error: &str,
+        failed: &[(OutboxRow, Timestamp, String)],
     ) -> Result<()> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3 AND delivered_at IS NULL")
-            .bind(next_attempt_at.0)
-            .bind(error.chars().take(500).collect::<String>())
-            .bind(row.id)
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (row, next, error) in failed {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3 AND delivered_at IS NULL")
+                .bind(next.0)
+                .bind(error.chars().take(500).collect::<String>())
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The centre answered again: rows waiting out a backoff become due now.
+    pub async fn retry_waiting_now(&self, now: Timestamp) -> Result<u64> {
+        let r = sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE delivered_at IS NULL AND parked_at IS NULL AND next_attempt_at > $2")
+            .bind(now.0)
+            .bind(now.0)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(r.rows_affected())
+    }
+
+    /// Delivery latency of delivered rows created at or after `since`: (created_at, delivered_at).
+    pub async fn delivery_times(&self, since: Timestamp) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query("SELECT created_at, delivered_at FROM outbox WHERE delivered_at IS NOT NULL AND created_at >= $1 ORDER BY id")
+            .bind(since.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("created_at")?, r.try_get("delivered_at")?)))
+            .collect()
     }
 
     /// Stops retrying a row the centre refused for good; the order shows `failed` and an alert

@@ -347,6 +347,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
         scheduler_max_sleep: Duration::from_secs(1),
+        voicemail_dir: data_dir.join("voicemail"),
         center: Some(center),
     };
     tracing::info!(sip_listen = %sip, "SIP engine not wired into serve yet; --sip-listen accepted");

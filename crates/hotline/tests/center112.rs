@@ -78,6 +78,7 @@ async fn core(url: &str, center_base: &str) -> RunningCore {
         rules: DeskRules::default(),
         bootstrap_admin: None,
         scheduler_max_sleep: Duration::from_millis(200),
+        voicemail_dir: std::env::temp_dir(),
         center: Some(CenterLink {
             client: Arc::new(
                 hotline_center112::HttpCenter::new(center_base, Duration::from_secs(2)).unwrap(),

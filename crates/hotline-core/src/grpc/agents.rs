@@ -40,6 +40,15 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
                 },
             )),
         }),
+        DeskEvent::Voicemail {
+            record,
+            action,
+            actor,
+        } => Kind::VoicemailChanged(pb::VoicemailChanged {
+            voicemail: Some(super::voicemail::to_pb(record)),
+            action: action.clone(),
+            actor: actor.clone(),
+        }),
         DeskEvent::TicketChanged {
             view,
             action,

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod tickets;
+pub mod voicemail;
 
 use crate::auth::{Auth, Principal};
 use crate::error::CoreError;
