@@ -2,7 +2,7 @@
 # hotline-media benchmark: LEGS concurrent legs each playing a looping prompt to a UDP sink on
 # 127.0.0.1; prints receiver-side interval deviation p50/p99, loss, CPU and RSS per leg.
 # Usage: tests/bench/media-legs.sh [LEGS] [SECONDS] [extra bench args, e.g. --shards 2]
-# PRIO=rt runs it under SCHED_FIFO 10 (chrt), PRIO=nice under nice -10. Figures: crates/hotline-media/BENCHMARKS.md.
+# PRIO=rt runs it under SCHED_FIFO 10 (chrt), PRIO=nice under nice -10. Figures: BENCHMARKS.md (RTP media).
 set -eu
 cd "$(dirname "$0")/../.."
 ulimit -n 20000 2>/dev/null || true

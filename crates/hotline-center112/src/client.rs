@@ -72,7 +72,8 @@ pub trait Center112: Send + Sync + 'static {
     async fn subscribe(&self, callback: &str) -> Result<HubSubscription, CenterError>;
 }
 
-/// The HTTP client. `base` is the API root, e.g. `http://127.0.0.1:8112/tmf-api/troubleTicket/v4`.
+/// The HTTP client. `base` is the API root, e.g.
+/// `http://127.0.0.1:8112/tmf-api/troubleTicketManagement/v4` (the simulator's).
 #[derive(Clone)]
 pub struct HttpCenter {
     base: String,

@@ -293,14 +293,16 @@ async fn lost_replies_and_outages_still_deliver_each_order_exactly_once() {
     }
     let id = r.dispatched("01066554433").await;
     r.drain(8).await;
-    let s = r.center.state();
-    assert_eq!(s.tickets.len(), 1, "one order at the centre");
-    let dispatches = s.calls.iter().filter(|(k, _)| k == "dispatch").count();
+    let (tickets, dispatches) = {
+        let s = r.center.state();
+        let dispatches = s.calls.iter().filter(|(k, _)| k == "dispatch").count();
+        (s.tickets.len(), dispatches)
+    };
+    assert_eq!(tickets, 1, "one order at the centre");
     assert_eq!(
         dispatches, 3,
         "processed once, then two retries found it (lost replies)"
     );
-    drop(s);
     let v = r.desk.get(id).await.unwrap();
     let (_, d) = &v.orders[0];
     assert_eq!(

@@ -150,11 +150,10 @@ async fn re1_voicemail_is_claimed_once_replayed_and_converted_or_escalated() {
         1,
         "one claim wins: {a:?} / {b:?}"
     );
-    let (winner, loser) = if a.is_ok() { (&r1, &r2) } else { (&r2, &r1) };
-    let lost = if a.is_ok() {
-        b.unwrap_err()
-    } else {
-        a.unwrap_err()
+    let (winner, loser, lost) = match (a, b) {
+        (Ok(_), Err(e)) => (&r1, &r2, e),
+        (Err(e), Ok(_)) => (&r2, &r1, e),
+        other => panic!("exactly one claim must win: {other:?}"),
     };
     assert_eq!(lost.code(), Code::FailedPrecondition);
 
