@@ -101,7 +101,9 @@ impl StoreOptions {
         StoreOptions {
             url: url.into(),
             max_connections: 16,
-            writer_shards: 8,
+            // few shards so concurrent creations share commits (8 gave ~3.5 tickets a commit
+            // with 64 clients on PostgreSQL; see BENCHMARKS.md)
+            writer_shards: 2,
             max_batch: 256,
         }
     }

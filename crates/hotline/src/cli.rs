@@ -424,6 +424,28 @@ fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
     Ok(r)
 }
 
+/// A protobuf timestamp as China Standard Time (UTC+8), e.g. `2026-11-30 21:33`.
+fn beijing_time(t: Option<&prost_types::Timestamp>) -> String {
+    let Some(t) = t else {
+        return "-".into();
+    };
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::from_unix_timestamp(t.seconds) {
+        Ok(dt) => {
+            let dt = dt.to_offset(offset);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute()
+            )
+        }
+        Err(_) => t.seconds.to_string(),
+    }
+}
+
 fn print_ticket(t: &pb::Ticket) {
     let c = t.customer.clone().unwrap_or_default();
     println!(
@@ -440,7 +462,7 @@ fn print_ticket(t: &pb::Ticket) {
         println!("  重复申告 repeat of {}", t.repeat_of);
     }
     for d in &t.deadlines {
-        let due = d.due_at.as_ref().map(|x| x.seconds).unwrap_or(0);
+        let due = beijing_time(d.due_at.as_ref());
         let state = if d.met_at.is_some() {
             "已完成"
         } else if d.breached {
@@ -540,7 +562,7 @@ async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
             {
                 println!(
                     "{} {} {}({}) {} → {} {}",
-                    e.at.map(|t| t.seconds).unwrap_or(0),
+                    beijing_time(e.at.as_ref()),
                     e.action_label,
                     e.actor,
                     e.role,
