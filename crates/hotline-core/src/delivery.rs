@@ -35,6 +35,9 @@ pub struct DeliveryConfig {
     pub stuck_after: Duration,
     /// Longest sleep between looks at the outbox.
     pub max_sleep: Duration,
+    /// Most rows one pass sends (a pass ends before the next starts, so short passes keep
+    /// the latency of newly approved orders low).
+    pub max_batch: u32,
 }
 
 impl Default for DeliveryConfig {
@@ -45,6 +48,7 @@ impl Default for DeliveryConfig {
             backoff_max: Duration::from_secs(60),
             stuck_after: Duration::from_secs(300),
             max_sleep: Duration::from_millis(500),
+            max_batch: 1000,
         }
     }
 }
@@ -231,7 +235,10 @@ pub async fn deliver_due(
     center: &Arc<dyn Center112>,
     cfg: &DeliveryConfig,
 ) -> Result<usize, hotline_store::StoreError> {
-    let rows = desk.store.due_outbox(desk.clock.now(), 1000).await?;
+    let rows = desk
+        .store
+        .due_outbox(desk.clock.now(), cfg.max_batch)
+        .await?;
     if rows.is_empty() {
         return Ok(0);
     }

@@ -103,7 +103,7 @@ impl StoreOptions {
             max_connections: 16,
             // few shards so concurrent creations share commits (8 gave ~3.5 tickets a commit
             // with 64 clients on PostgreSQL; see BENCHMARKS.md)
-            writer_shards: 2,
+            writer_shards: 4,
             max_batch: 256,
         }
     }
