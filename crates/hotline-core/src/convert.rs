@@ -133,6 +133,9 @@ pub fn audit(a: &AuditRecord) -> pb::AuditEvent {
         .unwrap_or(match a.action.as_str() {
             "create" => "受理",
             "supplement" => "补充申诉",
+            "delivered" => "已送达测量台",
+            "center_status" => "测量台进度",
+            "delivery_failed" => "测量台拒收",
             _ => "",
         });
     pb::AuditEvent {
