@@ -99,6 +99,34 @@ async fn login(c: &mut Clients, id: &str, pw: &str) -> String {
         .token
 }
 
+/// Creates agents (password `<id>-password`) as the admin and logs each in; returns their tokens.
+async fn staff<const N: usize>(
+    c: &mut Clients,
+    admin: &str,
+    agents: [(&str, &str); N],
+) -> [String; N] {
+    let mut tokens = Vec::with_capacity(N);
+    for (id, role) in agents {
+        let password = format!("{id}-password");
+        c.agents
+            .create_agent(authed(
+                admin,
+                pb::CreateAgentRequest {
+                    agent_id: id.into(),
+                    name: id.into(),
+                    role: role.into(),
+                    password: password.clone(),
+                },
+            ))
+            .await
+            .unwrap();
+        tokens.push(login(c, id, &password).await);
+    }
+    tokens
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one token per agent"))
+}
+
 fn ticket_req(number: &str, fault: &str, channel: &str, class: &str) -> pb::CreateTicketRequest {
     pb::CreateTicketRequest {
         faulty_number: number.into(),
@@ -118,28 +146,17 @@ async fn ivr_ticket_through_junior_dispatch_senior_review_and_urgent_dispatch() 
         let core = boot(&url).await;
         let mut c = clients(&core).await;
         let admin = login(&mut c, "admin", "admin-secret").await;
-        for (id, role) in [
-            ("ivr", "system"),
-            ("j1", "junior"),
-            ("s1", "senior"),
-            ("s2", "senior"),
-        ] {
-            c.agents
-                .create_agent(authed(
-                    &admin,
-                    pb::CreateAgentRequest {
-                        agent_id: id.into(),
-                        name: id.into(),
-                        role: role.into(),
-                        password: format!("{id}-password"),
-                    },
-                ))
-                .await
-                .unwrap();
-        }
-        let ivr = login(&mut c, "ivr", "ivr-password").await;
-        let j1 = login(&mut c, "j1", "j1-password").await;
-        let s1 = login(&mut c, "s1", "s1-password").await;
+        let [ivr, j1, s1, _s2] = staff(
+            &mut c,
+            &admin,
+            [
+                ("ivr", "system"),
+                ("j1", "junior"),
+                ("s1", "senior"),
+                ("s2", "senior"),
+            ],
+        )
+        .await;
 
         // the senior's event feed
         let mut feed = c
@@ -323,23 +340,12 @@ async fn bad_input_gets_the_right_code_and_changes_nothing() {
         let core = boot(&url).await;
         let mut c = clients(&core).await;
         let admin = login(&mut c, "admin", "admin-secret").await;
-        for (id, role) in [("j1", "junior"), ("s1", "senior"), ("q1", "qa")] {
-            c.agents
-                .create_agent(authed(
-                    &admin,
-                    pb::CreateAgentRequest {
-                        agent_id: id.into(),
-                        name: id.into(),
-                        role: role.into(),
-                        password: format!("{id}-password"),
-                    },
-                ))
-                .await
-                .unwrap();
-        }
-        let j1 = login(&mut c, "j1", "j1-password").await;
-        let s1 = login(&mut c, "s1", "s1-password").await;
-        let q1 = login(&mut c, "q1", "q1-password").await;
+        let [j1, s1, q1] = staff(
+            &mut c,
+            &admin,
+            [("j1", "junior"), ("s1", "senior"), ("q1", "qa")],
+        )
+        .await;
 
         let cases: Vec<(pb::CreateTicketRequest, &str)> = vec![
             (ticket_req("", "noise", "phone", ""), "faulty_number"),
@@ -571,19 +577,7 @@ async fn te1_so2_scheduler_raises_alerts_on_the_feed_and_in_the_store() {
         let core = boot(&url).await;
         let mut c = clients(&core).await;
         let admin = login(&mut c, "admin", "admin-secret").await;
-        c.agents
-            .create_agent(authed(
-                &admin,
-                pb::CreateAgentRequest {
-                    agent_id: "t1".into(),
-                    name: "录入员".into(),
-                    role: "text_entry".into(),
-                    password: "t1-password".into(),
-                },
-            ))
-            .await
-            .unwrap();
-        let t1 = login(&mut c, "t1", "t1-password").await;
+        let [t1] = staff(&mut c, &admin, [("t1", "text_entry")]).await;
         let mut feed = c
             .agents
             .stream_events(authed(&admin, pb::StreamEventsRequest {}))
