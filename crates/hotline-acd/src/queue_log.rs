@@ -42,6 +42,24 @@ impl QueueEvent {
             QueueEvent::AgentNotReady => "PAUSE",
         }
     }
+
+    /// The event named by [`QueueEvent::as_str`] (as stored).
+    pub fn parse(s: &str) -> Option<QueueEvent> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    pub const ALL: [QueueEvent; 10] = [
+        QueueEvent::EnterQueue,
+        QueueEvent::Connect,
+        QueueEvent::RingNoAnswer,
+        QueueEvent::RingCanceled,
+        QueueEvent::Abandon,
+        QueueEvent::ExitWithTimeout,
+        QueueEvent::ExitEmpty,
+        QueueEvent::CompleteCaller,
+        QueueEvent::CompleteAgent,
+        QueueEvent::AgentNotReady,
+    ];
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -136,6 +136,40 @@ impl Auth {
         Ok(rec)
     }
 
+    /// Creates the `system`-role service account `agent_id` (the IVR's), or gives an existing
+    /// one this password and the `system` role: the process that starts the core generates
+    /// the password each run, so no long-lived secret for it sits on disk.
+    pub async fn ensure_service_account(
+        &self,
+        agent_id: &str,
+        password: &str,
+    ) -> Result<(), CoreError> {
+        match self.store.get_agent(agent_id).await {
+            Ok(_) => {
+                validate_agent_id(agent_id)?;
+                if password.chars().count() < 8 {
+                    return Err(
+                        ValidationError::new("password", "must have at least 8 characters").into(),
+                    );
+                }
+                let hash = hash_password(password.to_string()).await?;
+                self.store
+                    .rekey_agent(agent_id, Role::System.as_str(), &hash)
+                    .await?;
+                if let Ok(mut c) = self.cache.write() {
+                    c.retain(|_, (p, _)| p.agent_id != agent_id);
+                }
+                tracing::info!(agent_id, "service account re-keyed");
+            }
+            Err(StoreError::NotFound(_)) => {
+                self.create_agent(None, agent_id, "语音导航服务", "system", password)
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
     /// Checks the password and issues a token.
     pub async fn login(
         &self,

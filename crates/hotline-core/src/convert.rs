@@ -64,6 +64,15 @@ fn deadline(d: &DeadlineState) -> pb::Deadline {
     }
 }
 
+pub fn customer(c: &hotline_domain::Customer) -> pb::Customer {
+    pb::Customer {
+        name: c.name.clone(),
+        class: c.class.as_str().into(),
+        class_label: c.class.label_zh().into(),
+        branch: c.branch.clone(),
+    }
+}
+
 pub fn ticket(t: &Ticket, limit_hours: u32) -> pb::Ticket {
     pb::Ticket {
         id: t.id,
@@ -73,12 +82,7 @@ pub fn ticket(t: &Ticket, limit_hours: u32) -> pb::Ticket {
             .as_ref()
             .map(|n| n.to_string())
             .unwrap_or_default(),
-        customer: Some(pb::Customer {
-            name: t.customer.name.clone(),
-            class: t.customer.class.as_str().into(),
-            class_label: t.customer.class.label_zh().into(),
-            branch: t.customer.branch.clone(),
-        }),
+        customer: Some(customer(&t.customer)),
         fault_type: t.fault_type.as_str().into(),
         fault_type_label: t.fault_type.label_zh().into(),
         description: t.description.clone(),

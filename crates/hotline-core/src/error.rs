@@ -52,6 +52,21 @@ impl From<StoreError> for CoreError {
     }
 }
 
+impl From<crate::acd::QueueError> for CoreError {
+    fn from(e: crate::acd::QueueError) -> Self {
+        use crate::acd::QueueError as Q;
+        match e {
+            Q::Duplicate(c) => CoreError::AlreadyExists(format!("call {c} in the queue")),
+            Q::UnknownCall(c) => CoreError::NotFound(format!("call {c} in the queue")),
+            e @ Q::NotOffered { .. } => CoreError::NotReady(e.to_string()),
+            Q::Presence { presence, reason } => CoreError::Invalid(ValidationError::new(
+                "presence",
+                format!("{presence}: {reason}"),
+            )),
+        }
+    }
+}
+
 /// The one mapping from core errors to gRPC status codes (exhaustive: no `_` arm).
 pub fn to_status(e: CoreError) -> Status {
     let code = match &e {

@@ -4,6 +4,8 @@
 use hotline_domain::Role;
 use hotline_domain::order::Order;
 use hotline_store::{AlertRecord, TicketView, VoicemailRecord};
+use crate::acd::CallInfo;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 #[derive(Clone, Debug)]
@@ -23,6 +25,30 @@ pub enum DeskEvent {
         action: String,
         actor: String,
     },
+    /// Screen pop for the offered agent only.
+    CallOffered {
+        agent_id: String,
+        info: Arc<CallInfo>,
+        ring_timeout_ms: u32,
+    },
+    /// The agent's call is bridged; the draft ticket opens on that agent's desktop.
+    CallConnected {
+        agent_id: String,
+        info: Arc<CallInfo>,
+    },
+    /// The ring stopped without that agent getting the call.
+    CallOfferEnded {
+        agent_id: String,
+        call_id: String,
+        reason: &'static str,
+    },
+    /// JO2 no-answers and agents set not ready, for seniors and admins.
+    AgentAlert {
+        agent_id: String,
+        kind: &'static str,
+        call_id: String,
+        message: String,
+    },
 }
 
 impl DeskEvent {
@@ -35,6 +61,21 @@ impl DeskEvent {
                 _ => role.is_senior() || role == Role::RecordingExtractor,
             },
             DeskEvent::Alert(_) | DeskEvent::TicketChanged { .. } => role != Role::System,
+            DeskEvent::AgentAlert { .. } => role.is_senior(),
+            DeskEvent::CallOffered { .. }
+            | DeskEvent::CallConnected { .. }
+            | DeskEvent::CallOfferEnded { .. } => false,
+        }
+    }
+
+    /// [`DeskEvent::visible_to`], plus the events addressed to one agent (its own calls).
+    pub fn visible_to_agent(&self, agent_id: &str, role: Role) -> bool {
+        match self {
+            DeskEvent::CallOffered { agent_id: a, .. }
+            | DeskEvent::CallConnected { agent_id: a, .. }
+            | DeskEvent::CallOfferEnded { agent_id: a, .. } => a == agent_id,
+            DeskEvent::AgentAlert { agent_id: a, .. } if a == agent_id => true,
+            _ => self.visible_to(role),
         }
     }
 }

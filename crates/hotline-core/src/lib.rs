@@ -3,6 +3,8 @@
 //! Layout:
 //! - [`desk`]: the operations (create a ticket, act on it, read, list, history), written against
 //!   the domain and the store; no protobuf here.
+//! - [`acd`]: the agent queue at run time (JO2): the pure `hotline_acd` machine behind a lock,
+//!   instruction streams for the call server, screen pops, the stored queue log.
 //! - [`auth`]: agents, argon2 password hashes, bearer tokens (hashed in the store, cached).
 //! - [`events`]: the live event bus (alerts, review requests, ticket changes) with role filters.
 //! - [`scheduler`]: raises warnings and breaches when deadlines come due; state in the database.
@@ -13,6 +15,7 @@
 //! - [`server`]: wiring: gRPC with health and reflection, the HTTP side, shutdown.
 //! - [`clock`]: the injected clock.
 
+pub mod acd;
 pub mod auth;
 pub mod clock;
 pub mod convert;

@@ -5,7 +5,8 @@ use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::delivery::{self, DeliveryConfig};
 use crate::desk::Desk;
-use crate::grpc::{agents::Agents, tickets::Tickets, voicemail::Voicemails};
+use crate::acd::AcdHandle;
+use crate::grpc::{agents::Agents, queue::Queue, tickets::Tickets, voicemail::Voicemails};
 use crate::scheduler;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use axum::routing::post;
 use hotline_center112::Center112;
 use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
+use hotline_proto::v1::queue_service_server::QueueServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use hotline_proto::v1::voicemail_service_server::VoicemailServiceServer;
 use hotline_store::{Store, StoreOptions};
@@ -32,6 +34,11 @@ pub struct CoreConfig {
     pub rules: DeskRules,
     /// Created at start-up if no agent exists yet: (agent id, password).
     pub bootstrap_admin: Option<(String, String)>,
+    /// A `system`-role service account (agent id, password) created or re-keyed at start-up:
+    /// how an IVR started by the same process reaches the core over gRPC.
+    pub service_account: Option<(String, String)>,
+    /// The agent queue's time rules (JO2's 15 s answer limit, maximum wait, wrap-up).
+    pub acd: crate::acd::AcdSettings,
     pub scheduler_max_sleep: Duration,
     /// Where the IVR writes voicemail recordings (served to extractors).
     pub voicemail_dir: std::path::PathBuf,
@@ -64,6 +71,7 @@ pub struct RunningCore {
     pub http_addr: SocketAddr,
     pub desk: Desk,
     pub auth: Arc<Auth>,
+    pub acd: AcdHandle,
     tasks: Vec<JoinHandle<()>>,
     cancel: CancellationToken,
 }
@@ -114,8 +122,25 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         auth.create_agent(None, id, "管理员", "admin", pw).await?;
         tracing::info!(agent_id = %id, "bootstrap admin created");
     }
+    if let Some((id, pw)) = &cfg.service_account {
+        auth.ensure_service_account(id, pw).await?;
+    }
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
+    let (acd, acd_tasks) = AcdHandle::start(
+        cfg.acd.clone(),
+        clock.clone(),
+        desk.events.clone(),
+        store.clone(),
+        cancel.clone(),
+    );
+    tasks.extend(acd_tasks);
+    // agents who were available or not ready before a restart stay so (in idle order of id)
+    for a in store.list_agents().await? {
+        if a.active && matches!(a.presence.as_str(), "available" | "not_ready") {
+            let _ = acd.set_presence(&a.agent_id, &a.name, a.role, &a.presence);
+        }
+    }
 
     let incoming = tonic::transport::server::TcpIncoming::bind(cfg.grpc_listen)
         .map_err(|source| StartError::Bind {
@@ -136,6 +161,9 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         .await;
     health_reporter
         .set_serving::<VoicemailServiceServer<Voicemails>>()
+        .await;
+    health_reporter
+        .set_serving::<QueueServiceServer<Queue>>()
         .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -165,6 +193,13 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         .add_service(AgentServiceServer::new(Agents {
             desk: desk.clone(),
             auth: auth.clone(),
+            acd: acd.clone(),
+            shutdown: cancel.clone(),
+        }))
+        .add_service(QueueServiceServer::new(Queue {
+            desk: desk.clone(),
+            auth: auth.clone(),
+            acd: acd.clone(),
             shutdown: cancel.clone(),
         }));
     let c = cancel.clone();
@@ -201,6 +236,7 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(HttpState {
             desk: desk.clone(),
+            acd: acd.clone(),
             secret,
         });
     let c = cancel.clone();
@@ -261,6 +297,7 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         http_addr,
         desk,
         auth,
+        acd,
         tasks,
         cancel,
     })
@@ -282,6 +319,7 @@ pub async fn serve(
 #[derive(Clone)]
 struct HttpState {
     desk: Desk,
+    acd: AcdHandle,
     secret: Arc<Vec<u8>>,
 }
 
@@ -337,6 +375,26 @@ async fn metrics(State(st): State<HttpState>) -> String {
         Err(e) => {
             tracing::warn!(error = %e, "metrics: store unavailable");
             out.push_str("hotline_store_up 0\n");
+        }
+    }
+    // the agent queue over the last 24 hours of its log, and its live state
+    let since = hotline_domain::Timestamp(desk.clock.now().0 - 24 * 3_600_000);
+    if let Ok(m) = crate::grpc::queue::metrics(&desk, &st.acd, since).await {
+        out.push_str(&m.to_prometheus());
+    }
+    out.push_str(&format!(
+        "# HELP hotline_acd_waiting Callers waiting for an agent now.\n# TYPE hotline_acd_waiting gauge\nhotline_acd_waiting {}\n",
+        st.acd.waiting()
+    ));
+    if let Ok(agents) = desk.store.list_agents().await {
+        let ids: Vec<String> = agents.into_iter().map(|a| a.agent_id).collect();
+        let counts = st.acd.presence_counts(&ids);
+        out.push_str("# HELP hotline_acd_agents Agents taking calls, by presence.\n# TYPE hotline_acd_agents gauge\n");
+        for p in ["available", "ringing", "on_call", "wrap_up", "not_ready", "logged_out"] {
+            out.push_str(&format!(
+                "hotline_acd_agents{{presence=\"{p}\"}} {}\n",
+                counts.get(p).copied().unwrap_or(0)
+            ));
         }
     }
     out

@@ -54,6 +54,8 @@ async fn boot(url: &str) -> RunningCore {
         database_url: url.to_string(),
         rules: DeskRules::default(),
         bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
+        service_account: None,
+        acd: Default::default(),
         scheduler_max_sleep: Duration::from_millis(100),
         voicemail_dir: std::env::temp_dir(),
         center: None,

@@ -49,6 +49,8 @@ async fn re1_voicemail_is_claimed_once_replayed_and_converted_or_escalated() {
             database_url: format!("sqlite://{}?mode=rwc", dir.join("vm.db").display()),
             rules: DeskRules::default(),
             bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
+            service_account: None,
+            acd: Default::default(),
             scheduler_max_sleep: Duration::from_millis(200),
             voicemail_dir: vm_dir.clone(),
             center: None,

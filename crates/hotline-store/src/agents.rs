@@ -96,6 +96,22 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces an agent's password hash and role (service accounts re-keyed at start-up).
+    pub async fn rekey_agent(&self, agent_id: &str, role: &str, password_hash: &str) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE agents SET password_hash = $1, role = $2, active = 1 WHERE agent_id = $3",
+        )
+        .bind(password_hash)
+        .bind(role)
+        .bind(agent_id)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("agent {agent_id}")));
+        }
+        Ok(())
+    }
+
     pub async fn insert_session(
         &self,
         token_hash: &str,

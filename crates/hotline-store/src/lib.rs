@@ -23,6 +23,7 @@ pub mod alerts;
 pub mod batch;
 pub mod migrate;
 pub mod outbox;
+pub mod queue_log;
 pub mod rows;
 pub mod tickets;
 pub mod voicemail;
@@ -35,6 +36,7 @@ use std::time::Duration;
 pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use outbox::{EventOutcome, OutboxRow};
+pub use queue_log::QueueLogRow;
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
 pub use voicemail::{NewVoicemail, VoicemailRecord};
 

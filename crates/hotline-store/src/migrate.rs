@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_desk.sql")),
     (2, include_str!("migrations/0002_center112.sql")),
     (3, include_str!("migrations/0003_voicemail.sql")),
+    (4, include_str!("migrations/0004_queue_log.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -164,6 +164,8 @@ async fn main() {
             database_url: db.clone(),
             rules: DeskRules::default(),
             bootstrap_admin: None,
+            service_account: None,
+            acd: Default::default(),
             scheduler_max_sleep: Duration::from_secs(1),
             voicemail_dir: std::env::temp_dir(),
             center: Some(CenterLink {

@@ -346,6 +346,8 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         database_url: database_url(&a.store, &file)?,
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
+        service_account: None,
+        acd: Default::default(),
         scheduler_max_sleep: Duration::from_secs(1),
         voicemail_dir: data_dir.join("voicemail"),
         center: Some(center),

@@ -77,6 +77,8 @@ async fn core(url: &str, center_base: &str) -> RunningCore {
         database_url: url.into(),
         rules: DeskRules::default(),
         bootstrap_admin: None,
+        service_account: None,
+        acd: Default::default(),
         scheduler_max_sleep: Duration::from_millis(200),
         voicemail_dir: std::env::temp_dir(),
         center: Some(CenterLink {

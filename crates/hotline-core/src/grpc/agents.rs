@@ -19,6 +19,8 @@ use tonic::{Request, Response, Status};
 pub struct Agents {
     pub desk: Desk,
     pub auth: Arc<Auth>,
+    /// Presence of agents who take calls is the queue's (JO2).
+    pub acd: crate::acd::AcdHandle,
     /// Ends open event streams on shutdown, so graceful shutdown does not wait on them.
     pub shutdown: CancellationToken,
 }
@@ -58,10 +60,61 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
             action: action.clone(),
             actor: actor.clone(),
         }),
+        DeskEvent::CallOffered {
+            info,
+            ring_timeout_ms,
+            ..
+        } => Kind::CallOffered(pb::CallOffered {
+            call_id: info.call_id.clone(),
+            caller_number: info.caller_number.clone(),
+            faulty_number: info.faulty_number.clone(),
+            customer: info.customer.as_ref().map(convert::customer),
+            recent_tickets: info
+                .recent
+                .iter()
+                .map(|t| convert::ticket(t, desk.repair_limit_hours(t)))
+                .collect(),
+            repeat: info.repeat,
+            senior: info.senior,
+            reason: info.reason.clone(),
+            ring_timeout_ms: *ring_timeout_ms,
+        }),
+        DeskEvent::CallConnected { info, .. } => Kind::CallConnected(pb::CallConnected {
+            call_id: info.call_id.clone(),
+            caller_number: info.caller_number.clone(),
+            draft: Some(crate::grpc::queue::draft(info)),
+        }),
+        DeskEvent::CallOfferEnded {
+            call_id, reason, ..
+        } => Kind::CallOfferEnded(pb::CallOfferEnded {
+            call_id: call_id.clone(),
+            reason: (*reason).into(),
+        }),
+        DeskEvent::AgentAlert {
+            agent_id,
+            kind,
+            call_id,
+            message,
+        } => Kind::AgentAlert(pb::AgentAlert {
+            agent_id: agent_id.clone(),
+            kind: (*kind).into(),
+            call_id: call_id.clone(),
+            message: message.clone(),
+        }),
     };
     pb::Event {
         at: Some(convert::ts(desk.clock.now())),
         kind: Some(kind),
+    }
+}
+
+impl Agents {
+    /// Ringing, on a call and wrap-up live in the queue, not in the store.
+    fn with_live_presence(&self, mut a: pb::Agent) -> pb::Agent {
+        if let Some(p) = self.acd.presence(&a.agent_id) {
+            a.presence = p.into();
+        }
+        a
     }
 }
 
@@ -87,8 +140,20 @@ impl AgentService for Agents {
     }
 
     async fn logout(&self, req: Request<pb::LogoutRequest>) -> R<pb::LogoutResponse> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = principal(&self.auth, &req).await.map_err(to_status)?;
         let token = bearer(&req).map_err(to_status)?;
+        // an agent with a call ringing or connected stays in the queue until it ends
+        if self
+            .acd
+            .set_presence(&who.agent_id, "", who.role, "logged_out")
+            .is_ok()
+        {
+            let _ = self
+                .desk
+                .store
+                .set_presence(&who.agent_id, "logged_out")
+                .await;
+        }
         self.auth.logout(&token).await.map_err(to_status)?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
@@ -101,17 +166,29 @@ impl AgentService for Agents {
             .get_agent(&who.agent_id)
             .await
             .map_err(|e| to_status(e.into()))?;
-        Ok(Response::new(convert::agent(&a)))
+        Ok(Response::new(self.with_live_presence(convert::agent(&a))))
     }
 
     async fn set_presence(&self, req: Request<pb::SetPresenceRequest>) -> R<pb::Agent> {
         let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let presence = req.get_ref().presence.as_str();
+        if crate::auth::PRESENCES.contains(&presence) {
+            let me = self
+                .desk
+                .store
+                .get_agent(&who.agent_id)
+                .await
+                .map_err(|e| to_status(e.into()))?;
+            self.acd
+                .set_presence(&who.agent_id, &me.name, who.role, presence)
+                .map_err(|e| to_status(e.into()))?;
+        }
         let a = self
             .auth
-            .set_presence(&who, &req.get_ref().presence)
+            .set_presence(&who, presence)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(convert::agent(&a)))
+        Ok(Response::new(self.with_live_presence(convert::agent(&a))))
     }
 
     async fn create_agent(&self, req: Request<pb::CreateAgentRequest>) -> R<pb::Agent> {
@@ -134,7 +211,10 @@ impl AgentService for Agents {
             .await
             .map_err(|e| to_status(e.into()))?;
         Ok(Response::new(pb::ListAgentsResponse {
-            agents: agents.iter().map(convert::agent).collect(),
+            agents: agents
+                .iter()
+                .map(|a| self.with_live_presence(convert::agent(a)))
+                .collect(),
         }))
     }
 
@@ -164,7 +244,7 @@ impl AgentService for Agents {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if !e.visible_to(who.role) {
+                if !e.visible_to_agent(&who.agent_id, who.role) {
                     continue;
                 }
                 if tx.send(Ok(event(&desk, &e))).await.is_err() {

@@ -1,6 +1,7 @@
 //! The tonic services. Each handler: authenticate, validate, call the desk, map errors once.
 
 pub mod agents;
+pub mod queue;
 pub mod tickets;
 pub mod voicemail;
 

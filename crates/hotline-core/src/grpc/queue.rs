@@ -1,0 +1,323 @@
+//! `hotline.v1.QueueService`: the call server queues callers for agents and reports what its
+//! softphone rings did; desktops read the queue and its metrics (JO2, JO8, PR1).
+
+use super::principal;
+use crate::acd::{self, AcdHandle, CallInfo, Instruction};
+use crate::auth::{Auth, Principal};
+use crate::convert;
+use crate::desk::Desk;
+use crate::error::{CoreError, to_status};
+use hotline_domain::{Role, Timestamp, ValidationError};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::queue_service_server::QueueService;
+use hotline_store::ListFilter;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+pub struct Queue {
+    pub desk: Desk,
+    pub auth: Arc<Auth>,
+    pub acd: AcdHandle,
+    pub shutdown: CancellationToken,
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+fn system_only(who: &Principal, what: &'static str) -> Result<(), CoreError> {
+    if who.role != Role::System {
+        return Err(CoreError::Forbidden {
+            role: who.role.as_str(),
+            what,
+        });
+    }
+    Ok(())
+}
+
+fn call_id(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 256 || s.chars().any(|c| c.is_control()) {
+        return Err(ValidationError::new(
+            field,
+            "must be 1-256 printable characters (the SIP Call-ID)",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn digits(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = s.trim();
+    if s.len() > 32 || !s.chars().all(|c| c.is_ascii_digit() || c == '+') {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most 32 digits, got {s:?}"),
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// The ticket form the agent's desktop opens when the call connects: numbers and customer
+/// filled in, channel `phone` (the agent completes fault type and description).
+pub fn draft(info: &CallInfo) -> pb::CreateTicketRequest {
+    let number = if info.faulty_number.is_empty() {
+        info.caller_number.clone()
+    } else {
+        info.faulty_number.clone()
+    };
+    let (name, class, branch) = match &info.customer {
+        Some(c) => (c.name.clone(), c.class.as_str().to_string(), c.branch.clone()),
+        None => (String::new(), "ordinary".to_string(), String::new()),
+    };
+    pb::CreateTicketRequest {
+        faulty_number: number,
+        contact_number: info.caller_number.clone(),
+        customer_name: name,
+        customer_class: class,
+        branch,
+        fault_type: String::new(),
+        description: String::new(),
+        channel: "phone".into(),
+        received_at: None,
+        urgent: false,
+        // a repeat is linked by the core itself when the ticket is created
+        supplement_of: 0,
+    }
+}
+
+/// The call server's end of a waiting call: when tonic drops it (the client cancelled the
+/// stream or went away), the call is abandoned.
+struct CallStream {
+    call_id: String,
+    acd: AcdHandle,
+    rx: mpsc::UnboundedReceiver<Instruction>,
+    shutdown: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl Stream for CallStream {
+    type Item = Result<pb::QueueInstruction, Status>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Status::unavailable(
+                "the core is shutting down; the call left the queue",
+            ))));
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(i)) => Poll::Ready(Some(Ok(instruction(i)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for CallStream {
+    fn drop(&mut self) {
+        self.acd.stream_closed(&self.call_id);
+    }
+}
+
+fn instruction(i: Instruction) -> pb::QueueInstruction {
+    use pb::queue_instruction::Kind;
+    let kind = match i {
+        Instruction::Position(p) => Kind::Position(pb::QueuePosition { position: p }),
+        Instruction::Offer {
+            agent_id,
+            agent_name,
+            ring_timeout_ms,
+        } => Kind::Offer(pb::Offer {
+            sip_user: agent_id.clone(),
+            agent_id,
+            agent_name,
+            ring_timeout_ms,
+        }),
+        Instruction::CancelOffer {
+            agent_id,
+            no_answer,
+        } => Kind::CancelOffer(pb::CancelOffer {
+            agent_id,
+            no_answer,
+        }),
+        Instruction::ToVoicemail { reason } => Kind::ToVoicemail(pb::ToVoicemail {
+            reason: reason.into(),
+        }),
+        Instruction::Connected { agent_id } => Kind::Connected(pb::Connected { agent_id }),
+    };
+    pb::QueueInstruction { kind: Some(kind) }
+}
+
+#[tonic::async_trait]
+impl QueueService for Queue {
+    type JoinQueueStream =
+        Pin<Box<dyn Stream<Item = Result<pb::QueueInstruction, Status>> + Send + 'static>>;
+
+    async fn join_queue(&self, req: Request<pb::JoinQueueRequest>) -> R<Self::JoinQueueStream> {
+        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        system_only(&who, "queue calls").map_err(to_status)?;
+        let r = req.into_inner();
+        let info = async {
+            let call = call_id("call_id", &r.call_id)?;
+            let caller = digits("caller_number", &r.caller_number)?;
+            let faulty = digits("faulty_number", &r.faulty_number)?;
+            let reason = super::text("reason", &r.reason)?;
+            let number = if faulty.is_empty() { &caller } else { &faulty };
+            // the screen pop: the number's recent tickets and customer, read once
+            let recent = if number.is_empty() {
+                Vec::new()
+            } else {
+                self.desk
+                    .list(&ListFilter {
+                        faulty_number: Some(number.clone()),
+                        limit: 5,
+                        ..Default::default()
+                    })
+                    .await?
+            };
+            Ok::<_, CoreError>(CallInfo {
+                call_id: call,
+                caller_number: caller,
+                faulty_number: faulty,
+                senior: r.senior,
+                reason,
+                customer: recent.first().map(|t| t.customer.clone()),
+                repeat: recent.iter().any(|t| t.status.is_open()),
+                recent,
+            })
+        }
+        .await
+        .map_err(to_status)?;
+        let call_id = info.call_id.clone();
+        let span = tracing::info_span!("queue", call_id = %call_id);
+        let _g = span.enter();
+        let rx = self
+            .acd
+            .join(info)
+            .map_err(|e| to_status(e.into()))?;
+        tracing::info!("caller joined the agent queue");
+        Ok(Response::new(Box::pin(CallStream {
+            call_id,
+            acd: self.acd.clone(),
+            rx,
+            shutdown: Box::pin(self.shutdown.clone().cancelled_owned()),
+        })))
+    }
+
+    async fn report_offer(
+        &self,
+        req: Request<pb::ReportOfferRequest>,
+    ) -> R<pb::ReportOfferResponse> {
+        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        system_only(&who, "report offers").map_err(to_status)?;
+        let r = req.into_inner();
+        let call = call_id("call_id", &r.call_id).map_err(|e| to_status(e.into()))?;
+        if r.agent_id.is_empty() {
+            return Err(to_status(
+                ValidationError::new("agent_id", "is empty").into(),
+            ));
+        }
+        let answered = match pb::OfferOutcome::try_from(r.outcome) {
+            Ok(pb::OfferOutcome::Answered) => true,
+            Ok(pb::OfferOutcome::Failed) => false,
+            _ => {
+                return Err(to_status(
+                    ValidationError::new("outcome", "must be OFFER_OUTCOME_ANSWERED or OFFER_OUTCOME_FAILED").into(),
+                ));
+            }
+        };
+        self.acd
+            .report_offer(&call, &r.agent_id, answered)
+            .map_err(|e| to_status(e.into()))?;
+        Ok(Response::new(pb::ReportOfferResponse {}))
+    }
+
+    async fn end_call(&self, req: Request<pb::EndCallRequest>) -> R<pb::EndCallResponse> {
+        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        system_only(&who, "end queued calls").map_err(to_status)?;
+        let r = req.into_inner();
+        let call = call_id("call_id", &r.call_id).map_err(|e| to_status(e.into()))?;
+        let by_agent = match pb::CallEndedBy::try_from(r.ended_by) {
+            Ok(pb::CallEndedBy::Caller) => false,
+            Ok(pb::CallEndedBy::Agent) => true,
+            _ => {
+                return Err(to_status(
+                    ValidationError::new(
+                        "ended_by",
+                        "must be CALL_ENDED_BY_CALLER or CALL_ENDED_BY_AGENT",
+                    )
+                    .into(),
+                ));
+            }
+        };
+        self.acd
+            .end_call(&call, by_agent)
+            .map_err(|e| to_status(e.into()))?;
+        Ok(Response::new(pb::EndCallResponse {}))
+    }
+
+    async fn get_queue_metrics(
+        &self,
+        req: Request<pb::GetQueueMetricsRequest>,
+    ) -> R<pb::QueueMetrics> {
+        principal(&self.auth, &req).await.map_err(to_status)?;
+        let now = self.desk.clock.now();
+        let since = match req.get_ref().since {
+            Some(ts) => Timestamp(ts.seconds.saturating_mul(1000) + i64::from(ts.nanos) / 1_000_000),
+            None => Timestamp(now.0 - 24 * 3_600_000),
+        };
+        let m = metrics(&self.desk, &self.acd, since)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::QueueMetrics {
+            entered: m.entered,
+            answered: m.connected,
+            abandoned: m.abandoned,
+            to_voicemail: m.timed_out,
+            service_level: m.service_level_offer,
+            service_level_with_abandons: m.service_level2,
+            average_speed_of_answer_secs: m.asa_seconds,
+            abandonment_rate: m.abandonment_rate,
+            no_answers: m
+                .no_answers_by_agent
+                .iter()
+                .map(|(a, n)| pb::AgentNoAnswers {
+                    agent_id: a.clone(),
+                    no_answers: *n,
+                })
+                .collect(),
+            waiting_now: self.acd.waiting() as u32,
+        }))
+    }
+
+    async fn list_queue(&self, req: Request<pb::ListQueueRequest>) -> R<pb::ListQueueResponse> {
+        principal(&self.auth, &req).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListQueueResponse {
+            entries: self
+                .acd
+                .list()
+                .into_iter()
+                .map(|e| pb::QueueEntry {
+                    call_id: e.call_id,
+                    caller_number: e.caller_number,
+                    senior: e.senior,
+                    state: e.state.into(),
+                    agent_id: e.agent_id,
+                    entered_at: Some(convert::ts(e.entered_at)),
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// Metrics over the stored queue log since `since` (at most the last million rows).
+pub async fn metrics(
+    desk: &Desk,
+    acd: &AcdHandle,
+    since: Timestamp,
+) -> Result<hotline_acd::Metrics, CoreError> {
+    let rows = desk.store.queue_log_since(since, 1_000_000).await?;
+    let entries = acd::entries(&rows, acd.queue_name());
+    let threshold = acd.settings().answer_timeout.as_secs_f64();
+    Ok(hotline_acd::Metrics::from_log(&entries, threshold))
+}
