@@ -148,9 +148,11 @@ impl Auth {
             Ok(_) => {
                 validate_agent_id(agent_id)?;
                 if password.chars().count() < 8 {
-                    return Err(
-                        ValidationError::new("password", "must have at least 8 characters").into(),
-                    );
+                    return Err(ValidationError::new(
+                        "password",
+                        "must have at least 8 characters",
+                    )
+                    .into());
                 }
                 let hash = hash_password(password.to_string()).await?;
                 self.store

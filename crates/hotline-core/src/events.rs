@@ -1,10 +1,10 @@
 //! The live event bus: alerts, review requests and ticket changes, fanned out to each agent's
 //! stream filtered by role.
 
+use crate::acd::CallInfo;
 use hotline_domain::Role;
 use hotline_domain::order::Order;
 use hotline_store::{AlertRecord, TicketView, VoicemailRecord};
-use crate::acd::CallInfo;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 

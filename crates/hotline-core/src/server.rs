@@ -1,11 +1,11 @@
 //! Wiring: the gRPC server (tickets, agents, health, reflection v1 + v1alpha), the HTTP side
 //! (`/healthz`, `/metrics`), and the deadline scheduler, all stopping on one cancellation token.
 
+use crate::acd::AcdHandle;
 use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::delivery::{self, DeliveryConfig};
 use crate::desk::Desk;
-use crate::acd::AcdHandle;
 use crate::grpc::{agents::Agents, queue::Queue, tickets::Tickets, voicemail::Voicemails};
 use crate::scheduler;
 use axum::body::Bytes;
@@ -390,7 +390,14 @@ async fn metrics(State(st): State<HttpState>) -> String {
         let ids: Vec<String> = agents.into_iter().map(|a| a.agent_id).collect();
         let counts = st.acd.presence_counts(&ids);
         out.push_str("# HELP hotline_acd_agents Agents taking calls, by presence.\n# TYPE hotline_acd_agents gauge\n");
-        for p in ["available", "ringing", "on_call", "wrap_up", "not_ready", "logged_out"] {
+        for p in [
+            "available",
+            "ringing",
+            "on_call",
+            "wrap_up",
+            "not_ready",
+            "logged_out",
+        ] {
             out.push_str(&format!(
                 "hotline_acd_agents{{presence=\"{p}\"}} {}\n",
                 counts.get(p).copied().unwrap_or(0)

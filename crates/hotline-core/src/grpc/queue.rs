@@ -69,7 +69,11 @@ pub fn draft(info: &CallInfo) -> pb::CreateTicketRequest {
         info.faulty_number.clone()
     };
     let (name, class, branch) = match &info.customer {
-        Some(c) => (c.name.clone(), c.class.as_str().to_string(), c.branch.clone()),
+        Some(c) => (
+            c.name.clone(),
+            c.class.as_str().to_string(),
+            c.branch.clone(),
+        ),
         None => (String::new(), "ordinary".to_string(), String::new()),
     };
     pb::CreateTicketRequest {
@@ -191,10 +195,7 @@ impl QueueService for Queue {
         let call_id = info.call_id.clone();
         let span = tracing::info_span!("queue", call_id = %call_id);
         let _g = span.enter();
-        let rx = self
-            .acd
-            .join(info)
-            .map_err(|e| to_status(e.into()))?;
+        let rx = self.acd.join(info).map_err(|e| to_status(e.into()))?;
         tracing::info!("caller joined the agent queue");
         Ok(Response::new(Box::pin(CallStream {
             call_id,
@@ -222,7 +223,11 @@ impl QueueService for Queue {
             Ok(pb::OfferOutcome::Failed) => false,
             _ => {
                 return Err(to_status(
-                    ValidationError::new("outcome", "must be OFFER_OUTCOME_ANSWERED or OFFER_OUTCOME_FAILED").into(),
+                    ValidationError::new(
+                        "outcome",
+                        "must be OFFER_OUTCOME_ANSWERED or OFFER_OUTCOME_FAILED",
+                    )
+                    .into(),
                 ));
             }
         };
@@ -263,7 +268,9 @@ impl QueueService for Queue {
         principal(&self.auth, &req).await.map_err(to_status)?;
         let now = self.desk.clock.now();
         let since = match req.get_ref().since {
-            Some(ts) => Timestamp(ts.seconds.saturating_mul(1000) + i64::from(ts.nanos) / 1_000_000),
+            Some(ts) => {
+                Timestamp(ts.seconds.saturating_mul(1000) + i64::from(ts.nanos) / 1_000_000)
+            }
             None => Timestamp(now.0 - 24 * 3_600_000),
         };
         let m = metrics(&self.desk, &self.acd, since)

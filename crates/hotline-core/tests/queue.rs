@@ -1,0 +1,558 @@
+//! The agent queue over real gRPC (JO2, JO8): offers to the longest-idle agent, the 15-second
+//! rule in virtual time (the real 15 000 ms limit, moved by a manual clock), re-offer at once,
+//! screen pops and alerts on the event feed, presence owned by the queue, abandon, voicemail
+//! when nobody is logged in or after the maximum wait, metrics from the stored queue log, and
+//! the bad input the service refuses. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL`
+//! is set.
+
+use hotline_core::clock::ManualClock;
+use hotline_core::server::{CoreConfig, RunningCore, start};
+use hotline_domain::Timestamp;
+use hotline_domain::rules::DeskRules;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::agent_service_client::AgentServiceClient;
+use hotline_proto::v1::queue_service_client::QueueServiceClient;
+use pb::queue_instruction::Kind;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Streaming};
+
+const T0: i64 = 1_790_000_000_000;
+
+async fn urls() -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("hotline-queue-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut out = vec![format!("sqlite://{}?mode=rwc", dir.join("q.db").display())];
+    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let name = format!("hotline_e2e_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .expect("postgres reachable");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        admin.close().await;
+        let i = base.rfind('/').unwrap();
+        out.push(format!("{}/{name}", &base[..i]));
+    }
+    out
+}
+
+struct Env {
+    core: RunningCore,
+    clock: ManualClock,
+    agents: AgentServiceClient<Channel>,
+    queue: QueueServiceClient<Channel>,
+    admin: String,
+    ivr: String,
+}
+
+async fn boot(url: &str) -> Env {
+    let clock = ManualClock::new(Timestamp(T0));
+    let cfg = CoreConfig {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: url.to_string(),
+        rules: DeskRules::default(),
+        bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
+        service_account: Some(("ivr".into(), "ivr-secret-1".into())),
+        acd: Default::default(),
+        scheduler_max_sleep: Duration::from_millis(100),
+        voicemail_dir: std::env::temp_dir(),
+        center: None,
+    };
+    let core = start(cfg, Arc::new(clock.clone())).await.unwrap();
+    let ch = Channel::from_shared(format!("http://{}", core.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut agents = AgentServiceClient::new(ch.clone());
+    let admin = login(&mut agents, "admin", "admin-secret").await;
+    let ivr = login(&mut agents, "ivr", "ivr-secret-1").await;
+    Env {
+        core,
+        clock,
+        agents,
+        queue: QueueServiceClient::new(ch),
+        admin,
+        ivr,
+    }
+}
+
+async fn login(c: &mut AgentServiceClient<Channel>, id: &str, pw: &str) -> String {
+    c.login(pb::LoginRequest {
+        agent_id: id.into(),
+        password: pw.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .token
+}
+
+fn authed<T>(token: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+impl Env {
+    /// Creates an agent and logs it in; returns its token.
+    async fn agent(&mut self, id: &str, role: &str) -> String {
+        let pw = format!("{id}-password");
+        self.agents
+            .create_agent(authed(
+                &self.admin,
+                pb::CreateAgentRequest {
+                    agent_id: id.into(),
+                    name: format!("话务员{id}"),
+                    role: role.into(),
+                    password: pw.clone(),
+                },
+            ))
+            .await
+            .unwrap();
+        login(&mut self.agents, id, &pw).await
+    }
+
+    async fn presence(&mut self, token: &str, p: &str) -> Result<pb::Agent, tonic::Status> {
+        self.agents
+            .set_presence(authed(token, pb::SetPresenceRequest { presence: p.into() }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn feed(&mut self, token: &str) -> Streaming<pb::Event> {
+        self.agents
+            .stream_events(authed(token, pb::StreamEventsRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn join(
+        &mut self,
+        call: &str,
+        caller: &str,
+        senior: bool,
+    ) -> Streaming<pb::QueueInstruction> {
+        self.queue
+            .join_queue(authed(
+                &self.ivr,
+                pb::JoinQueueRequest {
+                    call_id: call.into(),
+                    caller_number: caller.into(),
+                    faulty_number: String::new(),
+                    senior,
+                    reason: "menu_0".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn report(
+        &mut self,
+        call: &str,
+        agent: &str,
+        outcome: pb::OfferOutcome,
+    ) -> Result<(), tonic::Status> {
+        self.queue
+            .report_offer(authed(
+                &self.ivr,
+                pb::ReportOfferRequest {
+                    call_id: call.into(),
+                    agent_id: agent.into(),
+                    outcome: outcome as i32,
+                },
+            ))
+            .await
+            .map(|_| ())
+    }
+
+    async fn presence_of(&mut self, id: &str) -> String {
+        let list = self
+            .agents
+            .list_agents(authed(&self.admin, pb::ListAgentsRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        list.agents
+            .into_iter()
+            .find(|a| a.agent_id == id)
+            .map(|a| a.presence)
+            .unwrap()
+    }
+
+    async fn metrics(&mut self) -> pb::QueueMetrics {
+        self.queue
+            .get_queue_metrics(authed(
+                &self.admin,
+                pb::GetQueueMetricsRequest { since: None },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+async fn next(s: &mut Streaming<pb::QueueInstruction>) -> Kind {
+    tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("an instruction within 5 s")
+        .expect("stream open")
+        .expect("no error")
+        .kind
+        .expect("a kind")
+}
+
+/// The next call-related event on an agent's feed (other events skipped).
+async fn next_call_event(s: &mut Streaming<pb::Event>) -> pb::event::Kind {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("feed open")
+            .expect("no error");
+        match e.kind {
+            Some(
+                k @ (pb::event::Kind::CallOffered(_)
+                | pb::event::Kind::CallConnected(_)
+                | pb::event::Kind::CallOfferEnded(_)
+                | pb::event::Kind::AgentAlert(_)),
+            ) => return k,
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn jo2_unanswered_offer_moves_to_the_next_idle_agent_after_15_s() {
+    for url in urls().await {
+        let mut env = boot(&url).await;
+        let j1 = env.agent("j1", "junior").await;
+        let j2 = env.agent("j2", "junior").await;
+        let s1 = env.agent("s1", "senior").await;
+        let mut feed_j1 = env.feed(&j1).await;
+        let mut feed_j2 = env.feed(&j2).await;
+        let mut feed_s1 = env.feed(&s1).await;
+        env.presence(&j1, "available").await.unwrap();
+        env.clock.advance_ms(1_000);
+        env.presence(&j2, "available").await.unwrap();
+
+        let mut call = env.join("call-1@test", "01088880001", false).await;
+        // j1 has been idle longest
+        match next(&mut call).await {
+            Kind::Offer(o) => {
+                assert_eq!(o.agent_id, "j1");
+                assert_eq!(o.sip_user, "j1");
+                assert_eq!(o.ring_timeout_ms, 15_000);
+            }
+            other => panic!("expected an offer, got {other:?}"),
+        }
+        match next_call_event(&mut feed_j1).await {
+            pb::event::Kind::CallOffered(p) => {
+                assert_eq!(p.call_id, "call-1@test");
+                assert_eq!(p.caller_number, "01088880001");
+                assert!(!p.repeat);
+            }
+            other => panic!("expected a screen pop, got {other:?}"),
+        }
+        assert_eq!(env.presence_of("j1").await, "ringing");
+
+        // 14.999 s: still ringing j1
+        env.clock.advance_ms(14_999);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(env.presence_of("j1").await, "ringing");
+        // 15 s: cancelled as a no-answer and offered to j2 at once
+        env.clock.advance_ms(1);
+        match next(&mut call).await {
+            Kind::CancelOffer(c) => {
+                assert_eq!(c.agent_id, "j1");
+                assert!(c.no_answer);
+            }
+            other => panic!("expected the ring to be cancelled, got {other:?}"),
+        }
+        match next(&mut call).await {
+            Kind::Offer(o) => assert_eq!(o.agent_id, "j2"),
+            other => panic!("expected a re-offer, got {other:?}"),
+        }
+        match next_call_event(&mut feed_j1).await {
+            pb::event::Kind::CallOfferEnded(e) => assert_eq!(e.reason, "no_answer"),
+            other => panic!("expected the offer to end, got {other:?}"),
+        }
+        match next_call_event(&mut feed_s1).await {
+            pb::event::Kind::AgentAlert(a) => {
+                assert_eq!(a.agent_id, "j1");
+                assert_eq!(a.kind, "no_answer");
+                assert!(a.message.contains("15 秒"), "{}", a.message);
+            }
+            other => panic!("expected an alert for seniors, got {other:?}"),
+        }
+        assert!(matches!(
+            next_call_event(&mut feed_j2).await,
+            pb::event::Kind::CallOffered(_)
+        ));
+
+        // j1 answering late loses; j2 answering connects
+        let late = env
+            .report("call-1@test", "j1", pb::OfferOutcome::Answered)
+            .await
+            .unwrap_err();
+        assert_eq!(late.code(), Code::FailedPrecondition, "{late:?}");
+        env.clock.advance_ms(3_000);
+        env.report("call-1@test", "j2", pb::OfferOutcome::Answered)
+            .await
+            .unwrap();
+        match next(&mut call).await {
+            Kind::Connected(c) => assert_eq!(c.agent_id, "j2"),
+            other => panic!("expected connected, got {other:?}"),
+        }
+        match next_call_event(&mut feed_j2).await {
+            pb::event::Kind::CallConnected(c) => {
+                let d = c.draft.expect("a draft ticket");
+                assert_eq!(d.faulty_number, "01088880001");
+                assert_eq!(d.contact_number, "01088880001");
+                assert_eq!(d.channel, "phone");
+            }
+            other => panic!("expected the draft ticket, got {other:?}"),
+        }
+        assert_eq!(env.presence_of("j2").await, "on_call");
+        // an agent on a call cannot make itself available
+        let busy = env.presence(&j2, "available").await.unwrap_err();
+        assert_eq!(busy.code(), Code::InvalidArgument);
+        assert!(busy.message().starts_with("presence"), "{busy:?}");
+
+        env.clock.advance_ms(60_000);
+        env.queue
+            .end_call(authed(
+                &env.ivr,
+                pb::EndCallRequest {
+                    call_id: "call-1@test".into(),
+                    ended_by: pb::CallEndedBy::Caller as i32,
+                },
+            ))
+            .await
+            .unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(5), call.next())
+            .await
+            .unwrap();
+        assert!(end.is_none(), "the stream ends with the call: {end:?}");
+        assert_eq!(env.presence_of("j2").await, "wrap_up");
+
+        // metrics from the stored log (written by a background task)
+        let mut m = env.metrics().await;
+        for _ in 0..50 {
+            if m.answered == 1 && m.entered == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            m = env.metrics().await;
+        }
+        assert_eq!((m.entered, m.answered, m.abandoned), (1, 1, 0));
+        // j2 answered 3 s into its offer: within 15 s
+        assert_eq!(m.service_level, 1.0);
+        // ASA: entered at t, connected 18 s later
+        assert!(
+            (m.average_speed_of_answer_secs - 18.0).abs() < 0.01,
+            "{m:?}"
+        );
+        let j1_misses = m
+            .no_answers
+            .iter()
+            .find(|n| n.agent_id == "j1")
+            .map(|n| n.no_answers);
+        assert_eq!(j1_misses, Some(1));
+
+        // the same figures on /metrics
+        let text = http_get(env.core.http_addr, "/metrics").await;
+        assert!(text.contains("hotline_acd_connected_total 1"), "{text}");
+        assert!(
+            text.contains("hotline_acd_agents{presence=\"wrap_up\"} 1"),
+            "{text}"
+        );
+        env.core.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn nobody_logged_in_or_maximum_wait_sends_the_caller_to_voicemail() {
+    for url in urls().await {
+        let mut env = boot(&url).await;
+        let mut call = env.join("call-vm@test", "01088880002", false).await;
+        match next(&mut call).await {
+            Kind::ToVoicemail(v) => assert_eq!(v.reason, "no_agents"),
+            other => panic!("expected voicemail, got {other:?}"),
+        }
+        assert!(call.next().await.is_none());
+
+        // a junior logged in but not ready: the caller waits, then goes to voicemail at 180 s
+        let j = env.agent("j9", "junior").await;
+        env.presence(&j, "not_ready").await.unwrap();
+        let mut call = env.join("call-wait@test", "01088880003", false).await;
+        match next(&mut call).await {
+            Kind::Position(p) => assert_eq!(p.position, 1),
+            other => panic!("expected a position, got {other:?}"),
+        }
+        let mut second = env.join("call-wait2@test", "01088880004", false).await;
+        match next(&mut second).await {
+            Kind::Position(p) => assert_eq!(p.position, 2),
+            other => panic!("expected position 2, got {other:?}"),
+        }
+        env.clock.advance_ms(180_000);
+        match next(&mut call).await {
+            Kind::ToVoicemail(v) => assert_eq!(v.reason, "max_wait"),
+            other => panic!("expected voicemail after the maximum wait, got {other:?}"),
+        }
+        env.core.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn two_misses_set_the_agent_not_ready_and_a_caller_hanging_up_frees_the_agent() {
+    for url in urls().await {
+        let mut env = boot(&url).await;
+        let j = env.agent("j1", "junior").await;
+        let s = env.agent("s1", "senior").await;
+        let mut seniors = env.feed(&s).await;
+        env.presence(&j, "available").await.unwrap();
+        let mut call = env.join("call-a@test", "01088880005", false).await;
+        assert!(matches!(next(&mut call).await, Kind::Offer(_)));
+        env.clock.advance_ms(15_000);
+        assert!(matches!(next(&mut call).await, Kind::CancelOffer(_)));
+        // j1 is still the only agent: offered again, and misses again
+        assert!(matches!(next(&mut call).await, Kind::Offer(_)));
+        env.clock.advance_ms(15_000);
+        assert!(matches!(next(&mut call).await, Kind::CancelOffer(_)));
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            if let pb::event::Kind::AgentAlert(a) = next_call_event(&mut seniors).await {
+                kinds.push(a.kind);
+            }
+        }
+        assert!(kinds.contains(&"not_ready".to_string()), "{kinds:?}");
+        assert_eq!(env.presence_of("j1").await, "not_ready");
+
+        // the senior becomes available: the ordinary call overflows to it; the caller hangs
+        // up while it rings → the senior is free again at once
+        env.presence(&s, "available").await.unwrap();
+        let mut k = next(&mut call).await;
+        while let Kind::Position(_) = k {
+            k = next(&mut call).await;
+        }
+        match k {
+            Kind::Offer(o) => assert_eq!(o.agent_id, "s1"),
+            other => panic!("expected overflow to the senior, got {other:?}"),
+        }
+        drop(call);
+        let mut freed = false;
+        for _ in 0..50 {
+            if env.presence_of("s1").await == "available" {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(freed, "the senior is available again after the caller left");
+        let mut m = env.metrics().await;
+        for _ in 0..50 {
+            if m.abandoned == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            m = env.metrics().await;
+        }
+        assert_eq!(m.abandoned, 1);
+        env.core.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_queue_requests_are_refused_naming_the_field() {
+    let url = urls().await.remove(0);
+    let mut env = boot(&url).await;
+    let j = env.agent("j1", "junior").await;
+    // only the IVR's service account queues calls
+    let e = env
+        .queue
+        .join_queue(authed(
+            &j,
+            pb::JoinQueueRequest {
+                call_id: "x".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = env
+        .queue
+        .join_queue(authed(&env.ivr, pb::JoinQueueRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("call_id"), "{e:?}");
+    let e = env
+        .queue
+        .join_queue(authed(
+            &env.ivr,
+            pb::JoinQueueRequest {
+                call_id: "c".into(),
+                caller_number: "010-8888".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert!(e.message().starts_with("caller_number"), "{e:?}");
+    env.presence(&j, "available").await.unwrap();
+    let _held = env.join("dup@test", "", false).await;
+    let e = env
+        .queue
+        .join_queue(authed(
+            &env.ivr,
+            pb::JoinQueueRequest {
+                call_id: "dup@test".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    let e = env
+        .report("dup@test", "j1", pb::OfferOutcome::Unspecified)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("outcome"), "{e:?}");
+    let e = env
+        .report("nope@test", "j1", pb::OfferOutcome::Answered)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    let e = env.presence(&j, "on_call").await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("presence"), "{e:?}");
+    env.core.shutdown().await;
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf).into_owned()
+}
