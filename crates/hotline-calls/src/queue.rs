@@ -1,0 +1,102 @@
+//! What happens to a caller the IVR sends to an agent ([`hotline_ivr::FlowOutcome::ToAgent`]):
+//! the [`AgentQueue`] seam. The call server hands it the live [`SipChannel`] and a
+//! [`CallContext`] (the core, the IVR settings, SIP for ringing agents, media settings for the
+//! agent's leg) and hangs up when it returns.
+//!
+//! [`VoicemailFallback`] is the implementation used until the core's ACD (`QueueService`) is
+//! reached: the caller hears that no agent can take the call and leaves a message. The
+//! gRPC implementation (JoinQueue, hold prompts with the position every 30 s, ring
+//! `bindings(sip_user)` through [`CallContext::invite`] with a second `MediaLeg`, ReportOffer,
+//! bridge, CancelOffer → CANCEL, ToVoicemail, EndCall) plugs in here without touching the
+//! server.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hotline_ivr::flows::{self, Flow, FlowError, FlowOutcome};
+use hotline_ivr::prompts::id;
+use hotline_ivr::{Backend, IvrConfig};
+use hotline_media::MediaConfig;
+use hotline_sip::driver::{DriverError, SipHandle};
+use hotline_sip::endpoint::{CallId, Event, OutgoingCall};
+use tokio::sync::mpsc;
+
+use crate::SipChannel;
+use crate::router::Router;
+
+/// Why the caller wants an agent (from [`FlowOutcome::ToAgent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentRequest {
+    /// Needs a senior agent (JO8 customer, escalation, overdue repeat).
+    pub senior: bool,
+    /// The ticket created in this call, for the agent's screen pop.
+    pub ticket: Option<i64>,
+}
+
+/// What an [`AgentQueue`] works with besides the caller's channel.
+#[derive(Clone)]
+pub struct CallContext {
+    /// The core, as the IVR's service account.
+    pub backend: Arc<dyn Backend>,
+    /// IVR settings (voicemail limits and directory).
+    pub ivr: Arc<IvrConfig>,
+    /// SIP commands (bindings of agents, hang-up).
+    pub sip: SipHandle,
+    /// Settings for binding the agent's media leg.
+    pub media: MediaConfig,
+    pub(crate) router: Router,
+}
+
+impl std::fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallContext").finish_non_exhaustive()
+    }
+}
+
+impl CallContext {
+    /// Places an outgoing call (ringing an agent's softphone) and returns its handle with the
+    /// receiver of its events (`Ringing`, `Answered`, `Failed`, `TimedOut`, `Cancelled`,
+    /// then in-dialog ones). Registered with the router before any event can arrive.
+    pub async fn invite(
+        &self,
+        out: OutgoingCall,
+    ) -> Result<(CallId, mpsc::UnboundedReceiver<Event>), DriverError> {
+        self.router.invite(&self.sip, out).await
+    }
+}
+
+/// Takes a caller the IVR transferred to an agent; returns how the call ended. The server
+/// hangs up and closes the channel afterwards.
+#[async_trait]
+pub trait AgentQueue: Send + Sync {
+    /// Handles one transferred caller.
+    async fn take(
+        &self,
+        ch: &mut SipChannel,
+        ctx: &CallContext,
+        request: AgentRequest,
+    ) -> Result<FlowOutcome, FlowError>;
+}
+
+/// No ACD reachable: "no agent can take your call", then the voicemail flow.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct VoicemailFallback;
+
+#[async_trait]
+impl AgentQueue for VoicemailFallback {
+    async fn take(
+        &self,
+        ch: &mut SipChannel,
+        ctx: &CallContext,
+        request: AgentRequest,
+    ) -> Result<FlowOutcome, FlowError> {
+        tracing::info!(?request, "no agent queue: voicemail");
+        let mut f = Flow::new(ch, ctx.backend.as_ref(), &ctx.ivr);
+        let result = async {
+            f.say(&[id::NO_AGENT]).await?;
+            flows::voicemail::run(&mut f, "").await
+        }
+        .await;
+        flows::finish(&mut f, result).await
+    }
+}

@@ -1,0 +1,247 @@
+//! The whole hotline in one test process: the real core (SQLite in a temp dir, or a fresh
+//! PostgreSQL database when `HOTLINE_TEST_DATABASE_URL` is set) with the IVR's service
+//! account, and a call server on 127.0.0.1 reaching it over gRPC. Prompts are short tones
+//! (every id the flows use, 120 ms each) so calls take seconds, not minutes.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hotline_calls::{AgentQueue, CallServer, CallServerConfig, CallSummary, VoicemailFallback};
+use hotline_core::SystemClock;
+use hotline_core::server::{CoreConfig, RunningCore, start};
+use hotline_domain::rules::DeskRules;
+use hotline_ivr::{GrpcBackend, IvrConfig};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::agent_service_client::AgentServiceClient;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::Request;
+use tonic::transport::Channel;
+
+pub const IVR_ID: &str = "ivr";
+pub const IVR_PASSWORD: &str = "ivr-test-password-1";
+
+/// Databases to run a scenario on: SQLite always, PostgreSQL when configured.
+pub async fn database_urls(dir: &Path) -> Vec<String> {
+    let mut out = vec![format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("core.db").display()
+    )];
+    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let name = format!("hotline_calls_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .expect("postgres reachable");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create database");
+        admin.close().await;
+        let i = base.rfind('/').expect("database URL has a path");
+        out.push(format!("{}/{name}", &base[..i]));
+    }
+    out
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hotline-calls-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A catalog with every prompt the flows use, each a short tone.
+pub fn short_prompts(dir: &Path) -> PathBuf {
+    let pdir = dir.join("prompts");
+    std::fs::create_dir_all(&pdir).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut toml = String::new();
+    for id in hotline_ivr::prompts::USED {
+        let file = pdir.join(format!("{id}.wav"));
+        let mut w = hound::WavWriter::create(&file, spec).unwrap();
+        for i in 0..960 {
+            let t = f64::from(i) / 8000.0;
+            w.write_sample((3000.0 * (2.0 * std::f64::consts::PI * 600.0 * t).sin()) as i16)
+                .unwrap();
+        }
+        w.finalize().unwrap();
+        toml.push_str(&format!(
+            "[[prompt]]\nid = \"{id}\"\nfile = \"{id}.wav\"\ntext = \"测试\"\n\n"
+        ));
+    }
+    let path = pdir.join("prompts.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+pub fn authed<T>(token: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+pub struct Hotline {
+    pub dir: PathBuf,
+    pub vm_dir: PathBuf,
+    pub core: Option<RunningCore>,
+    pub grpc: Channel,
+    pub grpc_uri: String,
+    pub admin: String,
+    pub sip: SocketAddr,
+    pub calls: mpsc::UnboundedReceiver<CallSummary>,
+    pub shutdown: CancellationToken,
+    pub server: Option<JoinHandle<()>>,
+    pub sweep: hotline_calls::voicemail::SweepReport,
+}
+
+pub fn ivr_config(vm_dir: &Path) -> IvrConfig {
+    IvrConfig {
+        first_digit_timeout_ms: 4_000,
+        inter_digit_timeout_ms: 4_000,
+        voicemail_dir: vm_dir.to_owned(),
+        voicemail_max_secs: 60,
+        voicemail_silence_secs: 0,
+        voicemail_min_secs: 1,
+        ..IvrConfig::default()
+    }
+}
+
+impl Hotline {
+    /// Core + call server on `url`, files under `dir`.
+    pub async fn start(url: &str, dir: &Path) -> Hotline {
+        Self::start_with(url, dir, Arc::new(VoicemailFallback)).await
+    }
+
+    pub async fn start_with(url: &str, dir: &Path, queue: Arc<dyn AgentQueue>) -> Hotline {
+        let vm_dir = dir.join("voicemail");
+        std::fs::create_dir_all(&vm_dir).unwrap();
+        let core = start(
+            CoreConfig {
+                grpc_listen: "127.0.0.1:0".parse().unwrap(),
+                http_listen: "127.0.0.1:0".parse().unwrap(),
+                database_url: url.to_owned(),
+                rules: DeskRules::default(),
+                bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
+                service_account: Some((IVR_ID.into(), IVR_PASSWORD.into())),
+                acd: Default::default(),
+                scheduler_max_sleep: Duration::from_millis(200),
+                voicemail_dir: vm_dir.clone(),
+                center: None,
+            },
+            Arc::new(SystemClock),
+        )
+        .await
+        .expect("core starts");
+        let grpc_uri = format!("http://{}", core.grpc_addr);
+        let grpc = Channel::from_shared(grpc_uri.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let admin = AgentServiceClient::new(grpc.clone())
+            .login(pb::LoginRequest {
+                agent_id: "admin".into(),
+                password: "admin-secret".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
+        let mut h = Hotline {
+            dir: dir.to_owned(),
+            vm_dir,
+            core: Some(core),
+            grpc,
+            grpc_uri,
+            admin,
+            sip: "127.0.0.1:0".parse().unwrap(),
+            calls: mpsc::unbounded_channel().1,
+            shutdown: CancellationToken::new(),
+            server: None,
+            sweep: Default::default(),
+        };
+        h.start_calls(queue).await;
+        h
+    }
+
+    /// Starts a (new) call server on the same core and voicemail directory.
+    pub async fn start_calls(&mut self, queue: Arc<dyn AgentQueue>) {
+        let backend = GrpcBackend::connect(&self.grpc_uri, IVR_ID, IVR_PASSWORD)
+            .await
+            .expect("IVR logs in");
+        let mut cfg = CallServerConfig::new("127.0.0.1:0".parse().unwrap());
+        cfg.media.local_ip = "127.0.0.1".parse().unwrap();
+        cfg.prompts = short_prompts(&self.dir);
+        cfg.ivr = ivr_config(&self.vm_dir);
+        cfg.sweep_quiet = Duration::ZERO;
+        cfg.sip_seed = Some(7);
+        let shutdown = CancellationToken::new();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())
+            .await
+            .expect("call server starts")
+            .with_call_log(tx);
+        self.sip = server.local_addr();
+        self.sweep = server.sweep_report().clone();
+        self.calls = rx;
+        self.shutdown = shutdown;
+        self.server = Some(tokio::spawn(async move {
+            server.run().await.expect("call server runs");
+        }));
+    }
+
+    /// The next finished call's summary.
+    pub async fn next_call(&mut self) -> CallSummary {
+        tokio::time::timeout(Duration::from_secs(60), self.calls.recv())
+            .await
+            .expect("a call finishes within 60 s")
+            .expect("call server running")
+    }
+
+    pub fn tickets(&self) -> TicketServiceClient<Channel> {
+        TicketServiceClient::new(self.grpc.clone())
+    }
+
+    /// Tickets on `number`, newest first.
+    pub async fn tickets_on(&self, number: &str) -> Vec<pb::Ticket> {
+        self.tickets()
+            .list_tickets(authed(
+                &self.admin,
+                pb::ListTicketsRequest {
+                    page_size: 50,
+                    faulty_number: number.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .tickets
+    }
+
+    /// Stops the call server (cleanly) and the core.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(s) = self.server.take() {
+            let _ = s.await;
+        }
+        if let Some(core) = self.core.take() {
+            core.shutdown().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
