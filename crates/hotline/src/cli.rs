@@ -54,6 +54,19 @@ enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Agent desktop in the terminal: set available and print screen pops and alerts.
+    Desk {
+        #[command(flatten)]
+        conn: Conn,
+        /// available | not_ready
+        #[arg(long, default_value = "available")]
+        presence: String,
+    },
+    /// Who is waiting for an agent, and the queue's figures (service level, ASA, abandons).
+    Queue {
+        #[command(flatten)]
+        conn: Conn,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -125,7 +138,7 @@ struct AdminArgs {
 }
 
 #[derive(Args, Debug)]
-struct Conn {
+pub(crate) struct Conn {
     /// The core's gRPC address.
     #[arg(
         long,
@@ -133,10 +146,10 @@ struct Conn {
         default_value = "http://127.0.0.1:50051",
         global = true
     )]
-    server: String,
+    pub(crate) server: String,
     /// Bearer token from `hotline login`.
     #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -268,6 +281,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("已创建坐席 created agent {} ({})", a.agent_id, a.role_label);
             Ok(())
         }
+        Cmd::Desk { conn, presence } => crate::desktop::desk(&conn, &presence).await,
+        Cmd::Queue { conn } => crate::desktop::queue(&conn).await,
         Cmd::Alerts { conn } => {
             let mut c = TicketServiceClient::new(connect(&conn.server).await?);
             let r = c
@@ -406,7 +421,7 @@ async fn admin(a: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(server: &str) -> anyhow::Result<Channel> {
+pub(crate) async fn connect(server: &str) -> anyhow::Result<Channel> {
     Channel::from_shared(server.to_string())
         .context("--server")?
         .connect()
@@ -414,7 +429,7 @@ async fn connect(server: &str) -> anyhow::Result<Channel> {
         .with_context(|| format!("cannot reach the core at {server}; is `hotline serve` running?"))
 }
 
-fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
+pub(crate) fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
     let Some(token) = &conn.token else {
         bail!("no token: run `hotline login` and export HOTLINE_TOKEN");
     };
@@ -427,7 +442,7 @@ fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
 }
 
 /// A protobuf timestamp as China Standard Time (UTC+8), e.g. `2026-11-30 21:33`.
-fn beijing_time(t: Option<&prost_types::Timestamp>) -> String {
+pub(crate) fn beijing_time(t: Option<&prost_types::Timestamp>) -> String {
     let Some(t) = t else {
         return "-".into();
     };

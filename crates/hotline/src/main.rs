@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod desktop;
 
 use clap::Parser;
 
