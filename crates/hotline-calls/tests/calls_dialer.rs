@@ -1,6 +1,6 @@
 //! Calls placed by our own UAC (`hotline_calls::dialer`, RFC 4733 keys) into the call server
 //! and the real core: a report reaches the core (SF1), a caller hanging up mid-report leaves
-//! no ticket, a voicemail is recorded and registered (SF9), shutdown hangs up live calls.
+//! no ticket, shutdown hangs up live calls.
 
 mod common;
 
@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::{Hotline, database_urls, temp_dir};
 use hotline_calls::dialer::Caller;
 use hotline_ivr::FlowOutcome;
-use hotline_proto::v1 as pb;
 use hotline_sip::endpoint::EndReason;
 
 #[tokio::test]
@@ -83,49 +82,6 @@ async fn caller_hanging_up_mid_report_creates_no_ticket() {
 }
 
 #[tokio::test]
-async fn sf9_voicemail_is_recorded_and_registered() {
-    let dir = temp_dir("dialer-voicemail");
-    for url in database_urls(&dir).await {
-        let mut h = Hotline::start(&url, &dir).await;
-        let mut c = Caller::dial(h.sip, "13900139000").await.unwrap();
-        c.press("3").await.unwrap(); // leave a message
-        // Wait until the recording runs (its marker is written before the first sample).
-        wait_for_file(&h.vm_dir, ".wav.pending").await;
-        c.speak(Duration::from_millis(2500)).await.unwrap();
-        c.press("#").await.unwrap(); // end of message
-        c.wait_ended(Duration::from_secs(20)).await.unwrap();
-        let call_id = c.call_id().to_owned();
-        c.close().await;
-        assert_eq!(h.next_call().await.outcome, Ok(FlowOutcome::Done));
-
-        let list = hotline_proto::v1::voicemail_service_client::VoicemailServiceClient::new(
-            h.grpc.clone(),
-        )
-        .list_voicemails(common::authed(
-            &h.admin,
-            pb::ListVoicemailsRequest::default(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-        let vm = list
-            .voicemails
-            .iter()
-            .find(|v| v.call_id == call_id)
-            .expect("message registered");
-        assert_eq!(vm.caller_id, "13900139000");
-        assert!(
-            (2000..4000).contains(&vm.duration_ms),
-            "duration {}",
-            vm.duration_ms
-        );
-        // Registered: no marker left.
-        assert!(list_with(&h.vm_dir, ".pending").is_empty());
-        h.stop().await;
-    }
-}
-
-#[tokio::test]
 async fn shutdown_hangs_up_live_calls() {
     let dir = temp_dir("dialer-shutdown");
     let url = database_urls(&dir).await.remove(0);
@@ -139,29 +95,4 @@ async fn shutdown_hangs_up_live_calls() {
     h.server.take().unwrap().await.unwrap();
     c.close().await;
     h.stop().await;
-}
-
-pub fn list_with(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(suffix))
-        .collect()
-}
-
-/// Waits (polling the directory) until a file ending with `suffix` appears.
-pub async fn wait_for_file(dir: &std::path::Path, suffix: &str) -> std::path::PathBuf {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(p) = list_with(dir, suffix).pop() {
-            return p;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no *{suffix} in {} within 20 s",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -4,6 +4,8 @@
 //! (every id the flows use, 120 ms each) so calls take seconds, not minutes.
 #![allow(dead_code)]
 
+pub mod sipp;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
