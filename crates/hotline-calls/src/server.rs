@@ -292,7 +292,7 @@ impl CallServer {
                     match ev {
                         Event::IncomingCall { call, from, offer, remote, .. } => {
                             let rx = router.insert(call.clone()).await;
-                            let span = tracing::info_span!("call", call_id = %call);
+                            let span = tracing::info_span!("sip", call_id = %call);
                             tracing::info!(parent: &span, %from, %remote, "incoming call");
                             calls.spawn(call_task(shared.clone(), call, from, offer, rx).instrument(span));
                         }

@@ -29,8 +29,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the system: core (gRPC), HTTP side, deadline scheduler.
+    /// Run the system: core (gRPC), HTTP side, deadline scheduler, SIP and the IVR.
     Serve(ServeArgs),
+    /// Call the hotline (`serve` running), report a fault with the keypad, show the ticket.
+    Demo(crate::calls::DemoArgs),
     /// Create an agent directly in the store (bootstrap the first admin).
     Admin(AdminArgs),
     /// Log in and print a bearer token (export it as HOTLINE_TOKEN).
@@ -90,9 +92,11 @@ struct ServeArgs {
     grpc_listen: Option<String>,
     #[arg(long, env = "HOTLINE_HTTP_LISTEN")]
     http_listen: Option<String>,
-    /// SIP listener (accepted now; used once the SIP engine is wired in).
+    /// SIP listener, UDP and TCP (default 0.0.0.0:5060).
     #[arg(long, env = "HOTLINE_SIP_LISTEN")]
     sip_listen: Option<String>,
+    #[command(flatten)]
+    sip: crate::calls::SipArgs,
     /// First admin's id, created if no agent exists.
     #[arg(long, env = "HOTLINE_ADMIN_ID", default_value = "admin")]
     admin_id: String,
@@ -249,6 +253,7 @@ fn database_url(args: &StoreArgs, file: &config::FileConfig) -> anyhow::Result<S
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve(a) => serve(a).await,
+        Cmd::Demo(a) => crate::calls::demo(a).await,
         Cmd::Admin(a) => admin(a).await,
         Cmd::Login(a) => {
             let mut c = AgentServiceClient::new(connect(&a.server).await?);
@@ -320,7 +325,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         .sip_listen
         .or(file.sip_listen.clone())
         .unwrap_or_else(|| "0.0.0.0:5060".into());
-    addr(&sip, "--sip-listen")?;
+    let sip_listen = addr(&sip, "--sip-listen")?;
     let bootstrap = match (&file.admin, a.admin_password) {
         (_, Some(pw)) => Some((a.admin_id.clone(), pw)),
         (Some(adm), None) => Some((adm.agent_id.clone(), adm.password.clone())),
@@ -355,24 +360,63 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         callback_url: a.center112_callback.clone(),
         delivery: DeliveryConfig::default(),
     };
+    let voicemail_dir = data_dir.join("voicemail");
+    let calls = crate::calls::call_server_config(
+        &a.sip,
+        sip_listen,
+        file.sip.as_ref(),
+        file.ivr.as_ref(),
+        &voicemail_dir,
+    )?;
+    let ivr_password = crate::calls::random_password();
     let cfg = CoreConfig {
         grpc_listen: addr(&grpc, "--grpc-listen")?,
         http_listen: addr(&http, "--http-listen")?,
         database_url: database_url(&a.store, &file)?,
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
-        service_account: None,
+        service_account: calls
+            .as_ref()
+            .map(|_| (crate::calls::IVR_ACCOUNT.to_owned(), ivr_password.clone())),
         acd: Default::default(),
         scheduler_max_sleep: Duration::from_secs(1),
-        voicemail_dir: data_dir.join("voicemail"),
+        voicemail_dir: voicemail_dir.clone(),
         center: Some(center),
     };
-    tracing::info!(sip_listen = %sip, "SIP engine not wired into serve yet; --sip-listen accepted");
-    let res = hotline_core::serve(cfg, Arc::new(SystemClock), shutdown_signal()).await;
+    let res = serve_core_and_calls(cfg, calls, &ivr_password).await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
-    res?;
+    res
+}
+
+/// Runs the core and, unless `--no-sip`, the call server (which reaches the core over gRPC)
+/// until SIGINT/SIGTERM; stops calls first, then the core.
+async fn serve_core_and_calls(
+    cfg: CoreConfig,
+    calls: Option<hotline_calls::CallServerConfig>,
+    ivr_password: &str,
+) -> anyhow::Result<()> {
+    let core = hotline_core::server::start(cfg, Arc::new(SystemClock)).await?;
+    let calls = match calls {
+        Some(c) => match crate::calls::start(c, core.grpc_addr, ivr_password).await {
+            Ok(running) => Some(running),
+            Err(e) => {
+                core.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => {
+            tracing::info!("--no-sip: the telephone side is off");
+            None
+        }
+    };
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    if let Some(c) = calls {
+        c.shutdown().await;
+    }
+    core.shutdown().await;
     Ok(())
 }
 

@@ -15,6 +15,10 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// First admin, created when no agent exists yet.
     pub admin: Option<AdminConfig>,
+    /// The telephone side: SIP, RTP, prompts, agent softphones.
+    pub sip: Option<crate::calls::SipSection>,
+    /// IVR flows: timeouts, retries, voicemail limits, service hours.
+    pub ivr: Option<hotline_ivr::IvrConfig>,
     /// Desk time rules and the repair time-limit table.
     #[serde(default)]
     pub rules: Option<DeskRules>,
@@ -57,6 +61,11 @@ mod tests {
         let rules = c.rules.unwrap();
         assert_eq!(rules.dispatch_minutes, 60);
         assert!(!rules.time_limits.rules.is_empty());
+        let sip = c.sip.unwrap();
+        assert_eq!(sip.rtp_ports.as_deref(), Some("10000-20000"));
+        let ivr = c.ivr.unwrap();
+        ivr.validate().unwrap();
+        assert_eq!(ivr.voicemail_max_secs, 120);
     }
 
     #[test]

@@ -1,0 +1,401 @@
+//! The telephone side of `hotline serve` (the call server from `hotline-calls`: SIP, RTP,
+//! the IVR flows) and `hotline demo`, a scripted caller that reports a fault.
+//!
+//! Settings: `[sip]` and `[ivr]` in the config file, overridden by flags. The IVR reaches the
+//! core over gRPC as the `system` service account `ivr`, whose password is drawn at random on
+//! every start (the core re-keys the account).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use hotline_calls::dialer::Caller;
+use hotline_calls::{CallServer, CallServerConfig, VoicemailFallback};
+use hotline_ivr::{GrpcBackend, IvrConfig};
+use hotline_media::port::PortRange;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The IVR's service account in the core.
+pub const IVR_ACCOUNT: &str = "ivr";
+
+/// `[sip]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// Address put in Via/Contact (HOST:PORT), when callers reach us through NAT.
+    pub public: Option<String>,
+    /// RTP port range, `FIRST-LAST` (default 10000-20000).
+    pub rtp_ports: Option<String>,
+    /// Address RTP sockets bind (default 0.0.0.0).
+    pub media_ip: Option<String>,
+    /// Address written into SDP (default: the SIP public address, or the host's).
+    pub media_advertise: Option<String>,
+    /// The prompt catalog (default prompts/prompts.toml).
+    pub prompts: Option<PathBuf>,
+    /// Agent softphones: SIP user (= the core's agent id) → password.
+    #[serde(default)]
+    pub agents: HashMap<String, String>,
+}
+
+/// Flags of `serve` for the telephone side.
+#[derive(Args, Debug, Default)]
+pub struct SipArgs {
+    /// Run without the telephone side (no SIP, no IVR).
+    #[arg(long, env = "HOTLINE_NO_SIP")]
+    pub no_sip: bool,
+    /// Address put in Via/Contact (HOST:PORT) when callers reach us through NAT.
+    #[arg(long, env = "HOTLINE_SIP_PUBLIC")]
+    pub sip_public: Option<String>,
+    /// RTP port range FIRST-LAST (default 10000-20000).
+    #[arg(long, env = "HOTLINE_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// Address RTP sockets bind (default 0.0.0.0).
+    #[arg(long, env = "HOTLINE_MEDIA_IP")]
+    pub media_ip: Option<String>,
+    /// Address written into SDP for RTP (default: the SIP public address, or the host's).
+    #[arg(long, env = "HOTLINE_MEDIA_ADVERTISE")]
+    pub media_advertise: Option<String>,
+    /// The IVR's prompt catalog (default prompts/prompts.toml).
+    #[arg(long, env = "HOTLINE_PROMPTS")]
+    pub prompts: Option<PathBuf>,
+    /// An agent softphone allowed to register, USER:PASSWORD (repeatable; USER is the agent id).
+    #[arg(long = "sip-agent", value_name = "USER:PASSWORD")]
+    pub sip_agents: Vec<String>,
+}
+
+fn parse_ports(s: &str) -> anyhow::Result<PortRange> {
+    let bad = || anyhow::anyhow!("--rtp-ports: {s:?} is not FIRST-LAST (e.g. 10000-20000)");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (first, last): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if first < 1024 || last < first.saturating_add(1) {
+        bail!(
+            "--rtp-ports: {s:?} must be an increasing range above 1023 with room for one even port"
+        );
+    }
+    Ok(PortRange { first, last })
+}
+
+fn parse_ip(s: &str, what: &str) -> anyhow::Result<IpAddr> {
+    s.parse()
+        .with_context(|| format!("{what}: {s:?} is not an IP address"))
+}
+
+/// The prompt catalog: the given path, else `prompts/prompts.toml` under the working
+/// directory, else the one in this source tree (for `cargo run` from elsewhere).
+fn prompts_path(given: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = given {
+        return p;
+    }
+    let cwd = PathBuf::from("prompts/prompts.toml");
+    if cwd.exists() {
+        return cwd;
+    }
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts/prompts.toml");
+    if tree.exists() { tree } else { cwd }
+}
+
+/// The call server's settings from flags, the file's `[sip]`/`[ivr]` and the core's
+/// voicemail directory (the IVR must write where the core reads). `None` with `--no-sip`.
+pub fn call_server_config(
+    args: &SipArgs,
+    sip_listen: SocketAddr,
+    sip: Option<&SipSection>,
+    ivr: Option<&IvrConfig>,
+    voicemail_dir: &Path,
+) -> anyhow::Result<Option<CallServerConfig>> {
+    if args.no_sip {
+        return Ok(None);
+    }
+    let empty = SipSection::default();
+    let file = sip.unwrap_or(&empty);
+    let mut cfg = CallServerConfig::new(sip_listen);
+    if let Some(p) = args.sip_public.as_ref().or(file.public.as_ref()) {
+        cfg.sip_public = Some(
+            p.parse()
+                .with_context(|| format!("--sip-public: {p:?} is not HOST:PORT"))?,
+        );
+    }
+    if let Some(r) = args.rtp_ports.as_ref().or(file.rtp_ports.as_ref()) {
+        cfg.media.port_range = parse_ports(r)?;
+    }
+    cfg.media.local_ip = match args.media_ip.as_ref().or(file.media_ip.as_ref()) {
+        Some(ip) => parse_ip(ip, "--media-ip")?,
+        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    if let Some(ip) = args
+        .media_advertise
+        .as_ref()
+        .or(file.media_advertise.as_ref())
+    {
+        cfg.media.advertised_ip = Some(parse_ip(ip, "--media-advertise")?);
+    }
+    cfg.prompts = prompts_path(args.prompts.clone().or(file.prompts.clone()));
+    let mut agents = file.agents.clone();
+    for a in &args.sip_agents {
+        let (user, pw) = a
+            .split_once(':')
+            .filter(|(u, p)| !u.is_empty() && !p.is_empty())
+            .with_context(|| format!("--sip-agent: {a:?} is not USER:PASSWORD"))?;
+        agents.insert(user.to_owned(), pw.to_owned());
+    }
+    cfg.agents = agents;
+    let mut ivr = ivr.cloned().unwrap_or_default();
+    if ivr.voicemail_dir != IvrConfig::default().voicemail_dir && ivr.voicemail_dir != voicemail_dir
+    {
+        tracing::warn!(
+            configured = %ivr.voicemail_dir.display(),
+            used = %voicemail_dir.display(),
+            "[ivr] voicemail_dir ignored: the IVR records into the core's voicemail directory"
+        );
+    }
+    ivr.voicemail_dir = voicemail_dir.to_owned();
+    cfg.ivr = ivr;
+    Ok(Some(cfg))
+}
+
+/// A fresh random password for the IVR's service account.
+pub fn random_password() -> String {
+    hex::encode(rand::random::<[u8; 24]>())
+}
+
+/// The running call server.
+pub struct RunningCalls {
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl RunningCalls {
+    /// Hangs up live calls (their messages registered) and stops SIP.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "call server task failed");
+        }
+    }
+}
+
+/// Starts the call server against the core at `grpc_addr` as the IVR account.
+pub async fn start(
+    cfg: CallServerConfig,
+    grpc_addr: SocketAddr,
+    ivr_password: &str,
+) -> anyhow::Result<RunningCalls> {
+    // The core may listen on 0.0.0.0; the IVR talks to it on loopback then.
+    let host = if grpc_addr.ip().is_unspecified() {
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), grpc_addr.port())
+    } else {
+        grpc_addr
+    };
+    let backend = GrpcBackend::connect(&format!("http://{host}"), IVR_ACCOUNT, ivr_password)
+        .await
+        .context("the IVR cannot log in to the core")?;
+    let shutdown = CancellationToken::new();
+    let listen = cfg.sip_listen;
+    let server = CallServer::start(
+        cfg,
+        Arc::new(backend),
+        Arc::new(VoicemailFallback),
+        shutdown.clone(),
+    )
+    .await
+    .with_context(|| format!("cannot start the call server (SIP {listen})"))?;
+    let addr = server.local_addr();
+    let task = tokio::spawn(async move {
+        if let Err(e) = server.run().await {
+            tracing::error!(error = %e, "call server stopped");
+        }
+    });
+    tracing::info!(sip = %addr, "the hotline answers calls");
+    Ok(RunningCalls { shutdown, task })
+}
+
+/// `hotline demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The hotline's SIP address.
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    pub sip: SocketAddr,
+    /// The number we call from (the caller id).
+    #[arg(long, default_value = "13800138000")]
+    pub caller: String,
+    /// The faulty number to report.
+    #[arg(long, default_value = "01066554433")]
+    pub number: String,
+    /// Fault-type key: 1 no dial tone, 2 noise, 3 cannot call out, 4 cannot receive, 5 drops, 6 other.
+    #[arg(long, default_value = "2")]
+    pub fault: char,
+    /// The core's gRPC address (to show the ticket).
+    #[arg(long, env = "HOTLINE_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Bearer token (`hotline login`), to show the ticket.
+    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Places a call, reports a fault with the keypad and prints the ticket the IVR created.
+pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
+    if !('1'..='6').contains(&a.fault) {
+        bail!("--fault: expected a key 1-6");
+    }
+    if a.number.is_empty() || !a.number.chars().all(|c| c.is_ascii_digit()) {
+        bail!("--number: digits only");
+    }
+    // The keys go in while the prompts play (barge-in); each step waits this long first.
+    let beat = Duration::from_millis(1500);
+    println!("拨打热线 calling sip:112@{} from {} ...", a.sip, a.caller);
+    let mut c = Caller::dial(a.sip, &a.caller).await.with_context(|| {
+        format!(
+            "cannot reach the hotline at {}; is `hotline serve` running with SIP?",
+            a.sip
+        )
+    })?;
+    println!("已接通 answered (Call-ID {})", c.call_id());
+    let steps = [
+        (
+            "按 1 报障 press 1: report a fault".to_owned(),
+            "1".to_owned(),
+        ),
+        (
+            format!("输入故障号码 enter the faulty number {}#", a.number),
+            format!("{}#", a.number),
+        ),
+        (
+            "按 1 确认号码 press 1: the number is right".into(),
+            "1".into(),
+        ),
+        (
+            format!(
+                "按 {} 选择障碍类型 press {}: the fault type",
+                a.fault, a.fault
+            ),
+            a.fault.to_string(),
+        ),
+    ];
+    for (what, keys) in &steps {
+        tokio::time::sleep(beat).await;
+        println!("  {what}");
+        c.press(keys).await?;
+    }
+    println!("听取工单号 listening to the ticket number read back ...");
+    let ended = c.wait_ended(Duration::from_secs(90)).await;
+    c.close().await;
+    ended.context("the hotline did not finish the call")?;
+    println!("热线已挂机 the hotline hung up");
+    let Some(token) = a.token else {
+        println!(
+            "设置 HOTLINE_TOKEN（hotline login）即可显示工单 set HOTLINE_TOKEN to show the ticket:\n  hotline ticket list --number {}",
+            a.number
+        );
+        return Ok(());
+    };
+    let ch = tonic::transport::Channel::from_shared(a.server.clone())
+        .context("--server")?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the core at {}", a.server))?;
+    let mut req = tonic::Request::new(pb::ListTicketsRequest {
+        page_size: 1,
+        faulty_number: a.number.clone(),
+        ..Default::default()
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .context("HOTLINE_TOKEN is not valid header text")?,
+    );
+    let list = TicketServiceClient::new(ch)
+        .list_tickets(req)
+        .await?
+        .into_inner();
+    let Some(t) = list.tickets.first() else {
+        bail!("no ticket on {} in the core", a.number);
+    };
+    println!(
+        "新工单 new ticket {}: 号码 {}  {} ({})  渠道 {}  来电 {}  状态 {}",
+        t.id,
+        t.faulty_number,
+        t.fault_type_label,
+        t.fault_type,
+        t.channel,
+        t.contact_number,
+        t.status_label
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_agents_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            parse_ports("10000-20000").unwrap(),
+            PortRange {
+                first: 10000,
+                last: 20000
+            }
+        );
+        assert!(parse_ports("20000-10000").is_err());
+        assert!(parse_ports("80-90").is_err());
+        let args = SipArgs {
+            sip_agents: vec!["j1:pw-1".into()],
+            rtp_ports: Some("30000-30100".into()),
+            ..Default::default()
+        };
+        let file: SipSection = toml::from_str("[agents]\ns1 = \"pw-2\"\nj1 = \"old\"\n").unwrap();
+        let cfg = call_server_config(
+            &args,
+            "0.0.0.0:5060".parse().unwrap(),
+            Some(&file),
+            None,
+            Path::new("/data/voicemail"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(cfg.agents.get("j1").map(String::as_str), Some("pw-1"));
+        assert_eq!(cfg.agents.get("s1").map(String::as_str), Some("pw-2"));
+        assert_eq!(cfg.media.port_range.first, 30000);
+        assert_eq!(cfg.ivr.voicemail_dir, Path::new("/data/voicemail"));
+        let bad = SipArgs {
+            sip_agents: vec!["nopassword".into()],
+            ..Default::default()
+        };
+        let e = call_server_config(
+            &bad,
+            "0.0.0.0:5060".parse().unwrap(),
+            None,
+            None,
+            Path::new("v"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--sip-agent"));
+        let off = SipArgs {
+            no_sip: true,
+            ..Default::default()
+        };
+        assert!(
+            call_server_config(
+                &off,
+                "0.0.0.0:5060".parse().unwrap(),
+                None,
+                None,
+                Path::new("v")
+            )
+            .unwrap()
+            .is_none()
+        );
+    }
+}
