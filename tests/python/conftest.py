@@ -97,6 +97,8 @@ def _start(binary: pathlib.Path, data_dir: pathlib.Path) -> Server:
                 f"127.0.0.1:{grpc_port}",
                 "--http-listen",
                 f"127.0.0.1:{http_port}",
+                # gRPC interop only: no SIP listener to collide with another server on :5060
+                "--no-sip",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
