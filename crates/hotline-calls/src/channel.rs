@@ -190,6 +190,26 @@ impl SipChannel {
         &self.played
     }
 
+    /// Starts playing prompts without waiting (hold announcements while the caller waits
+    /// for an agent); a later playback or [`MediaLeg::stop_play`] replaces it.
+    pub fn play_in_background(&mut self, prompts: &[&str]) -> Result<(), ChannelError> {
+        let leg = self.live_leg()?.clone();
+        let mut loaded = Vec::with_capacity(prompts.len());
+        for id in prompts {
+            loaded.push(self.prompts.get(id).map_err(|e| ChannelError::Prompt {
+                id: (*id).to_owned(),
+                reason: e.to_string(),
+            })?);
+            if self.played.len() < PLAYED_LOG_MAX {
+                self.played.push((*id).to_owned());
+            }
+        }
+        tokio::spawn(async move {
+            let _ = leg.play(&loaded, false).await;
+        });
+        Ok(())
+    }
+
     fn live_leg(&self) -> Result<&Arc<MediaLeg>, ChannelError> {
         if self.gone.is_cancelled() {
             return Err(ChannelError::Hangup);

@@ -3,12 +3,10 @@
 //! [`CallContext`] (the core, the IVR settings, SIP for ringing agents, media settings for the
 //! agent's leg) and hangs up when it returns.
 //!
-//! [`VoicemailFallback`] is the implementation used until the core's ACD (`QueueService`) is
-//! reached: the caller hears that no agent can take the call and leaves a message. The
-//! gRPC implementation (JoinQueue, hold prompts with the position every 30 s, ring
-//! `bindings(sip_user)` through [`CallContext::invite`] with a second `MediaLeg`, ReportOffer,
-//! bridge, CancelOffer → CANCEL, ToVoicemail, EndCall) plugs in here without touching the
-//! server.
+//! Implementations: [`crate::GrpcQueue`] (the core's ACD over gRPC: hold announcements,
+//! ringing the agent's softphone, bridging), and [`VoicemailFallback`] (no ACD: the caller
+//! hears that no agent can take the call and leaves a message; also what `GrpcQueue` falls
+//! back to when the core cannot queue the call). Tests plug in fakes.
 
 use std::sync::Arc;
 

@@ -23,6 +23,7 @@ use hotline_ivr::flows::{FlowError, FlowOutcome, run_call};
 use hotline_ivr::{Backend, IvrConfig, PromptCatalog, StartError as IvrStartError};
 use hotline_media::prompt::{Prompt, PromptCache};
 use hotline_media::{MediaConfig, MediaLeg};
+use hotline_sip::digest::Algorithm;
 use hotline_sip::driver::{Driver, DriverError, SipHandle};
 use hotline_sip::endpoint::{CallId, EndpointConfig, Event};
 use tokio::sync::mpsc;
@@ -45,6 +46,9 @@ pub struct CallServerConfig {
     pub sip_public: Option<SocketAddr>,
     /// Agent softphones allowed to register: SIP user (= the core's agent id) → password.
     pub agents: HashMap<String, String>,
+    /// Digest algorithms challenged at REGISTER. Default MD5 alone: common softphones
+    /// (baresip 1.0, sipp) fail on SHA-256 challenges (see `RegistrarConfig`).
+    pub digest_algorithms: Vec<Algorithm>,
     /// RTP: port range, bind address, advertised address, inactivity timeout. Its `shutdown`
     /// token is replaced by the server's.
     pub media: MediaConfig,
@@ -69,6 +73,7 @@ impl CallServerConfig {
             sip_listen,
             sip_public: None,
             agents: HashMap::new(),
+            digest_algorithms: vec![Algorithm::Md5],
             media: MediaConfig::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             prompts: PathBuf::from("prompts/prompts.toml"),
             ivr: IvrConfig::default(),
@@ -197,6 +202,9 @@ impl CallServer {
         ep.user_agent = "hotline-112".into();
         ep.contact_user = "112".into();
         ep.registrar.credentials = Some(cfg.agents.clone());
+        if !cfg.digest_algorithms.is_empty() {
+            ep.registrar.algorithms = cfg.digest_algorithms.clone();
+        }
         let (driver, sip, events) =
             Driver::bind(cfg.sip_listen, ep)
                 .await

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use hotline_calls::dialer::Caller;
-use hotline_calls::{CallServer, CallServerConfig, VoicemailFallback};
+use hotline_calls::{CallServer, CallServerConfig, GrpcQueue};
 use hotline_ivr::{GrpcBackend, IvrConfig};
 use hotline_media::port::PortRange;
 use hotline_proto::v1 as pb;
@@ -200,16 +200,14 @@ pub async fn start(
     let backend = GrpcBackend::connect(&format!("http://{host}"), IVR_ACCOUNT, ivr_password)
         .await
         .context("the IVR cannot log in to the core")?;
+    // Callers who want an agent join the core's ACD (QueueService) as the same account.
+    let queue = GrpcQueue::connect_lazy(&format!("http://{host}"), IVR_ACCOUNT, ivr_password)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let shutdown = CancellationToken::new();
     let listen = cfg.sip_listen;
-    let server = CallServer::start(
-        cfg,
-        Arc::new(backend),
-        Arc::new(VoicemailFallback),
-        shutdown.clone(),
-    )
-    .await
-    .with_context(|| format!("cannot start the call server (SIP {listen})"))?;
+    let server = CallServer::start(cfg, Arc::new(backend), Arc::new(queue), shutdown.clone())
+        .await
+        .with_context(|| format!("cannot start the call server (SIP {listen})"))?;
     let addr = server.local_addr();
     let task = tokio::spawn(async move {
         if let Err(e) = server.run().await {

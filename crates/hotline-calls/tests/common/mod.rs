@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotline_calls::{AgentQueue, CallServer, CallServerConfig, CallSummary, VoicemailFallback};
+use hotline_calls::{
+    AgentQueue, CallServer, CallServerConfig, CallSummary, GrpcQueue, VoicemailFallback,
+};
 use hotline_core::SystemClock;
 use hotline_core::server::{CoreConfig, RunningCore, start};
 use hotline_domain::rules::DeskRules;
@@ -27,6 +29,9 @@ use tonic::transport::Channel;
 
 pub const IVR_ID: &str = "ivr";
 pub const IVR_PASSWORD: &str = "ivr-test-password-1";
+/// The agent whose softphone may register (SIP user = agent id).
+pub const AGENT_ID: &str = "j1";
+pub const SOFTPHONE_PASSWORD: &str = "softphone-pw-1";
 
 /// Databases to run a scenario on: SQLite always, PostgreSQL when configured.
 pub async fn database_urls(dir: &Path) -> Vec<String> {
@@ -125,10 +130,20 @@ pub fn ivr_config(vm_dir: &Path) -> IvrConfig {
 impl Hotline {
     /// Core + call server on `url`, files under `dir`.
     pub async fn start(url: &str, dir: &Path) -> Hotline {
-        Self::start_with(url, dir, Arc::new(VoicemailFallback)).await
+        Self::start_with(url, dir, false, Duration::from_secs(15)).await
     }
 
-    pub async fn start_with(url: &str, dir: &Path, queue: Arc<dyn AgentQueue>) -> Hotline {
+    /// With `acd`, transferred callers go to the core's agent queue ([`GrpcQueue`], hold
+    /// announcements every second); else to voicemail. `answer_timeout`: the ACD's ring
+    /// limit (JO2: 15 s).
+    pub async fn start_with(url: &str, dir: &Path, acd: bool, answer_timeout: Duration) -> Hotline {
+        // HOTLINE_LOG=debug shows the servers' logs.
+        if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(f)
+                .with_test_writer()
+                .try_init();
+        }
         let vm_dir = dir.join("voicemail");
         std::fs::create_dir_all(&vm_dir).unwrap();
         let core = start(
@@ -139,7 +154,10 @@ impl Hotline {
                 rules: DeskRules::default(),
                 bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
                 service_account: Some((IVR_ID.into(), IVR_PASSWORD.into())),
-                acd: Default::default(),
+                acd: hotline_core::acd::AcdSettings {
+                    answer_timeout,
+                    ..Default::default()
+                },
                 scheduler_max_sleep: Duration::from_millis(200),
                 voicemail_dir: vm_dir.clone(),
                 center: None,
@@ -176,6 +194,15 @@ impl Hotline {
             server: None,
             sweep: Default::default(),
         };
+        let queue: Arc<dyn AgentQueue> = if acd {
+            Arc::new(
+                GrpcQueue::connect_lazy(&h.grpc_uri, IVR_ID, IVR_PASSWORD)
+                    .unwrap()
+                    .with_hold_interval(Duration::from_secs(1)),
+            )
+        } else {
+            Arc::new(VoicemailFallback)
+        };
         h.start_calls(queue).await;
         h
     }
@@ -191,6 +218,8 @@ impl Hotline {
         cfg.ivr = ivr_config(&self.vm_dir);
         cfg.sweep_quiet = Duration::ZERO;
         cfg.sip_seed = Some(7);
+        cfg.agents
+            .insert(AGENT_ID.into(), SOFTPHONE_PASSWORD.into());
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())

@@ -1,0 +1,554 @@
+//! [`GrpcQueue`]: the [`AgentQueue`] over the core's ACD (`hotline.v1.QueueService`), as the
+//! IVR's `system` service account. The only protobuf in this crate.
+//!
+//! For one transferred caller: `JoinQueue` and follow its instructions until the call leaves
+//! the queue:
+//! - `Position` → the hold announcement with the position, at once and then every 30 s
+//!   (played in the background; the loop keeps listening);
+//! - `Offer` → ring the agent's registered softphone (`bindings(sip_user)`) with our UAC and a
+//!   second media leg (ring timeout a little over the core's, which owns the 15-second rule);
+//!   not registered or refused → `ReportOffer FAILED`;
+//! - the softphone answers → `ReportOffer ANSWERED`; accepted → stop the hold prompt and
+//!   bridge the legs until either side hangs up (`EndCall` says which); refused
+//!   (`FAILED_PRECONDITION`: the offer was already withdrawn) → BYE to the agent;
+//! - `CancelOffer` → CANCEL the ring; `ToVoicemail` → the voicemail flow;
+//! - the caller hangs up while waiting → the stream is dropped (the core counts an abandon);
+//! - the core unreachable or the stream broken before a connection → the voicemail flow, so
+//!   the caller can still leave a message.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hotline_ivr::Channel as _;
+use hotline_ivr::flows::{self, Flow, FlowError, FlowOutcome, agent};
+use hotline_media::{MediaLeg, bridge};
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::queue_instruction::Kind;
+use hotline_proto::v1::queue_service_client::QueueServiceClient;
+use hotline_sip::endpoint::{CallId, Event, OutgoingCall};
+use hotline_sip::registrar::Contact;
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status, Streaming};
+
+use crate::SipChannel;
+use crate::queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
+
+/// How often a waiting caller hears the position (issue 5: every 30 s).
+pub const HOLD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The agent queue in the core, over gRPC.
+pub struct GrpcQueue {
+    channel: Channel,
+    agent_id: String,
+    password: String,
+    token: tokio::sync::Mutex<Option<String>>,
+    hold_interval: Duration,
+}
+
+impl std::fmt::Debug for GrpcQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcQueue")
+            .field("agent_id", &self.agent_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
+    let mut req = Request::new(msg);
+    let value = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| Status::unauthenticated("token is not valid header text"))?;
+    req.metadata_mut().insert("authorization", value);
+    Ok(req)
+}
+
+/// Where to send an INVITE for a registered contact: the Contact URI's address when it is
+/// the address the REGISTER came from (same host), else the source (the softphone is
+/// behind NAT and wrote its private address).
+pub fn contact_dest(c: &Contact) -> SocketAddr {
+    let rest = c
+        .uri
+        .strip_prefix("sips:")
+        .or_else(|| c.uri.strip_prefix("sip:"))
+        .unwrap_or(&c.uri);
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let hostport = hostport.split([';', '?', '>']).next().unwrap_or("");
+    let parsed = hostport.parse::<SocketAddr>().ok().or_else(|| {
+        hostport
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 5060))
+    });
+    match parsed {
+        Some(a) if a.ip() == c.source.ip() => a,
+        _ => c.source,
+    }
+}
+
+/// One ring of an agent's softphone.
+struct Ring {
+    agent_id: String,
+    call: CallId,
+    leg: MediaLeg,
+    events: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Ring {
+    /// CANCEL (or BYE) the ring and free the leg.
+    async fn stop(self, ctx: &CallContext) {
+        let _ = ctx.sip.hangup(&self.call).await;
+        self.leg.close().await;
+    }
+}
+
+enum Waited {
+    /// Bridged, then someone hung up.
+    Done(FlowOutcome),
+    /// The call cannot be queued: leave a message instead.
+    Voicemail,
+}
+
+impl GrpcQueue {
+    /// Over an existing (possibly lazy) channel to the core; logs in on first use.
+    pub fn new(channel: Channel, agent_id: impl Into<String>, password: impl Into<String>) -> Self {
+        GrpcQueue {
+            channel,
+            agent_id: agent_id.into(),
+            password: password.into(),
+            token: tokio::sync::Mutex::new(None),
+            hold_interval: HOLD_INTERVAL,
+        }
+    }
+
+    /// A lazy channel to `uri` (`http://127.0.0.1:50051`).
+    pub fn connect_lazy(
+        uri: &str,
+        agent_id: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Result<Self, String> {
+        let ch = tonic::transport::Endpoint::from_shared(uri.to_owned())
+            .map_err(|e| format!("core address {uri:?}: {e}"))?
+            .connect_lazy();
+        Ok(GrpcQueue::new(ch, agent_id, password))
+    }
+
+    /// Sets how often the position is announced (default [`HOLD_INTERVAL`]).
+    pub fn with_hold_interval(mut self, every: Duration) -> Self {
+        self.hold_interval = every;
+        self
+    }
+
+    async fn token(&self, refresh: bool) -> Result<String, Status> {
+        let mut slot = self.token.lock().await;
+        if !refresh && let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let mut c =
+            hotline_proto::v1::agent_service_client::AgentServiceClient::new(self.channel.clone());
+        let t = c
+            .login(pb::LoginRequest {
+                agent_id: self.agent_id.clone(),
+                password: self.password.clone(),
+            })
+            .await?
+            .into_inner()
+            .token;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Runs an RPC with the token, logging in again once if it is refused.
+    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, Status>
+    where
+        F: Fn(QueueServiceClient<Channel>, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Status>>,
+    {
+        let client = QueueServiceClient::new(self.channel.clone());
+        let token = self.token(false).await?;
+        match tokio::time::timeout(Duration::from_secs(5), call(client.clone(), token)).await {
+            Ok(Err(s)) if s.code() == Code::Unauthenticated => {
+                let token = self.token(true).await?;
+                call(client, token).await
+            }
+            Ok(r) => r,
+            Err(_) => Err(Status::deadline_exceeded(
+                "no answer from the core within 5 s",
+            )),
+        }
+    }
+
+    async fn join(
+        &self,
+        msg: pb::JoinQueueRequest,
+    ) -> Result<Streaming<pb::QueueInstruction>, Status> {
+        self.authed(|mut c, t| {
+            let msg = msg.clone();
+            async move { Ok(c.join_queue(authorized(&t, msg)?).await?.into_inner()) }
+        })
+        .await
+    }
+
+    async fn report(&self, call_id: &str, agent_id: &str, answered: bool) -> Result<(), Status> {
+        let outcome = if answered {
+            pb::OfferOutcome::Answered
+        } else {
+            pb::OfferOutcome::Failed
+        };
+        let msg = pb::ReportOfferRequest {
+            call_id: call_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            outcome: outcome.into(),
+        };
+        self.authed(|mut c, t| {
+            let msg = msg.clone();
+            async move {
+                c.report_offer(authorized(&t, msg)?).await?;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn end(&self, call_id: &str, by_agent: bool) {
+        let ended_by = if by_agent {
+            pb::CallEndedBy::Agent
+        } else {
+            pb::CallEndedBy::Caller
+        };
+        let msg = pb::EndCallRequest {
+            call_id: call_id.to_owned(),
+            ended_by: ended_by.into(),
+        };
+        let r = self
+            .authed(|mut c, t| {
+                let msg = msg.clone();
+                async move {
+                    c.end_call(authorized(&t, msg)?).await?;
+                    Ok(())
+                }
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "EndCall failed");
+        }
+    }
+
+    /// Rings the offered agent; `None` (after reporting FAILED) when that cannot start.
+    async fn ring(&self, ch: &SipChannel, ctx: &CallContext, offer: &pb::Offer) -> Option<Ring> {
+        let call_id = ch.call_id();
+        let contacts = ctx.sip.bindings(&offer.sip_user).await.unwrap_or_default();
+        let Some(contact) = contacts.last() else {
+            tracing::info!(agent_id = %offer.agent_id, sip_user = %offer.sip_user, "agent's softphone not registered");
+            let _ = self.report(call_id, &offer.agent_id, false).await;
+            return None;
+        };
+        // Its own token (under the server's): the caller's end must not look like the agent's.
+        let mut media = ctx.media.clone();
+        media.shutdown = ctx.media.shutdown.child_token();
+        let leg = match MediaLeg::bind(&media).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "no media leg for the agent");
+                let _ = self.report(call_id, &offer.agent_id, false).await;
+                return None;
+            }
+        };
+        let dest = contact_dest(contact);
+        let caller = if ch.caller_id().is_empty() {
+            "112"
+        } else {
+            ch.caller_id()
+        };
+        let out = OutgoingCall {
+            target: contact.uri.clone(),
+            dest,
+            transport: contact.transport,
+            from: format!("sip:{caller}@hotline"),
+            to: format!("sip:{}@{}", offer.sip_user, dest.ip()),
+            sdp: Bytes::from(leg.offer()),
+            // The core cancels at its limit (JO2); this only stops a ring the core forgot.
+            ring_timeout: Some(
+                Duration::from_millis(u64::from(offer.ring_timeout_ms.max(1_000)))
+                    + Duration::from_secs(2),
+            ),
+        };
+        match ctx.invite(out).await {
+            Ok((call, events)) => {
+                tracing::info!(agent_id = %offer.agent_id, %dest, agent_call = %call, "ringing the agent");
+                Some(Ring {
+                    agent_id: offer.agent_id.clone(),
+                    call,
+                    leg,
+                    events,
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot ring the agent");
+                let _ = self.report(call_id, &offer.agent_id, false).await;
+                leg.close().await;
+                None
+            }
+        }
+    }
+
+    /// Waits in the queue; returns once the call has been bridged and ended, the caller left,
+    /// or the call must go to voicemail.
+    async fn wait(
+        &self,
+        ch: &mut SipChannel,
+        ctx: &CallContext,
+        mut stream: Streaming<pb::QueueInstruction>,
+    ) -> Result<Waited, FlowError> {
+        let call_id = ch.call_id().to_owned();
+        let gone = ch.gone().clone();
+        let mut ring: Option<Ring> = None;
+        let mut position: u32 = 0;
+        let mut next_announce: Option<tokio::time::Instant> = None;
+        loop {
+            let ring_event = async {
+                match ring.as_mut() {
+                    Some(r) => r.events.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let announce = async {
+                match next_announce {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = gone.cancelled() => {
+                    tracing::info!("caller left the queue");
+                    if let Some(r) = ring.take() {
+                        r.stop(ctx).await;
+                    }
+                    // Dropping the stream tells the core (abandon).
+                    return Ok(Waited::Done(FlowOutcome::CallerHungUp));
+                }
+                msg = stream.message() => {
+                    let kind = match msg {
+                        Ok(Some(pb::QueueInstruction { kind: Some(k) })) => k,
+                        Ok(Some(_)) => continue,
+                        Ok(None) | Err(_) => {
+                            tracing::warn!(result = ?msg.err(), "queue stream ended before a connection");
+                            if let Some(r) = ring.take() {
+                                r.stop(ctx).await;
+                            }
+                            return Ok(Waited::Voicemail);
+                        }
+                    };
+                    match kind {
+                        Kind::Position(p) => {
+                            position = p.position;
+                            tracing::debug!(position, "queue position");
+                            if next_announce.is_none() && position > 0 {
+                                next_announce = Some(tokio::time::Instant::now());
+                            }
+                        }
+                        Kind::Offer(o) => {
+                            if let Some(r) = ring.take() {
+                                r.stop(ctx).await;
+                            }
+                            ring = self.ring(ch, ctx, &o).await;
+                        }
+                        Kind::CancelOffer(c) => {
+                            if ring.as_ref().is_some_and(|r| r.agent_id == c.agent_id)
+                                && let Some(r) = ring.take()
+                            {
+                                tracing::info!(agent_id = %c.agent_id, no_answer = c.no_answer, "offer withdrawn: CANCEL");
+                                r.stop(ctx).await;
+                            }
+                        }
+                        Kind::ToVoicemail(v) => {
+                            tracing::info!(reason = %v.reason, "queue gives up: voicemail");
+                            if let Some(r) = ring.take() {
+                                r.stop(ctx).await;
+                            }
+                            return Ok(Waited::Voicemail);
+                        }
+                        Kind::Connected(c) => tracing::debug!(agent_id = %c.agent_id, "connected"),
+                    }
+                }
+                () = announce => {
+                    if position > 0 {
+                        ch.play_in_background(&agent::hold_prompts(position))?;
+                    }
+                    next_announce = Some(tokio::time::Instant::now() + self.hold_interval);
+                }
+                ev = ring_event => {
+                    let Some(ev) = ev else {
+                        ring = None;
+                        continue;
+                    };
+                    match ev {
+                        Event::Answered { sdp, .. } => {
+                            let Some(r) = ring.take() else { continue };
+                            if let Some(sdp) = sdp
+                                && let Err(e) = r.leg.accept_answer(&sdp)
+                            {
+                                tracing::warn!(error = %e, "agent's SDP refused");
+                                let _ = self.report(&call_id, &r.agent_id, false).await;
+                                r.stop(ctx).await;
+                                continue;
+                            }
+                            match self.report(&call_id, &r.agent_id, true).await {
+                                Ok(()) => {
+                                    let outcome = self.connected(ch, ctx, r).await;
+                                    return Ok(Waited::Done(outcome));
+                                }
+                                Err(e) => {
+                                    tracing::info!(error = %e, agent_id = %r.agent_id, "answer came too late; hanging up the agent");
+                                    r.stop(ctx).await;
+                                }
+                            }
+                        }
+                        Event::Failed { code, .. } => {
+                            if let Some(r) = ring.take() {
+                                tracing::info!(code, agent_id = %r.agent_id, "agent's softphone refused");
+                                let _ = self.report(&call_id, &r.agent_id, false).await;
+                                r.leg.close().await;
+                            }
+                        }
+                        Event::TimedOut { .. } | Event::Cancelled { .. } | Event::CallEnded { .. } => {
+                            if let Some(r) = ring.take() {
+                                r.leg.close().await;
+                            }
+                        }
+                        Event::Ringing { .. } => tracing::debug!("agent's softphone rings"),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Caller and agent talk until one hangs up.
+    async fn connected(&self, ch: &mut SipChannel, ctx: &CallContext, mut r: Ring) -> FlowOutcome {
+        let call_id = ch.call_id().to_owned();
+        let Some(caller_leg) = ch.leg().cloned() else {
+            r.stop(ctx).await;
+            self.end(&call_id, false).await;
+            return FlowOutcome::CallerHungUp;
+        };
+        let _ = caller_leg.stop_play();
+        let bridged = match bridge(&caller_leg, &r.leg, None).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot bridge");
+                r.stop(ctx).await;
+                self.end(&call_id, false).await;
+                return FlowOutcome::CallerHungUp;
+            }
+        };
+        tracing::info!(agent_id = %r.agent_id, "caller and agent bridged");
+        let gone = ch.gone().clone();
+        let by_agent = loop {
+            tokio::select! {
+                biased;
+                () = gone.cancelled() => break false,
+                () = r.leg.inactive() => {
+                    tracing::warn!("no RTP from the agent; ending the call");
+                    break true;
+                }
+                ev = r.events.recv() => match ev {
+                    None | Some(Event::CallEnded { .. }) => break true,
+                    Some(Event::ReInvite { offer, .. }) => {
+                        let sdp = match offer.map(|o| r.leg.local_sdp_answer(&o)) {
+                            Some(Ok(a)) => a,
+                            _ => r.leg.offer(),
+                        };
+                        let _ = ctx.sip.answer_reinvite(&r.call, Bytes::from(sdp)).await;
+                    }
+                    Some(_) => {}
+                },
+            }
+        };
+        let _ = bridged.stop();
+        tracing::info!(by_agent, "bridged call ended");
+        self.end(&call_id, by_agent).await;
+        if by_agent {
+            r.leg.close().await;
+            FlowOutcome::Done
+        } else {
+            r.stop(ctx).await;
+            FlowOutcome::CallerHungUp
+        }
+    }
+}
+
+#[async_trait]
+impl AgentQueue for GrpcQueue {
+    async fn take(
+        &self,
+        ch: &mut SipChannel,
+        ctx: &CallContext,
+        request: AgentRequest,
+    ) -> Result<FlowOutcome, FlowError> {
+        let msg = pb::JoinQueueRequest {
+            call_id: ch.call_id().to_owned(),
+            caller_number: ch.caller_id().to_owned(),
+            faulty_number: String::new(),
+            senior: request.senior,
+            reason: if request.ticket.is_some() {
+                "escalation".into()
+            } else {
+                "ivr".into()
+            },
+        };
+        let waited = match self.join(msg).await {
+            Ok(stream) => {
+                tracing::info!(senior = request.senior, "caller queued for an agent");
+                self.wait(ch, ctx, stream).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot queue the caller");
+                Ok(Waited::Voicemail)
+            }
+        };
+        match waited {
+            Ok(Waited::Done(outcome)) => Ok(outcome),
+            Ok(Waited::Voicemail) => {
+                if ch.is_gone() {
+                    return Ok(FlowOutcome::CallerHungUp);
+                }
+                VoicemailFallback.take(ch, ctx, request).await
+            }
+            Err(e) => {
+                let mut f = Flow::new(ch, ctx.backend.as_ref(), &ctx.ivr);
+                flows::finish(&mut f, Err(e)).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_sip::endpoint::Transport;
+    use std::time::Instant;
+
+    fn contact(uri: &str, source: &str) -> Contact {
+        Contact {
+            uri: uri.into(),
+            expires_at: Instant::now(),
+            source: source.parse().unwrap(),
+            transport: Transport::Udp,
+        }
+    }
+
+    #[test]
+    fn contact_destination_prefers_the_uri_on_the_same_host_else_the_source() {
+        let same = contact("sip:j1@127.0.0.1:5070;transport=udp", "127.0.0.1:40000");
+        assert_eq!(contact_dest(&same), "127.0.0.1:5070".parse().unwrap());
+        let nat = contact("sip:j1@192.168.1.20:5060", "203.0.113.9:61000");
+        assert_eq!(contact_dest(&nat), "203.0.113.9:61000".parse().unwrap());
+        let no_port = contact("sip:j1@10.0.0.5", "10.0.0.5:5062");
+        assert_eq!(contact_dest(&no_port), "10.0.0.5:5060".parse().unwrap());
+        let name = contact("sip:j1@phone.example", "10.0.0.5:5062");
+        assert_eq!(contact_dest(&name), "10.0.0.5:5062".parse().unwrap());
+    }
+}
