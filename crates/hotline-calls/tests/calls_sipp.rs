@@ -1,6 +1,7 @@
 //! sipp callers against the call server and the real core: keys as RFC 2833 packets (sipp's
 //! own DTMF pcaps, renumbered per press) report a fault and query it (SF1, JO9); one caller
-//! reports with SIP INFO keys; one hangs up mid-report and leaves no ticket.
+//! reports with SIP INFO keys (and holds/resumes by re-INVITE on the way); one hangs up
+//! mid-report and leaves no ticket.
 
 mod common;
 
@@ -73,6 +74,7 @@ async fn sf1_jo9_sipp_reports_with_rfc2833_keys_then_queries_progress() {
     }
 }
 
+/// Also: the caller puts the hotline on hold and resumes (re-INVITEs answered) mid-report.
 #[tokio::test]
 async fn sipp_reports_with_sip_info_keys() {
     if !sipp::available() {
@@ -82,7 +84,12 @@ async fn sipp_reports_with_sip_info_keys() {
     let dir = temp_dir("sipp-info");
     let url = database_urls(&dir).await.remove(0);
     let mut h = Hotline::start(&url, &dir).await;
-    let mut steps = vec![Step::Pause(PAUSE), Step::Info('1')];
+    let mut steps = vec![
+        Step::Pause(PAUSE),
+        Step::Info('1'),
+        Step::Reinvite("sendonly"),
+        Step::Reinvite("sendrecv"),
+    ];
     steps.extend("075512345678#".chars().map(Step::Info));
     steps.extend([Step::Info('1'), Step::Info('6'), Step::ExpectBye]);
     let out = sipp::call(&dir, h.sip, &sipp::scenario("13600136000", &steps)).await;

@@ -121,6 +121,9 @@ pub enum Step {
     Rtp(PathBuf, Duration),
     /// One key by SIP INFO (`application/dtmf-relay`).
     Info(char),
+    /// A re-INVITE with this direction attribute (`sendonly` = hold, `sendrecv` = resume),
+    /// expecting 200 (with an SDP answer) and sending the ACK.
+    Reinvite(&'static str),
     /// We hang up (BYE).
     Bye,
     /// Wait for the IVR's BYE and answer it.
@@ -163,6 +166,66 @@ fn request(method: &str, cseq: u32, extra: &str, body: &str) -> String {
   </send>
   <recv response="200"/>
 "#
+    )
+}
+
+fn reinvite(cseq: u32, direction: &str) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 {version} IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a={direction}
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="{expect}" search_in="body" check_it="true" assign_to="dir"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      From: <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} ACK
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"#,
+        version = 2_353_687_637u64 + u64::from(cseq),
+        // Held (we may only receive): our answer must say recvonly (RFC 3264 §6.1).
+        expect = if direction == "sendonly" {
+            "a=recvonly"
+        } else {
+            "m=audio"
+        },
     )
 }
 
@@ -229,6 +292,10 @@ pub fn scenario(from: &str, steps: &[Step]) -> String {
                     "application/dtmf-relay",
                     &format!("Signal={k}\n      Duration=160"),
                 ));
+                cseq += 1;
+            }
+            Step::Reinvite(dir) => {
+                s.push_str(&reinvite(cseq, dir));
                 cseq += 1;
             }
             Step::Bye => {
