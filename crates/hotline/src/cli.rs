@@ -27,6 +27,16 @@ pub struct Cli {
     cmd: Cmd,
 }
 
+impl Cli {
+    /// The log level when HOTLINE_LOG is unset: `demo` prints its own story, so only warnings.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.cmd {
+            Cmd::Demo(_) => "warn",
+            _ => "info",
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run the system: core (gRPC), HTTP side, deadline scheduler, SIP and the IVR.
