@@ -191,6 +191,32 @@ impl GrpcQueue {
         .await
     }
 
+    /// The faulty number of the ticket created in this call (for the agent's screen pop);
+    /// empty when it cannot be read.
+    async fn faulty_number(&self, ticket: i64) -> String {
+        let r = self
+            .authed(|_, t| {
+                let mut c = hotline_proto::v1::ticket_service_client::TicketServiceClient::new(
+                    self.channel.clone(),
+                );
+                async move {
+                    Ok(
+                        c.get_ticket(authorized(&t, pb::GetTicketRequest { id: ticket })?)
+                            .await?
+                            .into_inner(),
+                    )
+                }
+            })
+            .await;
+        match r {
+            Ok(t) => t.faulty_number,
+            Err(e) => {
+                tracing::debug!(error = %e, ticket, "ticket not read for the screen pop");
+                String::new()
+            }
+        }
+    }
+
     async fn report(&self, call_id: &str, agent_id: &str, answered: bool) -> Result<(), Status> {
         let outcome = if answered {
             pb::OfferOutcome::Answered
@@ -488,10 +514,15 @@ impl AgentQueue for GrpcQueue {
         ctx: &CallContext,
         request: AgentRequest,
     ) -> Result<FlowOutcome, FlowError> {
+        // A report escalated to an agent (JO8, JO5): its number goes on the screen pop.
+        let faulty_number = match request.ticket {
+            Some(t) => self.faulty_number(t).await,
+            None => String::new(),
+        };
         let msg = pb::JoinQueueRequest {
             call_id: ch.call_id().to_owned(),
             caller_number: ch.caller_id().to_owned(),
-            faulty_number: String::new(),
+            faulty_number,
             senior: request.senior,
             reason: if request.ticket.is_some() {
                 "escalation".into()
