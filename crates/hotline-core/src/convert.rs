@@ -64,6 +64,21 @@ fn deadline(d: &DeadlineState) -> pb::Deadline {
     }
 }
 
+pub fn task(t: &hotline_store::Task) -> pb::Task {
+    pb::Task {
+        id: t.id,
+        ticket_id: t.ticket_id,
+        kind: t.kind.clone(),
+        kind_label: hotline_domain::task::TaskKind::parse(&t.kind)
+            .map_or("", |k| k.label_zh())
+            .into(),
+        order_id: t.order_id.unwrap_or(0),
+        created_at: Some(ts(t.created_at)),
+        done_at: t.done_at.map(ts),
+        note: t.note.clone(),
+    }
+}
+
 pub fn customer(c: &hotline_domain::Customer) -> pb::Customer {
     pb::Customer {
         name: c.name.clone(),

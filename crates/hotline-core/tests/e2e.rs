@@ -495,6 +495,105 @@ async fn bad_input_gets_the_right_code_and_changes_nothing() {
             ))
             .await
             .unwrap();
+        // SO4: the rejection left a callback task for the desk; QA sees no tasks of that kind
+        let tasks = c
+            .tickets
+            .list_tasks(authed(&j1, pb::ListTasksRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .tasks;
+        let cb = tasks
+            .iter()
+            .find(|k| k.ticket_id == t.id && k.kind == "callback")
+            .expect("a callback task after the rejection")
+            .clone();
+        assert_eq!(cb.kind_label, "回访用户");
+        let e = c
+            .tickets
+            .list_tasks(authed(
+                &q1,
+                pb::ListTasksRequest {
+                    kind: "callback".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        let e = c
+            .tickets
+            .list_tasks(authed(
+                &j1,
+                pb::ListTasksRequest {
+                    kind: "laundry".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().starts_with("kind"), "{e:?}");
+        let e = c
+            .tickets
+            .complete_task(authed(
+                &q1,
+                pb::CompleteTaskRequest {
+                    id: cb.id,
+                    note: String::new(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+        let done = c
+            .tickets
+            .complete_task(authed(
+                &j1,
+                pb::CompleteTaskRequest {
+                    id: cb.id,
+                    note: "已电话回访用户，用户认可".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(done.done_at.is_some());
+        // done once: a second agent is told
+        let e = c
+            .tickets
+            .complete_task(authed(
+                &s1,
+                pb::CompleteTaskRequest {
+                    id: cb.id,
+                    note: "重复".into(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+        let open = c
+            .tickets
+            .list_tasks(authed(&j1, pb::ListTasksRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .tasks;
+        assert!(
+            open.iter().all(|k| k.id != cb.id),
+            "done tasks leave the open list"
+        );
+        let history = c
+            .tickets
+            .get_ticket_history(authed(&s1, pb::GetTicketHistoryRequest { id: t.id }))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert!(
+            history.iter().any(|h| h.action == "task_done:callback"),
+            "completing a task is audited on the ticket"
+        );
         c.tickets
             .close_ticket(authed(
                 &s1,

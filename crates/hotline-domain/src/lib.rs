@@ -22,6 +22,7 @@ pub mod phone;
 pub mod repeat;
 pub mod role;
 pub mod rules;
+pub mod task;
 pub mod ticket;
 pub mod time;
 pub mod workflow;

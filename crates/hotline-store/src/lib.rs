@@ -25,6 +25,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod queue_log;
 pub mod rows;
+pub mod tasks;
 pub mod tickets;
 pub mod voicemail;
 
@@ -37,6 +38,7 @@ pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use outbox::{EventOutcome, OutboxRow};
 pub use queue_log::QueueLogRow;
+pub use tasks::{CompleteOutcome, Task};
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
 pub use voicemail::{NewVoicemail, VoicemailRecord};
 

@@ -79,6 +79,13 @@ enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Follow-up tasks: callbacks (SO4), surveys (SS2), originals to file (TE3).
+    Task {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: crate::desktop::TaskCmd,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -298,6 +305,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Desk { conn, presence } => crate::desktop::desk(&conn, &presence).await,
         Cmd::Queue { conn } => crate::desktop::queue(&conn).await,
+        Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
         Cmd::Alerts { conn } => {
             let mut c = TicketServiceClient::new(connect(&conn.server).await?);
             let r = c

@@ -7,6 +7,7 @@ use crate::cli::{Conn, authed, beijing_time, connect};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::queue_service_client::QueueServiceClient;
+use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use pb::event::Kind;
 
 /// One line (or a few) per event, in Chinese for the agent.
@@ -188,6 +189,73 @@ pub async fn queue(conn: &Conn) -> anyhow::Result<()> {
     );
     for n in &m.no_answers {
         println!("  坐席 {} 未接听 {} 次", n.agent_id, n.no_answers);
+    }
+    Ok(())
+}
+
+/// `hotline task ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum TaskCmd {
+    /// Open tasks of the kinds your role works on.
+    List {
+        /// callback | survey | file_original (default: all of yours)
+        #[arg(long, default_value = "")]
+        kind: String,
+        /// Include done tasks.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark a task done, with what was done.
+    Done {
+        id: i64,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+pub async fn task(conn: &Conn, cmd: TaskCmd) -> anyhow::Result<()> {
+    let mut c = TicketServiceClient::new(connect(&conn.server).await?);
+    match cmd {
+        TaskCmd::List { kind, all } => {
+            let r = c
+                .list_tasks(authed(
+                    conn,
+                    pb::ListTasksRequest {
+                        kind,
+                        include_done: all,
+                        page_size: 200,
+                        after_id: 0,
+                    },
+                )?)
+                .await?
+                .into_inner();
+            if r.tasks.is_empty() {
+                println!("没有待办任务 no open tasks");
+            }
+            for t in r.tasks {
+                println!(
+                    "任务 {}  {}  工单 {}  创建 {}{}",
+                    t.id,
+                    t.kind_label,
+                    t.ticket_id,
+                    beijing_time(t.created_at.as_ref()),
+                    match &t.done_at {
+                        Some(d) => format!("  已完成 {} {}", beijing_time(Some(d)), t.note),
+                        None => String::new(),
+                    }
+                );
+            }
+        }
+        TaskCmd::Done { id, note } => {
+            let t = c
+                .complete_task(authed(conn, pb::CompleteTaskRequest { id, note })?)
+                .await?
+                .into_inner();
+            println!(
+                "任务 {} ({}) 已完成 done, 工单 {}",
+                t.id, t.kind_label, t.ticket_id
+            );
+        }
     }
     Ok(())
 }

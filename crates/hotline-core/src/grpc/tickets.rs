@@ -7,11 +7,12 @@ use crate::desk::Desk;
 use crate::error::{CoreError, to_status};
 use hotline_center112::Center112;
 use hotline_domain::ValidationError;
+use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, ManagerReason};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;
-use hotline_store::ListFilter;
+use hotline_store::{CompleteOutcome, ListFilter};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -311,6 +312,91 @@ impl TicketService for Tickets {
                 .map(|(id, warning)| (id, Action::SecondDispatch { warning }))
         })
         .await
+    }
+
+    async fn list_tasks(&self, req: Request<pb::ListTasksRequest>) -> R<pb::ListTasksResponse> {
+        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let r = req.into_inner();
+        let kinds: Vec<TaskKind> = if r.kind.is_empty() {
+            TaskKind::for_role(who.role)
+        } else {
+            let k = TaskKind::parse(&r.kind).ok_or_else(|| {
+                to_status(
+                    ValidationError::new(
+                        "kind",
+                        format!(
+                            "unknown task kind {:?}; expected callback, survey or file_original",
+                            r.kind
+                        ),
+                    )
+                    .into(),
+                )
+            })?;
+            if !k.worked_by(who.role) {
+                return Err(to_status(CoreError::Forbidden {
+                    role: who.role.as_str(),
+                    what: "see this kind of task",
+                }));
+            }
+            vec![k]
+        };
+        if r.after_id < 0 {
+            return Err(to_status(
+                ValidationError::new("after_id", "must be a task id or 0").into(),
+            ));
+        }
+        let limit = if r.page_size <= 0 {
+            100
+        } else {
+            r.page_size.min(1000) as u32
+        };
+        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let tasks = self
+            .desk
+            .store
+            .list_tasks(&names, r.include_done, r.after_id, limit)
+            .await
+            .map_err(|e| to_status(e.into()))?;
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks: tasks.iter().map(convert::task).collect(),
+        }))
+    }
+
+    async fn complete_task(&self, req: Request<pb::CompleteTaskRequest>) -> R<pb::Task> {
+        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let r = req.into_inner();
+        let id = positive_id("id", r.id).map_err(|e| to_status(e.into()))?;
+        let note = text("note", &r.note).map_err(|e| to_status(e.into()))?;
+        let task = self
+            .desk
+            .store
+            .get_task(id)
+            .await
+            .map_err(|e| to_status(e.into()))?;
+        if !TaskKind::parse(&task.kind).is_some_and(|k| k.worked_by(who.role)) {
+            return Err(to_status(CoreError::Forbidden {
+                role: who.role.as_str(),
+                what: "complete this kind of task",
+            }));
+        }
+        let now = self.desk.clock.now();
+        match self
+            .desk
+            .store
+            .complete_task(id, &who.agent_id, who.role, now, &note)
+            .await
+            .map_err(|e| to_status(e.into()))?
+        {
+            CompleteOutcome::Done(mut t) => {
+                tracing::info!(task_id = id, ticket_id = t.ticket_id, kind = %t.kind, agent = %who.agent_id, "task done");
+                t.done_at = Some(now);
+                t.note = note;
+                Ok(Response::new(convert::task(&t)))
+            }
+            CompleteOutcome::AlreadyDone(_) => Err(to_status(CoreError::NotReady(format!(
+                "task {id} is already done"
+            )))),
+        }
     }
 
     async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> R<pb::ListAlertsResponse> {
