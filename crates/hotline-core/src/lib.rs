@@ -7,6 +7,7 @@
 //!   instruction streams for the call server, screen pops, the stored queue log.
 //! - [`auth`]: agents, argon2 password hashes, bearer tokens (hashed in the store, cached).
 //! - [`events`]: the live event bus (alerts, review requests, ticket changes) with role filters.
+//! - [`reconcile`]: polls the 112 centre for dispatches whose status went quiet (lost events).
 //! - [`scheduler`]: raises warnings and breaches when deadlines come due; state in the database.
 //! - [`error`]: `CoreError` and the one function that maps it to a gRPC status.
 //! - [`convert`]: domain ↔ protobuf, the only place that knows both.
@@ -24,6 +25,7 @@ pub mod desk;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod reconcile;
 pub mod scheduler;
 pub mod server;
 

@@ -276,6 +276,13 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
             }
         }));
         let c = cancel.clone();
+        tasks.push(tokio::spawn(crate::reconcile::run(
+            desk.clone(),
+            link.client.clone(),
+            crate::reconcile::ReconcileConfig::default(),
+            c.cancelled_owned(),
+        )));
+        let c = cancel.clone();
         tasks.push(tokio::spawn(delivery::run(
             desk.clone(),
             link.client.clone(),

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_center112.sql")),
     (3, include_str!("migrations/0003_voicemail.sql")),
     (4, include_str!("migrations/0004_queue_log.sql")),
+    (5, include_str!("migrations/0005_center_poll.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

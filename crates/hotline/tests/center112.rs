@@ -71,6 +71,11 @@ async fn sim(db: &Path, listen: &str, faults: Faults) -> RunningSim {
 }
 
 async fn core(url: &str, center_base: &str) -> RunningCore {
+    core_with_callback(url, center_base, None).await
+}
+
+/// `callback`: where the centre is told to send events (`None`: our own listener).
+async fn core_with_callback(url: &str, center_base: &str, callback: Option<String>) -> RunningCore {
     let cfg = CoreConfig {
         grpc_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
@@ -86,7 +91,7 @@ async fn core(url: &str, center_base: &str) -> RunningCore {
                 hotline_center112::HttpCenter::new(center_base, Duration::from_secs(2)).unwrap(),
             ),
             secret: SECRET.as_bytes().to_vec(),
-            callback_url: None,
+            callback_url: callback,
             delivery: DeliveryConfig {
                 backoff_base: Duration::from_millis(50),
                 backoff_max: Duration::from_millis(500),
@@ -160,6 +165,69 @@ async fn wait_for(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> b
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out after {limit:?} waiting for {what}");
+}
+
+/// The centre's events never arrive (its callback points nowhere): the reconciliation pass
+/// reads the quiet dispatch back, applies the resolution once and clears the ticket (回单).
+#[tokio::test]
+async fn lost_events_are_reconciled_by_polling_the_centre() {
+    let dbs = databases().await;
+    for url in &dbs.urls {
+        let centre = sim(
+            &dbs.dir.join(format!("sim-{}.db", uuid::Uuid::new_v4())),
+            "127.0.0.1:0",
+            Faults::default(),
+        )
+        .await;
+        let core = core_with_callback(
+            url,
+            &centre.base_url(),
+            Some("http://127.0.0.1:9/events-lost".into()),
+        )
+        .await;
+        let id = report(&core, "01066550001").await;
+        dispatch_reviewed(&core, id).await;
+        wait_for(
+            "the centre resolves the order",
+            Duration::from_secs(15),
+            async || {
+                centre
+                    .tickets()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|t| t.status == hotline_center112::wire::Status::Resolved)
+            },
+        )
+        .await;
+        // no event came: the ticket is still dispatched
+        assert_eq!(
+            core.desk.get(id).await.unwrap().ticket.status,
+            TicketStatus::Dispatched
+        );
+        let client =
+            hotline_center112::HttpCenter::new(centre.base_url(), Duration::from_secs(2)).unwrap();
+        let cfg = hotline_core::reconcile::ReconcileConfig {
+            quiet: Duration::ZERO,
+            ..Default::default()
+        };
+        let r = hotline_core::reconcile::pass(&core.desk, &client, &cfg).await;
+        assert_eq!(
+            (r.polled, r.applied, r.cleared, r.failed),
+            (1, 1, 1, 0),
+            "{url}"
+        );
+        let v = core.desk.get(id).await.unwrap();
+        assert_eq!(v.ticket.status, TicketStatus::Cleared);
+        assert_eq!(v.orders[0].1.center_status.as_deref(), Some("resolved"));
+        let surveys = core.desk.store.open_tasks("survey", 10).await.unwrap();
+        assert_eq!(surveys.iter().filter(|t| t.ticket_id == id).count(), 1);
+        // nothing left to poll; a second pass changes nothing
+        let again = hotline_core::reconcile::pass(&core.desk, &client, &cfg).await;
+        assert_eq!((again.polled, again.applied), (0, 0));
+        core.shutdown().await;
+        centre.shutdown().await;
+    }
 }
 
 #[tokio::test]
