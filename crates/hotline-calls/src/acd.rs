@@ -9,9 +9,12 @@
 //!   second media leg (ring timeout a little over the core's, which owns the 15-second rule);
 //!   not registered or refused → `ReportOffer FAILED`;
 //! - the softphone answers → `ReportOffer ANSWERED`; accepted → stop the hold prompt and
-//!   bridge the legs until either side hangs up (`EndCall` says which); refused
+//!   bridge the legs until either side hangs up (`EndCall` says which), mixing both into
+//!   `<qa_recording_dir>/<call-id>.wav` when quality inspection is configured; refused
 //!   (`FAILED_PRECONDITION`: the offer was already withdrawn) → BYE to the agent;
-//! - `CancelOffer` → CANCEL the ring; `ToVoicemail` → the voicemail flow;
+//! - `CancelOffer` → CANCEL the ring (a no-answer one not before the softphone has rung the
+//!   full limit since our INVITE: the core counts from the offer, a few ms earlier);
+//!   `ToVoicemail` → the voicemail flow;
 //! - the caller hangs up while waiting → the stream is dropped (the core counts an abandon);
 //! - the core unreachable or the stream broken before a connection → the voicemail flow, so
 //!   the caller can still leave a message.
@@ -38,6 +41,10 @@ use crate::queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
 
 /// How often a waiting caller hears the position (issue 5: every 30 s).
 pub const HOLD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The longest a no-answer CANCEL is held back so that the softphone rings the full limit
+/// counted from our INVITE (see `Ring::full_ring_at`).
+const MAX_CANCEL_HOLD: Duration = Duration::from_millis(500);
 
 /// The agent queue in the core, over gRPC.
 pub struct GrpcQueue {
@@ -94,6 +101,10 @@ struct Ring {
     call: CallId,
     leg: MediaLeg,
     events: mpsc::UnboundedReceiver<Event>,
+    /// When the INVITE went out, plus the core's ring limit: a no-answer CANCEL is held
+    /// back until then, so the softphone has rung the full limit (JO2) even though the
+    /// core's timer started at the offer, a few milliseconds before our INVITE.
+    full_ring_at: tokio::time::Instant,
 }
 
 impl Ring {
@@ -301,14 +312,17 @@ impl GrpcQueue {
                     + Duration::from_secs(2),
             ),
         };
+        let ring_limit = Duration::from_millis(u64::from(offer.ring_timeout_ms));
         match ctx.invite(out).await {
             Ok((call, events)) => {
+                let full_ring_at = tokio::time::Instant::now() + ring_limit;
                 tracing::info!(agent_id = %offer.agent_id, %dest, agent_call = %call, "ringing the agent");
                 Some(Ring {
                     agent_id: offer.agent_id.clone(),
                     call,
                     leg,
                     events,
+                    full_ring_at,
                 })
             }
             Err(e) => {
@@ -386,6 +400,14 @@ impl GrpcQueue {
                                 && let Some(r) = ring.take()
                             {
                                 tracing::info!(agent_id = %c.agent_id, no_answer = c.no_answer, "offer withdrawn: CANCEL");
+                                if c.no_answer {
+                                    // At most the offer → INVITE latency (capped: a slow
+                                    // start must not hold the caller's loop).
+                                    let until = r.full_ring_at.min(
+                                        tokio::time::Instant::now() + MAX_CANCEL_HOLD,
+                                    );
+                                    tokio::time::sleep_until(until).await;
+                                }
                                 r.stop(ctx).await;
                             }
                         }
@@ -461,7 +483,15 @@ impl GrpcQueue {
             return FlowOutcome::CallerHungUp;
         };
         let _ = caller_leg.stop_play();
-        let bridged = match bridge(&caller_leg, &r.leg, None).await {
+        // Quality inspection: both parties mixed into one WAV, if configured. A recording
+        // that cannot be opened must not cost the caller the agent: bridge without it.
+        let recording = ctx.qa_recording_path(&call_id);
+        let mut bridged = bridge(&caller_leg, &r.leg, recording.as_deref()).await;
+        if let (Err(e), Some(path)) = (&bridged, &recording) {
+            tracing::error!(error = %e, path = %path.display(), "QA recording not started; bridging without it");
+            bridged = bridge(&caller_leg, &r.leg, None).await;
+        }
+        let bridged = match bridged {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot bridge");
@@ -493,7 +523,13 @@ impl GrpcQueue {
                 },
             }
         };
-        let _ = bridged.stop();
+        match bridged.stop() {
+            Ok(Some((path, length))) => {
+                tracing::info!(path = %path.display(), ?length, "QA recording written");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "QA recording failed"),
+        }
         tracing::info!(by_agent, "bridged call ended");
         self.end(&call_id, by_agent).await;
         if by_agent {

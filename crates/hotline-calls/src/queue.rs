@@ -8,6 +8,7 @@
 //! hears that no agent can take the call and leaves a message; also what `GrpcQueue` falls
 //! back to when the core cannot queue the call). Tests plug in fakes.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -42,6 +43,8 @@ pub struct CallContext {
     pub sip: SipHandle,
     /// Settings for binding the agent's media leg.
     pub media: MediaConfig,
+    /// Where bridged calls are recorded for quality inspection (`None` = not recorded).
+    pub qa_recording_dir: Option<Arc<Path>>,
     pub(crate) router: Router,
 }
 
@@ -52,6 +55,14 @@ impl std::fmt::Debug for CallContext {
 }
 
 impl CallContext {
+    /// The quality-inspection recording of call `call_id`, when recording is configured:
+    /// `<dir>/<call-id>.wav` with every character outside `[A-Za-z0-9._-]` (and a leading
+    /// dot) replaced by `_`, so a Call-ID cannot name a path outside the directory.
+    pub fn qa_recording_path(&self, call_id: &str) -> Option<PathBuf> {
+        let dir = self.qa_recording_dir.as_ref()?;
+        Some(dir.join(format!("{}.wav", sanitise_call_id(call_id))))
+    }
+
     /// Places an outgoing call (ringing an agent's softphone) and returns its handle with the
     /// receiver of its events (`Ringing`, `Answered`, `Failed`, `TimedOut`, `Cancelled`,
     /// then in-dialog ones). Registered with the router before any event can arrive.
@@ -61,6 +72,25 @@ impl CallContext {
     ) -> Result<(CallId, mpsc::UnboundedReceiver<Event>), DriverError> {
         self.router.invite(&self.sip, out).await
     }
+}
+
+/// A Call-ID as a file name: `[A-Za-z0-9._-]` kept, anything else (and a leading dot) `_`;
+/// at most 200 characters; never empty.
+pub fn sanitise_call_id(call_id: &str) -> String {
+    let mut out: String = call_id
+        .chars()
+        .take(200)
+        .enumerate()
+        .map(|(i, c)| match c {
+            '.' if i == 0 => '_',
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') => c,
+            _ => '_',
+        })
+        .collect();
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
 }
 
 /// Takes a caller the IVR transferred to an agent; returns how the call ended. The server
@@ -96,5 +126,23 @@ impl AgentQueue for VoicemailFallback {
         }
         .await;
         flows::finish(&mut f, result).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitise_call_id;
+
+    #[test]
+    fn call_ids_become_safe_file_names() {
+        assert_eq!(
+            sanitise_call_id("a84b4c76e66710@pc33.example.com"),
+            "a84b4c76e66710_pc33.example.com"
+        );
+        assert_eq!(sanitise_call_id("../../etc/passwd"), "_._.._etc_passwd");
+        assert_eq!(sanitise_call_id(".hidden"), "_hidden");
+        assert_eq!(sanitise_call_id(""), "_");
+        assert_eq!(sanitise_call_id("呼叫/1"), "___1");
+        assert_eq!(sanitise_call_id(&"x".repeat(500)).len(), 200);
     }
 }

@@ -63,6 +63,10 @@ pub struct CallServerConfig {
     pub shutdown_grace: Duration,
     /// Seed of the SIP endpoint's randomness (tests); `None` = random.
     pub sip_seed: Option<u64>,
+    /// Quality inspection (issue 5): when set, every call bridged to an agent is recorded
+    /// here as `<call-id>.wav` (8 kHz mono 16-bit, both parties mixed; the Call-ID with
+    /// anything but `[A-Za-z0-9._-]` replaced by `_`). Created at start. `None` = off.
+    pub qa_recording_dir: Option<PathBuf>,
 }
 
 impl CallServerConfig {
@@ -80,6 +84,7 @@ impl CallServerConfig {
             sweep_quiet: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(5),
             sip_seed: None,
+            qa_recording_dir: None,
         }
     }
 }
@@ -97,6 +102,14 @@ pub enum StartError {
         id: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The quality-inspection recording directory cannot be created.
+    #[error("QA recording directory {dir}: {source}")]
+    QaRecordingDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The error.
+        source: std::io::Error,
     },
     /// SIP sockets.
     #[error("SIP on {addr}: {source}")]
@@ -183,6 +196,12 @@ impl CallServer {
         shutdown: CancellationToken,
     ) -> Result<CallServer, StartError> {
         let catalog = hotline_ivr::prepare(&cfg.prompts, &cfg.ivr)?;
+        if let Some(dir) = &cfg.qa_recording_dir {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::QaRecordingDir {
+                dir: dir.clone(),
+                source,
+            })?;
+        }
         let prompts = Arc::new(load_prompts(&catalog)?);
         tracing::info!(prompts = %cfg.prompts.display(), "prompts loaded");
         let backend: Arc<dyn Backend> = Arc::new(MarkingBackend::new(backend));
@@ -234,6 +253,7 @@ impl CallServer {
             ivr: Arc::new(cfg.ivr.clone()),
             sip,
             media: cfg.media.clone(),
+            qa_recording_dir: cfg.qa_recording_dir.clone().map(Arc::from),
             router: Router::default(),
         };
         Ok(CallServer {

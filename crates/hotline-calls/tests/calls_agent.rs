@@ -2,311 +2,21 @@
 //! (`GrpcQueue`), hears the hold announcement with the position, the agent's softphone (a
 //! sipp that registered with digest authentication, then answers as a UAS) is rung by our
 //! UAC, answers, the legs are bridged, and the caller's hang-up ends the agent's leg (BYE)
-//! and the call in the core's queue log.
+//! and the call in the core's queue log. `jo2_real_15_s_rule_*` runs the rule at its real
+//! limit (15 s) with two agents; the other tests shorten it or do not reach it.
 
 mod common;
 
 use std::time::Duration;
 
-use common::sipp::{self, free_port};
-use common::{AGENT_ID, Hotline, SOFTPHONE_PASSWORD, authed, database_urls, temp_dir};
+use common::agents::{
+    self, Agent, AgentAudio, NO_ANSWER, finished, metrics, received_at, softphone, wait_log,
+    wait_state,
+};
+use common::sipp;
+use common::{AGENT_ID, Hotline, Options, SOFTPHONE_PASSWORD, database_urls, temp_dir};
 use hotline_calls::dialer::Caller;
 use hotline_ivr::FlowOutcome;
-use hotline_proto::v1 as pb;
-use hotline_proto::v1::agent_service_client::AgentServiceClient;
-use hotline_proto::v1::queue_service_client::QueueServiceClient;
-
-const REGISTER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="agent softphone registers">
-  <send retrans="500">
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[service]@[remote_ip]>;tag=[pid]r[call_number]
-      To: <sip:[service]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[service]@127.0.0.1:UAS_PORT>
-      Expires: 300
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[service]@[remote_ip]>;tag=[pid]r[call_number]
-      To: <sip:[service]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[service]@127.0.0.1:UAS_PORT>
-      [authentication]
-      Expires: 300
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"#;
-
-const NO_ANSWER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="agent softphone rings and is never answered">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:j1@[local_ip]:[local_port]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="CANCEL"/>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [$invite_cseq] INVITE
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-</scenario>
-"#;
-
-const ANSWER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="agent softphone answers">
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:j1@[local_ip]:[local_port]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="500"/>
-  <send retrans="500">
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:j1@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"#;
-
-async fn sipp_cmd(
-    dir: &std::path::Path,
-    name: &str,
-    xml: &str,
-    args: &[&str],
-) -> tokio::process::Child {
-    let file = dir.join(name);
-    std::fs::write(&file, xml).unwrap();
-    tokio::process::Command::new(sipp::SIPP)
-        .args(["-sf", &file.to_string_lossy(), "-m", "1"])
-        .args([
-            "-nostdin",
-            "-i",
-            "127.0.0.1",
-            "-timeout",
-            "50s",
-            "-timeout_error",
-        ])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("run sipp")
-}
-
-/// Agent j1 in the core (logged in, not ready yet) and its softphone: a sipp UAS running
-/// `scenario` on one port, registered (digest) by another sipp.
-async fn agent_with_softphone(
-    h: &Hotline,
-    dir: &std::path::Path,
-    scenario: &str,
-) -> (
-    AgentServiceClient<tonic::transport::Channel>,
-    String,
-    tokio::process::Child,
-) {
-    // The agent: in the core (logged in, available) ...
-    let mut agents = AgentServiceClient::new(h.grpc.clone());
-    agents
-        .create_agent(authed(
-            &h.admin,
-            pb::CreateAgentRequest {
-                agent_id: AGENT_ID.into(),
-                name: "王小明".into(),
-                role: "junior".into(),
-                password: "junior-pw-1".into(),
-            },
-        ))
-        .await
-        .unwrap();
-    let token = agents
-        .login(pb::LoginRequest {
-            agent_id: AGENT_ID.into(),
-            password: "junior-pw-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token;
-    agents
-        .set_presence(authed(
-            &token,
-            pb::SetPresenceRequest {
-                presence: "not_ready".into(),
-            },
-        ))
-        .await
-        .unwrap();
-    // ... and its softphone: a sipp UAS on one port, registered (digest) by another sipp.
-    let uas_port = free_port().to_string();
-    let uas = sipp_cmd(
-        dir,
-        "agent-answer.xml",
-        scenario,
-        &[
-            "-p",
-            &uas_port,
-            "-mp",
-            &free_port().to_string(),
-            "-rtp_echo",
-        ],
-    )
-    .await;
-    let reg = sipp_cmd(
-        dir,
-        "agent-register.xml",
-        &REGISTER.replace("UAS_PORT", &uas_port),
-        &[
-            &h.sip.to_string(),
-            "-s",
-            AGENT_ID,
-            "-au",
-            AGENT_ID,
-            "-ap",
-            SOFTPHONE_PASSWORD,
-            "-p",
-            &free_port().to_string(),
-        ],
-    )
-    .await;
-    let reg = reg.wait_with_output().await.unwrap();
-    assert!(
-        reg.status.success(),
-        "REGISTER: {}",
-        sipp::describe(&reg, dir)
-    );
-
-    (agents, token, uas)
-}
-
-/// Polls the core's queue list until the call is in `state` (at most 20 s).
-async fn wait_state(
-    queue: &mut QueueServiceClient<tonic::transport::Channel>,
-    token: &str,
-    call_id: &str,
-    state: &str,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let list = queue
-            .list_queue(authed(token, pb::ListQueueRequest {}))
-            .await
-            .unwrap()
-            .into_inner();
-        if list.entries.iter().any(|e| {
-            e.call_id == call_id
-                && e.state == state
-                && (state == "waiting" || e.agent_id == AGENT_ID)
-        }) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not {state}: {list:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn jo2_caller_queued_rung_agent_answers_bridged_and_hangup_ends_both() {
@@ -317,29 +27,36 @@ async fn jo2_caller_queued_rung_agent_answers_bridged_and_hangup_ends_both() {
     let dir = temp_dir("agent");
     for url in database_urls(&dir).await {
         let mut h = Hotline::start_with(&url, &dir, true, Duration::from_secs(15)).await;
-        let (mut agents, token, uas) = agent_with_softphone(&h, &dir, ANSWER).await;
+        let mut j1 = Agent::create(&h, AGENT_ID, "junior").await;
+        let uas = softphone(
+            &h,
+            &dir,
+            AGENT_ID,
+            &agents::answer(AGENT_ID, AgentAudio::Echo),
+            true,
+        )
+        .await;
 
         // A caller asks for an agent.
         let mut c = Caller::dial(h.sip, "13800138000").await.unwrap();
         c.press("0").await.unwrap();
         // It waits (the agent is not ready yet) ...
-        let mut queue = QueueServiceClient::new(h.grpc.clone());
-        wait_state(&mut queue, &h.admin, c.call_id(), "waiting").await;
+        wait_state(&h, c.call_id(), "waiting", None, Duration::from_secs(20)).await;
         // ... until the agent becomes available: the offer rings the softphone, which
         // answers; connected in the core's queue (ReportOffer accepted).
-        agents
-            .set_presence(authed(
-                &token,
-                pb::SetPresenceRequest {
-                    presence: "available".into(),
-                },
-            ))
-            .await
-            .unwrap();
-        wait_state(&mut queue, &h.admin, c.call_id(), "connected").await;
+        j1.set_presence("available").await;
+        wait_state(
+            &h,
+            c.call_id(),
+            "connected",
+            Some(AGENT_ID),
+            Duration::from_secs(20),
+        )
+        .await;
         // The caller talks to the agent (sipp echoes), then hangs up.
         c.speak(Duration::from_millis(500)).await.unwrap();
         c.hang_up().await.unwrap();
+        let call_id = c.call_id().to_owned();
         c.close().await;
         let s = h.next_call().await;
         assert_eq!(s.outcome, Ok(FlowOutcome::CallerHungUp));
@@ -349,20 +66,16 @@ async fn jo2_caller_queued_rung_agent_answers_bridged_and_hangup_ends_both() {
             "the waiting caller hears the position: {played}"
         );
         // The agent's softphone got our BYE and ended cleanly.
-        let uas = tokio::time::timeout(Duration::from_secs(20), uas.wait_with_output())
-            .await
-            .expect("agent sipp ends")
-            .unwrap();
-        assert!(
-            uas.status.success(),
-            "agent: {}",
-            sipp::describe(&uas, &dir)
-        );
-        let m = queue
-            .get_queue_metrics(authed(&h.admin, pb::GetQueueMetricsRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        finished(uas, &dir, "agent").await;
+        wait_log(
+            &h,
+            &call_id,
+            "COMPLETECALLER",
+            Some(AGENT_ID),
+            Duration::from_secs(10),
+        )
+        .await;
+        let m = metrics(&h).await;
         assert_eq!((m.entered, m.answered, m.abandoned), (1, 1, 0), "{m:?}");
         h.stop().await;
     }
@@ -376,41 +89,21 @@ async fn jo2_an_unanswered_ring_is_cancelled_when_the_core_withdraws_the_offer()
     }
     let dir = temp_dir("agent-no-answer");
     let url = database_urls(&dir).await.remove(0);
-    // The ACD's ring limit shortened to 2 s (the 15 s rule itself is the core's, tested there).
+    // The ACD's ring limit shortened to 2 s (the real 15 s: `jo2_real_15_s_rule_*`).
     let mut h = Hotline::start_with(&url, &dir, true, Duration::from_secs(2)).await;
-    let (mut agents, token, uas) = agent_with_softphone(&h, &dir, NO_ANSWER).await;
+    let mut j1 = Agent::create(&h, AGENT_ID, "junior").await;
+    let uas = softphone(&h, &dir, AGENT_ID, NO_ANSWER, true).await;
     let mut c = Caller::dial(h.sip, "13800138000").await.unwrap();
     c.press("0").await.unwrap();
-    let mut queue = QueueServiceClient::new(h.grpc.clone());
-    wait_state(&mut queue, &h.admin, c.call_id(), "waiting").await;
-    agents
-        .set_presence(authed(
-            &token,
-            pb::SetPresenceRequest {
-                presence: "available".into(),
-            },
-        ))
-        .await
-        .unwrap();
+    wait_state(&h, c.call_id(), "waiting", None, Duration::from_secs(20)).await;
+    j1.set_presence("available").await;
     // The softphone rings, nobody answers; at the limit the core sends CancelOffer and our
     // UAC sends CANCEL: the softphone's scenario (INVITE, 180, CANCEL, 200, 487, ACK) ends.
-    let uas = tokio::time::timeout(Duration::from_secs(20), uas.wait_with_output())
-        .await
-        .expect("agent sipp ends")
-        .unwrap();
-    assert!(
-        uas.status.success(),
-        "agent: {}",
-        sipp::describe(&uas, &dir)
-    );
+    finished(uas, &dir, "agent").await;
     // The no-answer is counted against the agent.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let m = queue
-            .get_queue_metrics(authed(&h.admin, pb::GetQueueMetricsRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let m = metrics(&h).await;
         if m.no_answers
             .iter()
             .any(|n| n.agent_id == AGENT_ID && n.no_answers >= 1)
@@ -429,5 +122,142 @@ async fn jo2_an_unanswered_ring_is_cancelled_when_the_core_withdraws_the_offer()
     c.close().await;
     let s = h.next_call().await;
     assert_eq!(s.outcome, Ok(FlowOutcome::CallerHungUp));
+    h.stop().await;
+}
+
+/// JO2 at the real limit: two agents' softphones registered (each with its own digest
+/// credentials), both available, j1 the longer idle. A caller presses 0; j1's softphone rings
+/// and is never answered; at 15 s the core withdraws the offer and our UAC CANCELs it (j1's
+/// softphone sees the CANCEL at least 15 s after its INVITE); j2's softphone is rung at once,
+/// answers, and the caller is bridged to j2. The core's log and metrics say the same: one
+/// RINGNOANSWER for j1 with a ring time of at least 15 s, CONNECT to j2, one answered call.
+#[tokio::test]
+async fn jo2_real_15_s_rule_over_sip_unanswered_j1_cancelled_then_j2_answers() {
+    if !sipp::available() {
+        eprintln!("sipp (sip-tester) not installed: skipped");
+        return;
+    }
+    let dir = temp_dir("agent-jo2-15s");
+    let url = database_urls(&dir).await.remove(0);
+    let mut h = Hotline::start_opts(
+        &url,
+        &dir,
+        Options {
+            acd: true,
+            // The rule itself, not shortened.
+            answer_timeout: Duration::from_secs(15),
+            softphones: vec![
+                ("j1".into(), SOFTPHONE_PASSWORD.into()),
+                ("j2".into(), "softphone-pw-2".into()),
+            ],
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut j1 = Agent::create(&h, "j1", "junior").await;
+    let mut j2 = Agent::create(&h, "j2", "junior").await;
+    let j1_phone = softphone(&h, &dir, "j1", NO_ANSWER, false).await;
+    let j2_phone = softphone(
+        &h,
+        &dir,
+        "j2",
+        &agents::answer("j2", AgentAudio::Echo),
+        true,
+    )
+    .await;
+    // j1 becomes available first: the longest idle, offered first.
+    j1.set_presence("available").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    j2.set_presence("available").await;
+
+    let started = std::time::Instant::now();
+    let mut c = Caller::dial(h.sip, "13800138000").await.unwrap();
+    c.press("0").await.unwrap();
+    let call_id = c.call_id().to_owned();
+    wait_state(&h, &call_id, "offered", Some("j1"), Duration::from_secs(10)).await;
+    // Nobody at j1 answers; 15 s later the call is j2's.
+    wait_state(
+        &h,
+        &call_id,
+        "connected",
+        Some("j2"),
+        Duration::from_secs(30),
+    )
+    .await;
+    let to_j2 = started.elapsed();
+
+    // j1's softphone: INVITE, 180, CANCEL, 200, 487, ACK, and its scenario ended cleanly.
+    finished(j1_phone, &dir, "j1's softphone").await;
+    let j1_invite = received_at(&dir, "j1", "INVITE");
+    let j1_cancel = received_at(&dir, "j1", "CANCEL");
+    let j2_invite = received_at(&dir, "j2", "INVITE");
+    let rang = j1_cancel - j1_invite;
+    eprintln!(
+        "j1 rang {rang:.3} s (INVITE → CANCEL at the softphone); j2 rung {:.3} s after j1's CANCEL; caller connected to j2 {to_j2:?} after dialling",
+        j2_invite - j1_cancel
+    );
+    assert!(
+        rang >= 15.0,
+        "j1's softphone was CANCELled after only {rang:.3} s"
+    );
+    assert!(rang < 20.0, "j1's softphone rang {rang:.3} s");
+    // "At once": j2's INVITE follows j1's CANCEL (generous bound: a loaded 2-core machine).
+    assert!(
+        j2_invite >= j1_cancel - 0.5 && j2_invite - j1_cancel < 5.0,
+        "j2 rung {:.3} s after j1's CANCEL",
+        j2_invite - j1_cancel
+    );
+
+    // The core's own record: RINGNOANSWER for j1 (ring time, ms, in data1), CONNECT to j2.
+    let rna = wait_log(
+        &h,
+        &call_id,
+        "RINGNOANSWER",
+        Some("j1"),
+        Duration::from_secs(10),
+    )
+    .await;
+    let ring_ms: u64 = rna.data[0].parse().expect("ring time in ms");
+    assert!(
+        (15_000..20_000).contains(&ring_ms),
+        "RINGNOANSWER ring time {ring_ms} ms: {rna:?}"
+    );
+    let connect = wait_log(&h, &call_id, "CONNECT", Some("j2"), Duration::from_secs(10)).await;
+    let hold_s: u64 = connect.data[0].parse().expect("hold time in s");
+    assert!(
+        (15..25).contains(&hold_s),
+        "CONNECT hold time {hold_s} s: {connect:?}"
+    );
+    assert!(
+        !agents::queue_log(&h)
+            .await
+            .iter()
+            .any(|r| r.event == "CONNECT" && r.agent == "j1"),
+        "j1 never connected"
+    );
+    let m = metrics(&h).await;
+    assert_eq!((m.entered, m.answered, m.abandoned), (1, 1, 0), "{m:?}");
+    let j1_misses: Vec<_> = m
+        .no_answers
+        .iter()
+        .map(|n| (n.agent_id.as_str(), n.no_answers))
+        .collect();
+    assert_eq!(j1_misses, vec![("j1", 1)], "{m:?}");
+
+    // Caller and j2 talk (j2's softphone echoes), then the caller hangs up: j2 gets our BYE.
+    c.speak(Duration::from_millis(500)).await.unwrap();
+    c.hang_up().await.unwrap();
+    c.close().await;
+    let s = h.next_call().await;
+    assert_eq!(s.outcome, Ok(FlowOutcome::CallerHungUp));
+    finished(j2_phone, &dir, "j2's softphone").await;
+    wait_log(
+        &h,
+        &call_id,
+        "COMPLETECALLER",
+        Some("j2"),
+        Duration::from_secs(10),
+    )
+    .await;
     h.stop().await;
 }

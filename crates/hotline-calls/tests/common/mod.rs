@@ -4,6 +4,7 @@
 //! (every id the flows use, 120 ms each) so calls take seconds, not minutes.
 #![allow(dead_code)]
 
+pub mod agents;
 pub mod sipp;
 
 use std::net::SocketAddr;
@@ -113,6 +114,35 @@ pub struct Hotline {
     pub shutdown: CancellationToken,
     pub server: Option<JoinHandle<()>>,
     pub sweep: hotline_calls::voicemail::SweepReport,
+    /// Softphones allowed to register (SIP user = agent id → password).
+    pub softphones: Vec<(String, String)>,
+    /// Where bridged calls are recorded (quality inspection), if anywhere.
+    pub qa_recording_dir: Option<PathBuf>,
+}
+
+/// How [`Hotline::start_opts`] sets the system up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Transferred callers go to the core's agent queue ([`GrpcQueue`], hold announcements
+    /// every second); else to voicemail.
+    pub acd: bool,
+    /// The ACD's ring limit (JO2: 15 s).
+    pub answer_timeout: Duration,
+    /// The registrar's credentials: SIP user (= agent id) → password.
+    pub softphones: Vec<(String, String)>,
+    /// Record bridged calls here (`CallServerConfig::qa_recording_dir`).
+    pub qa_recording_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            acd: false,
+            answer_timeout: Duration::from_secs(15),
+            softphones: vec![(AGENT_ID.into(), SOFTPHONE_PASSWORD.into())],
+            qa_recording_dir: None,
+        }
+    }
 }
 
 pub fn ivr_config(vm_dir: &Path) -> IvrConfig {
@@ -137,6 +167,26 @@ impl Hotline {
     /// announcements every second); else to voicemail. `answer_timeout`: the ACD's ring
     /// limit (JO2: 15 s).
     pub async fn start_with(url: &str, dir: &Path, acd: bool, answer_timeout: Duration) -> Hotline {
+        Self::start_opts(
+            url,
+            dir,
+            Options {
+                acd,
+                answer_timeout,
+                ..Options::default()
+            },
+        )
+        .await
+    }
+
+    /// Core + call server on `url`, files under `dir`, set up as `opts` says.
+    pub async fn start_opts(url: &str, dir: &Path, opts: Options) -> Hotline {
+        let Options {
+            acd,
+            answer_timeout,
+            softphones,
+            qa_recording_dir,
+        } = opts;
         // HOTLINE_LOG=debug shows the servers' logs.
         if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -193,6 +243,8 @@ impl Hotline {
             shutdown: CancellationToken::new(),
             server: None,
             sweep: Default::default(),
+            softphones,
+            qa_recording_dir,
         };
         let queue: Arc<dyn AgentQueue> = if acd {
             Arc::new(
@@ -218,8 +270,8 @@ impl Hotline {
         cfg.ivr = ivr_config(&self.vm_dir);
         cfg.sweep_quiet = Duration::ZERO;
         cfg.sip_seed = Some(7);
-        cfg.agents
-            .insert(AGENT_ID.into(), SOFTPHONE_PASSWORD.into());
+        cfg.agents = self.softphones.iter().cloned().collect();
+        cfg.qa_recording_dir = self.qa_recording_dir.clone();
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())
