@@ -152,6 +152,8 @@ unimplemented_rpcs! {
     close_ticket(CloseTicketRequest) -> ActionResponse;
     second_dispatch(SecondDispatchRequest) -> ActionResponse;
     list_alerts(ListAlertsRequest) -> ListAlertsResponse;
+    list_tasks(ListTasksRequest) -> ListTasksResponse;
+    complete_task(CompleteTaskRequest) -> Task;
     get_time_rules(GetTimeRulesRequest) -> TimeRules;
     run_line_test(RunLineTestRequest) -> LineTestResult;
     get_center_progress(GetCenterProgressRequest) -> CenterProgress;
