@@ -118,6 +118,8 @@ pub struct Hotline {
     pub softphones: Vec<(String, String)>,
     /// Where bridged calls are recorded (quality inspection), if anywhere.
     pub qa_recording_dir: Option<PathBuf>,
+    /// The running call server's SIP handle (registrar bindings).
+    pub server_sip: Option<hotline_sip::driver::SipHandle>,
 }
 
 /// How [`Hotline::start_opts`] sets the system up.
@@ -245,6 +247,7 @@ impl Hotline {
             sweep: Default::default(),
             softphones,
             qa_recording_dir,
+            server_sip: None,
         };
         let queue: Arc<dyn AgentQueue> = if acd {
             Arc::new(
@@ -279,6 +282,7 @@ impl Hotline {
             .expect("call server starts")
             .with_call_log(tx);
         self.sip = server.local_addr();
+        self.server_sip = Some(server.sip());
         self.sweep = server.sweep_report().clone();
         self.calls = rx;
         self.shutdown = shutdown;
