@@ -261,3 +261,144 @@ async fn jo2_real_15_s_rule_over_sip_unanswered_j1_cancelled_then_j2_answers() {
     .await;
     h.stop().await;
 }
+
+/// Fraction of a window's energy at `hz` (Goertzel; 1.0 for a pure tone at `hz`).
+fn tone_fraction(x: &[i16], hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / 8000.0;
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    let mut energy = 0.0;
+    for &v in x {
+        let v = f64::from(v);
+        energy += v * v;
+        let s0 = v + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+    if energy == 0.0 {
+        0.0
+    } else {
+        2.0 * power / (x.len() as f64 * energy)
+    }
+}
+
+fn rms(x: &[i16]) -> f64 {
+    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
+/// Quality inspection (issue 5): with `qa_recording_dir` set, a bridged call is recorded as
+/// `<dir>/<call-id>.wav`, 8 kHz mono 16-bit, both parties mixed: the caller's 440 Hz tone
+/// (our dialer) and the agent's speech (sipp playing its G.711 A-law sample, transcoded to
+/// the caller's PCMU by the bridge). The file's length is the bridged time.
+#[tokio::test]
+async fn qa_recording_of_a_bridged_call_mixes_caller_and_agent_into_one_wav() {
+    if !sipp::available() || !std::path::Path::new(agents::G711A_PCAP).exists() {
+        eprintln!("sipp (sip-tester) not installed: skipped");
+        return;
+    }
+    let dir = temp_dir("agent-qa");
+    let qa = dir.join("qa");
+    let url = database_urls(&dir).await.remove(0);
+    let mut h = Hotline::start_opts(
+        &url,
+        &dir,
+        Options {
+            acd: true,
+            qa_recording_dir: Some(qa.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    assert!(qa.is_dir(), "the call server creates the QA directory");
+    let mut j1 = Agent::create(&h, AGENT_ID, "junior").await;
+    let uas = softphone(
+        &h,
+        &dir,
+        AGENT_ID,
+        &agents::answer(AGENT_ID, AgentAudio::Speech),
+        false,
+    )
+    .await;
+    j1.set_presence("available").await;
+
+    let mut c = Caller::dial(h.sip, "13800138000").await.unwrap();
+    c.press("0").await.unwrap();
+    let call_id = c.call_id().to_owned();
+    wait_state(
+        &h,
+        &call_id,
+        "connected",
+        Some(AGENT_ID),
+        Duration::from_secs(20),
+    )
+    .await;
+    let bridged_at = std::time::Instant::now();
+    // The caller speaks 2 s, then listens 1.5 s (the agent's speech alone), then hangs up.
+    c.speak(Duration::from_secs(2)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bridged = bridged_at.elapsed().as_secs_f64();
+    c.hang_up().await.unwrap();
+    c.close().await;
+    let s = h.next_call().await;
+    assert_eq!(s.outcome, Ok(FlowOutcome::CallerHungUp));
+    finished(uas, &dir, "agent").await;
+
+    let wav = qa.join(format!(
+        "{}.wav",
+        hotline_calls::queue::sanitise_call_id(&call_id)
+    ));
+    let files: Vec<_> = std::fs::read_dir(&qa)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(
+        files,
+        vec![wav.clone()],
+        "one recording, named after the call"
+    );
+    let mut r = hound::WavReader::open(&wav).expect("a playable WAV");
+    let spec = r.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (1, 8000, 16),
+        "{spec:?}"
+    );
+    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let len = samples.len() as f64 / 8000.0;
+    assert!(
+        (len - bridged).abs() < 1.0,
+        "recording {len:.2} s for a call bridged {bridged:.2} s"
+    );
+    // Not silence, and both parties in it: the caller's tone dominates some window of the
+    // first 2 s; the last second (the caller silent) still carries the agent's speech, which
+    // is not the tone.
+    assert!(rms(&samples) > 500.0, "recording RMS {:.0}", rms(&samples));
+    let windows: Vec<&[i16]> = samples.chunks(1280).collect();
+    let best_tone = windows
+        .iter()
+        .take(16)
+        .map(|w| tone_fraction(w, 440.0))
+        .fold(0.0, f64::max);
+    assert!(
+        best_tone > 0.5,
+        "caller's 440 Hz tone not found: {best_tone:.2}"
+    );
+    let tail = &samples[samples.len().saturating_sub(8000)..];
+    eprintln!(
+        "recording {len:.2} s, bridged {bridged:.2} s; RMS {:.0}, best 440 Hz share {best_tone:.2}, tail RMS {:.0}, tail 440 Hz share {:.2}",
+        rms(&samples),
+        rms(tail),
+        tone_fraction(tail, 440.0)
+    );
+    assert!(
+        rms(tail) > 200.0,
+        "the agent's speech is missing: tail RMS {:.0}",
+        rms(tail)
+    );
+    assert!(
+        tone_fraction(tail, 440.0) < 0.5,
+        "the tail is the caller's tone, not the agent"
+    );
+    h.stop().await;
+}

@@ -1,9 +1,10 @@
 //! The telephone side of `hotline serve` (the call server from `hotline-calls`: SIP, RTP,
 //! the IVR flows) and `hotline demo`, a scripted caller that reports a fault.
 //!
-//! Settings: `[sip]` and `[ivr]` in the config file, overridden by flags. The IVR reaches the
-//! core over gRPC as the `system` service account `ivr`, whose password is drawn at random on
-//! every start (the core re-keys the account).
+//! Settings: `[sip]` and `[ivr]` in the config file, overridden by flags. Quality-inspection
+//! recording of bridged calls (`[sip] qa_recording_dir`, `--qa-recording-dir`) is off unless
+//! a directory is given. The IVR reaches the core over gRPC as the `system` service account
+//! `ivr`, whose password is drawn at random on every start (the core re-keys the account).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -43,6 +44,9 @@ pub struct SipSection {
     /// Agent softphones: SIP user (= the core's agent id) → password.
     #[serde(default)]
     pub agents: HashMap<String, String>,
+    /// Quality inspection: record every call bridged to an agent into this directory as
+    /// `<call-id>.wav` (both parties mixed). Unset = no recording.
+    pub qa_recording_dir: Option<PathBuf>,
 }
 
 /// Flags of `serve` for the telephone side.
@@ -69,6 +73,10 @@ pub struct SipArgs {
     /// An agent softphone allowed to register, USER:PASSWORD (repeatable; USER is the agent id).
     #[arg(long = "sip-agent", value_name = "USER:PASSWORD")]
     pub sip_agents: Vec<String>,
+    /// Record every call bridged to an agent (quality inspection) into DIR as
+    /// `<call-id>.wav`, 8 kHz mono, both parties mixed (default: not recorded).
+    #[arg(long, env = "HOTLINE_QA_RECORDING_DIR", value_name = "DIR")]
+    pub qa_recording_dir: Option<PathBuf>,
 }
 
 fn parse_ports(s: &str) -> anyhow::Result<PortRange> {
@@ -150,6 +158,13 @@ pub fn call_server_config(
         agents.insert(user.to_owned(), pw.to_owned());
     }
     cfg.agents = agents;
+    cfg.qa_recording_dir = args
+        .qa_recording_dir
+        .clone()
+        .or(file.qa_recording_dir.clone());
+    if let Some(d) = &cfg.qa_recording_dir {
+        tracing::info!(dir = %d.display(), "bridged calls are recorded for quality inspection");
+    }
     let mut ivr = ivr.cloned().unwrap_or_default();
     if ivr.voicemail_dir != IvrConfig::default().voicemail_dir && ivr.voicemail_dir != voicemail_dir
     {
@@ -367,6 +382,23 @@ mod tests {
         assert_eq!(cfg.agents.get("s1").map(String::as_str), Some("pw-2"));
         assert_eq!(cfg.media.port_range.first, 30000);
         assert_eq!(cfg.ivr.voicemail_dir, Path::new("/data/voicemail"));
+        assert_eq!(cfg.qa_recording_dir, None, "QA recording is off by default");
+        // QA recording: the file's directory, the flag over it.
+        let file: SipSection = toml::from_str("qa_recording_dir = \"/data/qa\"\n").unwrap();
+        let sip = "0.0.0.0:5060".parse().unwrap();
+        let vm = Path::new("/data/voicemail");
+        let cfg = call_server_config(&SipArgs::default(), sip, Some(&file), None, vm)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.qa_recording_dir.as_deref(), Some(Path::new("/data/qa")));
+        let flag = SipArgs {
+            qa_recording_dir: Some("/var/qa".into()),
+            ..Default::default()
+        };
+        let cfg = call_server_config(&flag, sip, Some(&file), None, vm)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cfg.qa_recording_dir.as_deref(), Some(Path::new("/var/qa")));
         let bad = SipArgs {
             sip_agents: vec!["nopassword".into()],
             ..Default::default()

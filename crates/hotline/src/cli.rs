@@ -40,7 +40,7 @@ impl Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run the system: core (gRPC), HTTP side, deadline scheduler, SIP and the IVR.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Call the hotline (`serve` running), report a fault with the keypad, show the ticket.
     Demo(crate::calls::DemoArgs),
     /// Create an agent directly in the store (bootstrap the first admin).
@@ -269,7 +269,7 @@ fn database_url(args: &StoreArgs, file: &config::FileConfig) -> anyhow::Result<S
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve(a) => serve(a).await,
+        Cmd::Serve(a) => serve(*a).await,
         Cmd::Demo(a) => crate::calls::demo(a).await,
         Cmd::Admin(a) => admin(a).await,
         Cmd::Login(a) => {
