@@ -17,6 +17,8 @@ use common::sipp;
 use common::{AGENT_ID, Hotline, Options, SOFTPHONE_PASSWORD, database_urls, temp_dir};
 use hotline_calls::dialer::Caller;
 use hotline_ivr::FlowOutcome;
+use hotline_proto::v1 as pb;
+use hotline_proto::v1::queue_service_client::QueueServiceClient;
 
 #[tokio::test]
 async fn jo2_caller_queued_rung_agent_answers_bridged_and_hangup_ends_both() {
@@ -400,5 +402,117 @@ async fn qa_recording_of_a_bridged_call_mixes_caller_and_agent_into_one_wav() {
         tone_fraction(tail, 440.0) < 0.5,
         "the tail is the caller's tone, not the agent"
     );
+    h.stop().await;
+}
+
+/// JO8: a big customer's report made in the IVR is escalated by the core, and the caller is
+/// offered to a senior agent, not to the junior who has been idle longer. (The customer class
+/// comes from the test's directory in front of the IVR's backend: see `common::directory`
+/// for why the real IVR path cannot tell a big customer yet.)
+#[tokio::test]
+async fn jo8_big_customer_from_the_ivr_goes_to_the_senior_not_the_longer_idle_junior() {
+    if !sipp::available() {
+        eprintln!("sipp (sip-tester) not installed: skipped");
+        return;
+    }
+    const BIG: &str = "01088886666";
+    let dir = temp_dir("agent-jo8");
+    let url = database_urls(&dir).await.remove(0);
+    let mut h = Hotline::start_opts(
+        &url,
+        &dir,
+        Options {
+            acd: true,
+            softphones: vec![
+                ("j1".into(), SOFTPHONE_PASSWORD.into()),
+                ("s1".into(), "softphone-pw-s1".into()),
+            ],
+            big_customers: vec![BIG.into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut j1 = Agent::create(&h, "j1", "junior").await;
+    let mut s1 = Agent::create(&h, "s1", "senior").await;
+    // j1's softphone would ring unanswered if it were offered the call; it must not be.
+    let j1_phone = softphone(&h, &dir, "j1", NO_ANSWER, false).await;
+    let s1_phone = softphone(
+        &h,
+        &dir,
+        "s1",
+        &agents::answer("s1", AgentAudio::Echo),
+        true,
+    )
+    .await;
+    j1.set_presence("available").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s1.set_presence("available").await;
+
+    // The caller reports a fault on the big customer's line.
+    let mut c = Caller::dial(h.sip, "13800138000").await.unwrap();
+    c.press("1").await.unwrap();
+    c.press(&format!("{BIG}#")).await.unwrap();
+    c.press("1").await.unwrap(); // the number is right
+    c.press("1").await.unwrap(); // no dial tone
+    let call_id = c.call_id().to_owned();
+    wait_state(
+        &h,
+        &call_id,
+        "connected",
+        Some("s1"),
+        Duration::from_secs(30),
+    )
+    .await;
+    let entries = QueueServiceClient::new(h.grpc.clone())
+        .list_queue(common::authed(&h.admin, pb::ListQueueRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let e = entries.iter().find(|e| e.call_id == call_id).unwrap();
+    assert!(e.senior, "queued as a senior call: {e:?}");
+    let tickets = h.tickets_on(BIG).await;
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let t = &tickets[0];
+    assert_eq!(
+        (
+            t.status.as_str(),
+            t.channel.as_str(),
+            t.contact_number.as_str()
+        ),
+        ("escalated", "ivr", "13800138000")
+    );
+    assert_eq!(t.customer.as_ref().map(|c| c.class.as_str()), Some("big"));
+
+    c.speak(Duration::from_millis(300)).await.unwrap();
+    c.hang_up().await.unwrap();
+    c.close().await;
+    let s = h.next_call().await;
+    assert_eq!(s.outcome, Ok(FlowOutcome::CallerHungUp));
+    assert!(
+        s.played.join(" ").contains("report_to_agent"),
+        "the caller heard that an agent takes the report: {:?}",
+        s.played
+    );
+    finished(s1_phone, &dir, "s1's softphone").await;
+    wait_log(
+        &h,
+        &call_id,
+        "COMPLETECALLER",
+        Some("s1"),
+        Duration::from_secs(10),
+    )
+    .await;
+    let rows = agents::queue_log(&h).await;
+    assert!(
+        !rows.iter().any(|r| r.agent == "j1"),
+        "j1 was never offered the call: {rows:#?}"
+    );
+    let j1_msgs = agents::messages(&agents::messages_file(&dir, "j1"));
+    assert!(
+        !j1_msgs.iter().any(|m| m.is_request("INVITE")),
+        "j1's softphone rang: {j1_msgs:#?}"
+    );
+    drop(j1_phone);
     h.stop().await;
 }

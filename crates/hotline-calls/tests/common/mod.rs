@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod directory;
 pub mod sipp;
 
 use std::net::SocketAddr;
@@ -120,6 +121,8 @@ pub struct Hotline {
     pub qa_recording_dir: Option<PathBuf>,
     /// The running call server's SIP handle (registrar bindings).
     pub server_sip: Option<hotline_sip::driver::SipHandle>,
+    /// See [`Options::big_customers`].
+    pub big_customers: Vec<String>,
 }
 
 /// How [`Hotline::start_opts`] sets the system up.
@@ -134,6 +137,9 @@ pub struct Options {
     pub softphones: Vec<(String, String)>,
     /// Record bridged calls here (`CallServerConfig::qa_recording_dir`).
     pub qa_recording_dir: Option<PathBuf>,
+    /// Big customers' numbers: reports on them reach the core as class `big`
+    /// ([`directory::DirectoryBackend`]).
+    pub big_customers: Vec<String>,
 }
 
 impl Default for Options {
@@ -143,6 +149,7 @@ impl Default for Options {
             answer_timeout: Duration::from_secs(15),
             softphones: vec![(AGENT_ID.into(), SOFTPHONE_PASSWORD.into())],
             qa_recording_dir: None,
+            big_customers: Vec::new(),
         }
     }
 }
@@ -188,6 +195,7 @@ impl Hotline {
             answer_timeout,
             softphones,
             qa_recording_dir,
+            big_customers,
         } = opts;
         // HOTLINE_LOG=debug shows the servers' logs.
         if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG") {
@@ -248,6 +256,7 @@ impl Hotline {
             softphones,
             qa_recording_dir,
             server_sip: None,
+            big_customers,
         };
         let queue: Arc<dyn AgentQueue> = if acd {
             Arc::new(
@@ -264,9 +273,18 @@ impl Hotline {
 
     /// Starts a (new) call server on the same core and voicemail directory.
     pub async fn start_calls(&mut self, queue: Arc<dyn AgentQueue>) {
-        let backend = GrpcBackend::connect(&self.grpc_uri, IVR_ID, IVR_PASSWORD)
-            .await
-            .expect("IVR logs in");
+        let mut backend: Arc<dyn hotline_ivr::Backend> = Arc::new(
+            GrpcBackend::connect(&self.grpc_uri, IVR_ID, IVR_PASSWORD)
+                .await
+                .expect("IVR logs in"),
+        );
+        if !self.big_customers.is_empty() {
+            backend = Arc::new(directory::DirectoryBackend {
+                inner: backend,
+                grpc: self.grpc.clone(),
+                big: self.big_customers.clone(),
+            });
+        }
         let mut cfg = CallServerConfig::new("127.0.0.1:0".parse().unwrap());
         cfg.media.local_ip = "127.0.0.1".parse().unwrap();
         cfg.prompts = short_prompts(&self.dir);
@@ -277,7 +295,7 @@ impl Hotline {
         cfg.qa_recording_dir = self.qa_recording_dir.clone();
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
-        let server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())
+        let server = CallServer::start(cfg, backend, queue, shutdown.clone())
             .await
             .expect("call server starts")
             .with_call_log(tx);
