@@ -61,7 +61,26 @@ impl Desk {
             });
         }
         let now = self.clock.now();
-        let valid = t.validate(now)?;
+        let unknown_customer =
+            t.customer_name.is_empty() && t.customer_class.is_empty() && t.branch.is_empty();
+        let mut valid = t.validate(now)?;
+        if unknown_customer {
+            // The IVR cannot ask who the customer is: the number's latest ticket knows (class
+            // decides JO8 escalation and the repair time limit).
+            if let Some(prev) = self
+                .store
+                .list_tickets(&ListFilter {
+                    faulty_number: Some(valid.faulty_number.to_string()),
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await?
+                .into_iter()
+                .next()
+            {
+                valid.customer = prev.customer;
+            }
+        }
         let created = self
             .store
             .create_ticket(CreateRequest {

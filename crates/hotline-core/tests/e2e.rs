@@ -757,3 +757,67 @@ async fn reqwest_metrics(addr: std::net::SocketAddr) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+#[tokio::test]
+async fn jo8_an_ivr_report_inherits_the_customer_known_for_the_number() {
+    for (url, _dir) in database_urls().await {
+        let core = boot(&url).await;
+        let mut c = clients(&core).await;
+        let admin = login(&mut c, "admin", "admin-secret").await;
+        let [j1] = staff(&mut c, &admin, [("j1", "junior")]).await;
+        // an agent once registered the number as a big customer's
+        let first = c
+            .tickets
+            .create_ticket(authed(
+                &j1,
+                ticket_req("01088886666", "noise", "phone", "big"),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap();
+        assert_eq!(first.customer.as_ref().unwrap().class, "big");
+        // the IVR knows only the number
+        let ivr = c
+            .tickets
+            .create_ticket(authed(
+                &admin,
+                pb::CreateTicketRequest {
+                    faulty_number: "010-8888-6666".into(),
+                    fault_type: "no_dial_tone".into(),
+                    channel: "ivr".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap();
+        let cust = ivr.customer.unwrap();
+        assert_eq!(cust.class, "big");
+        assert_eq!(cust.name, "赵六");
+        // a big customer's report goes to the senior queue (JO8)
+        assert_eq!(ivr.status, "escalated", "{:?}", ivr.status_label);
+        // an unknown number stays an ordinary customer
+        let other = c
+            .tickets
+            .create_ticket(authed(
+                &admin,
+                pb::CreateTicketRequest {
+                    faulty_number: "01077775555".into(),
+                    fault_type: "noise".into(),
+                    channel: "ivr".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap();
+        assert_eq!(other.customer.unwrap().class, "ordinary");
+        core.shutdown().await;
+    }
+}
