@@ -16,35 +16,10 @@ use tonic::transport::Channel;
 use tonic::{Code, Request};
 
 async fn database_urls() -> Vec<(String, Option<std::path::PathBuf>)> {
-    let dir = std::env::temp_dir().join(format!("hotline-e2e-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![(
-        format!("sqlite://{}?mode=rwc", dir.join("e2e.db").display()),
-        Some(dir),
-    )];
-    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
-        sqlx_create_db(&base, &mut out).await;
-    }
+    let dir = hotline_testkit::temp_dir("e2e");
+    let mut out = vec![(hotline_testkit::sqlite_url(&dir, "e2e.db"), Some(dir))];
+    out.extend(hotline_testkit::fresh_postgres().await.map(|u| (u, None)));
     out
-}
-
-async fn sqlx_create_db(base: &str, out: &mut Vec<(String, Option<std::path::PathBuf>)>) {
-    // a fresh database per test, created on the server named by the URL
-    use sqlx::Executor;
-    sqlx::any::install_default_drivers();
-    let name = format!("hotline_e2e_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(base)
-        .await
-        .expect("postgres reachable");
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create database");
-    admin.close().await;
-    let i = base.rfind('/').expect("database URL has a path");
-    out.push((format!("{}/{name}", &base[..i]), None));
 }
 
 async fn boot(url: &str) -> RunningCore {

@@ -22,27 +22,7 @@ use tonic::{Code, Request, Streaming};
 const T0: i64 = 1_790_000_000_000;
 
 async fn urls() -> Vec<String> {
-    let dir = std::env::temp_dir().join(format!("hotline-queue-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut out = vec![format!("sqlite://{}?mode=rwc", dir.join("q.db").display())];
-    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
-        use sqlx::Executor;
-        sqlx::any::install_default_drivers();
-        let name = format!("hotline_e2e_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&base)
-            .await
-            .expect("postgres reachable");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        admin.close().await;
-        let i = base.rfind('/').unwrap();
-        out.push(format!("{}/{name}", &base[..i]));
-    }
-    out
+    hotline_testkit::database_urls(&hotline_testkit::temp_dir("queue")).await
 }
 
 struct Env {

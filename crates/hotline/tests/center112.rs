@@ -30,29 +30,8 @@ impl Drop for Dbs {
 }
 
 async fn databases() -> Dbs {
-    let dir = std::env::temp_dir().join(format!("hotline-c112-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("core.db").display()
-    )];
-    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
-        use sqlx::Executor;
-        sqlx::any::install_default_drivers();
-        let name = format!("hotline_e2e_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&base)
-            .await
-            .expect("postgres");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create database");
-        admin.close().await;
-        let i = base.rfind('/').expect("database URL has a path");
-        urls.push(format!("{}/{name}", &base[..i]));
-    }
+    let dir = hotline_testkit::temp_dir("c112");
+    let urls = hotline_testkit::database_urls(&dir).await;
     Dbs { urls, dir }
 }
 

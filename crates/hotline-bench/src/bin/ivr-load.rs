@@ -69,7 +69,12 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
-async fn one_call(a: Arc<Args>, i: usize, up: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> CallResult {
+async fn one_call(
+    a: Arc<Args>,
+    i: usize,
+    up: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+) -> CallResult {
     let number = format!("0{}", a.first_number + i as u64);
     let caller = format!("139{:08}", i);
     let fault = char::from(b'1' + (i % 6) as u8);
@@ -94,7 +99,12 @@ async fn one_call(a: Arc<Args>, i: usize, up: Arc<AtomicUsize>, peak: Arc<Atomic
     let now_up = up.fetch_add(1, Ordering::SeqCst) + 1;
     peak.fetch_max(now_up, Ordering::SeqCst);
     let beat = Duration::from_millis(a.beat_ms);
-    let steps = ["1".to_string(), format!("{number}#"), "1".into(), fault.to_string()];
+    let steps = [
+        "1".to_string(),
+        format!("{number}#"),
+        "1".into(),
+        fault.to_string(),
+    ];
     let mut err = None;
     for keys in &steps {
         tokio::time::sleep(beat).await;

@@ -37,34 +37,11 @@ pub const SOFTPHONE_PASSWORD: &str = "softphone-pw-1";
 
 /// Databases to run a scenario on: SQLite always, PostgreSQL when configured.
 pub async fn database_urls(dir: &Path) -> Vec<String> {
-    let mut out = vec![format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("core.db").display()
-    )];
-    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
-        use sqlx::Executor;
-        sqlx::any::install_default_drivers();
-        let name = format!("hotline_calls_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&base)
-            .await
-            .expect("postgres reachable");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create database");
-        admin.close().await;
-        let i = base.rfind('/').expect("database URL has a path");
-        out.push(format!("{}/{name}", &base[..i]));
-    }
-    out
+    hotline_testkit::database_urls(dir).await
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hotline-calls-{name}-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    hotline_testkit::temp_dir(&format!("calls-{name}"))
 }
 
 /// A catalog with every prompt the flows use, each a short tone.
