@@ -3,8 +3,8 @@
 //! and prints the ticket the IVR created; then SIGTERM stops serve cleanly. This is the
 //! README's tour, as a test.
 
-use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,51 +13,83 @@ use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hotline");
 
+/// A loopback port free for TCP and for UDP (gRPC and HTTP listen on TCP, SIP on both).
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a TCP port");
+        let port = tcp.local_addr().expect("local addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn repo_prompts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../prompts/prompts.toml")
 }
 
+/// `hotline serve` on fresh loopback ports, started up to the line that says it answers
+/// calls. Returns the child, the remaining stderr, and (grpc, sip) ports. A port taken between
+/// choosing and binding it (other tests run beside us) is retried with new ports; any other
+/// start-up failure panics with what serve printed.
+async fn start_serve(
+    dir: &Path,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    u16,
+    u16,
+) {
+    for _attempt in 0..3 {
+        let (grpc, http, sip) = (free_port(), free_port(), free_port());
+        let mut serve = Command::new(BIN)
+            .arg("serve")
+            .args(["--data-dir", &dir.join("var").to_string_lossy()])
+            .args(["--grpc-listen", &format!("127.0.0.1:{grpc}")])
+            .args(["--http-listen", &format!("127.0.0.1:{http}")])
+            .args(["--sip-listen", &format!("127.0.0.1:{sip}")])
+            .args(["--media-ip", "127.0.0.1", "--rtp-ports", "31000-31998"])
+            .args(["--prompts", &repo_prompts().to_string_lossy()])
+            .args(["--admin-password", "admin-pw-123"])
+            .env("HOTLINE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start hotline serve");
+        let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("the hotline answers calls") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if ready == Ok(true) {
+            return (serve, lines, grpc, sip);
+        }
+        let status = serve.wait().await;
+        if seen.contains("in use") {
+            eprintln!("serve found a port taken, retrying:\n{seen}");
+            let _ = std::fs::remove_dir_all(dir.join("var"));
+            continue;
+        }
+        panic!("hotline serve did not start SIP ({ready:?}, exit {status:?}); it printed:\n{seen}");
+    }
+    panic!("hotline serve found its ports taken three times");
+}
+
 #[tokio::test]
 async fn serve_answers_the_demo_call_and_creates_an_ivr_ticket() {
-    let dir = std::env::temp_dir().join(format!("hotline-serve-calls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (grpc, http, sip) = (free_port(), free_port(), free_port());
+    let dir = hotline_testkit::temp_dir("serve-calls");
+    let (mut serve, mut lines, grpc, sip) = start_serve(&dir).await;
     let server = format!("http://127.0.0.1:{grpc}");
-    let mut serve = Command::new(BIN)
-        .arg("serve")
-        .args(["--data-dir", &dir.join("var").to_string_lossy()])
-        .args(["--grpc-listen", &format!("127.0.0.1:{grpc}")])
-        .args(["--http-listen", &format!("127.0.0.1:{http}")])
-        .args(["--sip-listen", &format!("127.0.0.1:{sip}")])
-        .args(["--media-ip", "127.0.0.1", "--rtp-ports", "31000-31998"])
-        .args(["--prompts", &repo_prompts().to_string_lossy()])
-        .args(["--admin-password", "admin-pw-123"])
-        .env("HOTLINE_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start hotline serve");
-    // Ready when it says it answers calls.
-    let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if line.contains("the hotline answers calls") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(ready, Ok(true), "hotline serve did not start SIP");
     let log = tokio::spawn(async move {
         let mut all = String::new();
         while let Ok(Some(line)) = lines.next_line().await {
