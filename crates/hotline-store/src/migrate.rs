@@ -1,7 +1,7 @@
 //! Schema migrations, applied in order at start-up inside one transaction each.
 
 use crate::{Backend, Result};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, AssertSqlSafe};
 
 /// (version, SQL) in order. Never edit a released entry: add a new one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -41,18 +41,53 @@ fn statements(sql: &str) -> Vec<String> {
     out
 }
 
+/// Key of the PostgreSQL advisory lock held while migrating (any constant; "hotline" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0068_6f74_6c69_6e65;
+
+/// Applies the missing migrations. Safe when several processes start on one database at once:
+/// on PostgreSQL they queue on an advisory lock; on SQLite each migration runs in a
+/// `BEGIN IMMEDIATE` transaction. Either way the version is re-read under the lock, so a
+/// migration another process applied meanwhile is skipped, not applied twice.
 pub async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let res = apply(&mut conn, backend).await;
+    if backend == Backend::Postgres {
+        // Also released when the connection closes, should this fail.
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    res
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<()> {
+    use sqlx::Connection;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
-    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
-        .fetch_one(pool)
-        .await?
-        .try_get("v")?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        let mut tx = pool.begin().await?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = match backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        };
+        let done = sqlx::query("SELECT version FROM schema_version WHERE version = $1")
+            .bind(*version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if done {
+            tx.rollback().await?;
+            continue;
+        }
         for stmt in statements(&render(sql, backend)) {
             sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await?;
         }
