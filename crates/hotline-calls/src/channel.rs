@@ -432,7 +432,7 @@ impl Channel for SipChannel {
         let leg = self.live_leg()?.clone();
         let marker = PendingMarker::for_wav(path);
         marker
-            .write(&self.call.0, &self.caller_id)
+            .write(&self.call.0, &self.caller_id, &spec.number_entered)
             .map_err(|e| ChannelError::Record {
                 path: path.to_owned(),
                 reason: format!("writing {}: {e}", marker.path().display()),

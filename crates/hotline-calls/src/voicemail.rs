@@ -13,8 +13,8 @@
 //!   header updates), register it (`CreateVoicemail` is idempotent by call id, so a message
 //!   registered just before the crash is not doubled), remove the marker. Shorter than the
 //!   minimum → deleted, as the flow would have done; no WAV or an unrepairable one → the
-//!   marker is removed and the problem logged. The number the caller typed before the
-//!   message is not known to the channel, so a recovered message has none.
+//!   marker is removed and the problem logged. The marker also holds the number the caller
+//!   typed before the message (from the record spec), so a recovered message keeps it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +34,10 @@ pub struct MarkerData {
     pub call_id: String,
     /// The caller's number (may be empty).
     pub caller_id: String,
+    /// The number the caller typed before the message (may be empty; absent in markers
+    /// written before this field existed).
+    #[serde(default)]
+    pub number_entered: String,
 }
 
 /// The marker beside one recording.
@@ -75,11 +79,17 @@ impl PendingMarker {
     }
 
     /// Writes the marker (and syncs it, so it is there before the first sample).
-    pub fn write(&self, call_id: &str, caller_id: &str) -> std::io::Result<()> {
+    pub fn write(
+        &self,
+        call_id: &str,
+        caller_id: &str,
+        number_entered: &str,
+    ) -> std::io::Result<()> {
         use std::io::Write;
         let text = toml::to_string(&MarkerData {
             call_id: call_id.to_owned(),
             caller_id: caller_id.to_owned(),
+            number_entered: number_entered.to_owned(),
         })
         .map_err(std::io::Error::other)?;
         let mut f = std::fs::File::create(&self.path)?;
@@ -224,6 +234,7 @@ async fn sweep_one(
                     .unwrap_or("call")
                     .to_owned(),
                 caller_id: String::new(),
+                number_entered: String::new(),
             }
         }
     };
@@ -247,7 +258,7 @@ async fn sweep_one(
     let vm = NewVoicemail {
         call_id: data.call_id.clone(),
         caller_id: data.caller_id,
-        number_entered: String::new(),
+        number_entered: data.number_entered.clone(),
         path: wav.to_owned(),
         duration,
     };
@@ -276,5 +287,31 @@ mod tests {
         assert_eq!(back.wav(), Path::new("/v/abc@h.wav"));
         assert!(PendingMarker::from_marker(Path::new("/v/x.wav")).is_none());
         assert!(PendingMarker::from_marker(Path::new("/v/x.txt.pending")).is_none());
+    }
+
+    #[test]
+    fn sf9_marker_keeps_the_number_entered_and_reads_old_markers() {
+        let dir = std::env::temp_dir().join(format!("hotline-marker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let m = PendingMarker::for_wav(&dir.join("c1.wav"));
+        m.write("c1@h", "13500135000", "01066554433").unwrap();
+        assert_eq!(
+            m.read().unwrap(),
+            MarkerData {
+                call_id: "c1@h".into(),
+                caller_id: "13500135000".into(),
+                number_entered: "01066554433".into(),
+            }
+        );
+        // A marker written before `number_entered` existed still reads.
+        std::fs::write(m.path(), "call_id = \"c0@h\"\ncaller_id = \"1\"\n").unwrap();
+        let old = m.read().unwrap();
+        assert_eq!(
+            (old.call_id.as_str(), old.number_entered.as_str()),
+            ("c0@h", "")
+        );
+        m.remove();
+        assert!(!m.path().exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -80,6 +80,9 @@ pub struct RecordSpec {
     pub end_keys: String,
     /// Shorter recordings are discarded and their file removed.
     pub min_duration: Duration,
+    /// A number the caller typed before the message (may be empty). The channel keeps it
+    /// beside a recording in progress, so a message recovered after a crash still has it.
+    pub number_entered: String,
 }
 
 /// Why a recording ended.

@@ -111,6 +111,7 @@ impl IvrConfig {
                 .then(|| Duration::from_secs(self.voicemail_silence_secs)),
             end_keys: "#".into(),
             min_duration: Duration::from_secs(self.voicemail_min_secs),
+            number_entered: String::new(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::{Flow, FlowError, FlowOutcome};
 use crate::backend::NewVoicemail;
-use crate::channel::{ChannelError, RecordEnd, RecordOutcome};
+use crate::channel::{ChannelError, RecordEnd, RecordOutcome, RecordSpec};
 use crate::prompts::id;
 
 /// The file for a call's message: the call id with anything but `[A-Za-z0-9._-]` replaced,
@@ -39,7 +39,10 @@ pub async fn run(f: &mut Flow<'_>, number_entered: &str) -> Result<FlowOutcome, 
             reason: format!("creating the voicemail directory: {e}"),
         })?;
     f.say(&[id::VOICEMAIL_INTRO, id::BEEP]).await?;
-    let spec = f.cfg.voicemail_spec();
+    let spec = RecordSpec {
+        number_entered: number_entered.to_owned(),
+        ..f.cfg.voicemail_spec()
+    };
     match f.ch.record(&path, &spec).await? {
         RecordOutcome::Saved {
             path,
