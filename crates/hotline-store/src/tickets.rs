@@ -9,6 +9,7 @@ use crate::{Backend, Result, Store, StoreError};
 use hotline_domain::order::{Order, OrderId, OrderKind, ReviewState};
 use hotline_domain::repeat::{PriorTicket, RepeatAdvice, RepeatPolicy};
 use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, deadlines_met_by};
+use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::ValidTicket;
 use hotline_domain::workflow::{SendableOrder, Transition};
 use hotline_domain::{Role, Ticket, TicketId, TicketStatus, Timestamp};
@@ -81,7 +82,7 @@ pub struct AuditRecord {
 pub struct TaskRecord {
     pub id: i64,
     pub ticket_id: TicketId,
-    /// `callback` (SO4) or `survey` (SS2).
+    /// `callback` (SO4), `survey` (SS2) or `file_original` (TE3).
     pub kind: String,
     pub order_id: Option<OrderId>,
     pub created_at: Timestamp,
@@ -271,6 +272,17 @@ pub(crate) async fn insert_ticket(
             "",
             &detail,
         )
+        .await?;
+    }
+    if v.channel.has_original() {
+        // TE3: the original of a letter, fax or e-mail is filed by the data manager.
+        sqlx::query(
+            "INSERT INTO tasks (ticket_id, kind, order_id, created_at) VALUES ($1, $2, NULL, $3)",
+        )
+        .bind(id)
+        .bind(TaskKind::FileOriginal.as_str())
+        .bind(req.now.0)
+        .execute(&mut *conn)
         .await?;
     }
     let mut late_entry_alert = None;
