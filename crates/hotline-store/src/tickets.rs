@@ -132,22 +132,7 @@ async fn prior_tickets(conn: &mut AnyConnection, number: &str) -> Result<Vec<Pri
     .bind(number)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let status = rows::parse(
-                "status",
-                &r.try_get::<String, _>("status")?,
-                TicketStatus::parse,
-            )?;
-            Ok(PriorTicket {
-                id: r.try_get("id")?,
-                open: status.is_open(),
-                received_at: Timestamp(r.try_get("received_at")?),
-                resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
-                repair_due_at: r.try_get::<Option<i64>, _>("due_at")?.map(Timestamp),
-            })
-        })
-        .collect()
+    rows.iter().map(rows::prior_ticket).collect()
 }
 
 async fn insert_deadlines(conn: &mut AnyConnection, id: TicketId, ds: &[Deadline]) -> Result<()> {
@@ -395,7 +380,7 @@ impl Store {
         .iter()
         .map(rows::order)
         .collect::<Result<Vec<_>>>()?;
-        let deadlines = sqlx::query("SELECT kind, due_at, warn_at, warned_at, breached_at, met_at FROM deadlines WHERE ticket_id = $1 ORDER BY due_at")
+        let deadlines = sqlx::query("SELECT kind, due_at, warn_at, warned_at, breached_at, met_at FROM deadlines WHERE ticket_id = $1 ORDER BY due_at, kind")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?
