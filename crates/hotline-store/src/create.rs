@@ -4,6 +4,7 @@
 //! repeat of the first, exactly as if they had come one by one), then one multi-row `INSERT`
 //! per table (tickets, deadlines, audit, tasks, and alerts for late entries), each split into
 //! chunks that stay far below the bind-parameter limits (SQLite 32,766, PostgreSQL 65,535).
+//! Row counts are padded to powers of two so the statement texts repeat and stay prepared.
 //!
 //! [`crate::tickets::insert_ticket`] is the one-at-a-time equivalent (the fallback when a batch
 //! fails); tests check that both write the same rows.
@@ -20,6 +21,9 @@ use std::collections::{HashMap, HashSet};
 /// Most bind parameters in one statement.
 const MAX_PARAMS: usize = 16_000;
 
+/// Most items of one `IN (...)` list (a power of two, so padding stays under [`MAX_PARAMS`]).
+const IN_CHUNK: usize = 8_192;
+
 /// Prior tickets per number that repeat detection looks at (as in `tickets::prior_tickets`).
 const PRIOR_LIMIT: usize = 20;
 
@@ -29,9 +33,30 @@ enum Arg<'a> {
     Int(i64),
     OptInt(Option<i64>),
     Text(&'a str),
+    OptText(Option<&'a str>),
 }
 
-/// `INSERT INTO {head} VALUES (...), (...)` for `rows` (each `cols` long), in chunks.
+impl Arg<'_> {
+    /// A NULL of the same SQL type (for padding rows).
+    fn null(self) -> Self {
+        match self {
+            Arg::Int(_) | Arg::OptInt(_) => Arg::OptInt(None),
+            Arg::Text(_) | Arg::OptText(_) => Arg::OptText(None),
+        }
+    }
+}
+
+/// Rows (or list items) in one statement: `n` rounded up to a power of two, at most `max`.
+/// Statements are prepared and cached per SQL text, so padding every batch to one of a few
+/// sizes keeps a writer's statements prepared instead of preparing (and, on PostgreSQL,
+/// planning) a new text for almost every batch.
+fn bucket(n: usize, max: usize) -> usize {
+    n.next_power_of_two().min(max).max(n)
+}
+
+/// Inserts `rows` (each `cols` long) into `head` (`table (columns)`), in chunks. Each
+/// statement is `INSERT ... SELECT * FROM (VALUES ...) v WHERE column1 IS NOT NULL` padded
+/// with rows of NULLs to a [`bucket`] size; the first column must never be NULL.
 async fn insert_rows(
     conn: &mut AnyConnection,
     head: &str,
@@ -39,25 +64,50 @@ async fn insert_rows(
     rows: &[Arg<'_>],
 ) -> Result<()> {
     debug_assert_eq!(rows.len() % cols, 0);
-    let per_chunk = (MAX_PARAMS / cols).max(1);
+    let per_chunk = prev_power_of_two((MAX_PARAMS / cols).max(1));
     for chunk in rows.chunks(per_chunk * cols) {
         let n = chunk.len() / cols;
-        let mut sql = String::with_capacity(head.len() + 16 + n * cols * 5);
+        let padded = bucket(n, per_chunk);
+        let mut sql = String::with_capacity(head.len() + 80 + padded * cols * 6);
         sql.push_str("INSERT INTO ");
         sql.push_str(head);
-        sql.push_str(" VALUES ");
-        push_tuples(&mut sql, n, cols, 0);
+        sql.push_str(" SELECT * FROM (VALUES ");
+        push_tuples(&mut sql, padded, cols, 0);
+        sql.push_str(") AS v WHERE column1 IS NOT NULL");
+        let pad = chunk[..cols].iter().map(|a| a.null());
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for a in chunk {
-            q = match *a {
+        for a in chunk
+            .iter()
+            .copied()
+            .chain(pad.cycle().take((padded - n) * cols))
+        {
+            q = match a {
                 Arg::Int(v) => q.bind(v),
                 Arg::OptInt(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v),
+                Arg::OptText(v) => q.bind(v),
             };
         }
         q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+fn prev_power_of_two(n: usize) -> usize {
+    if n.is_power_of_two() {
+        n
+    } else {
+        n.next_power_of_two() / 2
+    }
+}
+
+/// `items` padded to a [`bucket`] size by repeating the last (for `IN (...)` lists).
+fn padded<T: Copy>(items: &[T]) -> impl Iterator<Item = T> + '_ {
+    let extra = bucket(items.len(), usize::MAX) - items.len();
+    items
+        .iter()
+        .copied()
+        .chain(items.last().copied().into_iter().cycle().take(extra))
 }
 
 /// `($1, $2), ($3, $4)` for `n` tuples of `cols`, numbering from `first + 1`.
@@ -130,12 +180,12 @@ pub(crate) async fn allocate_ids(
 /// Which of `ids` exist as tickets.
 async fn existing_tickets(conn: &mut AnyConnection, ids: &[i64]) -> Result<HashSet<i64>> {
     let mut found = HashSet::new();
-    for chunk in ids.chunks(MAX_PARAMS) {
+    for chunk in ids.chunks(IN_CHUNK) {
         let mut sql = String::from("SELECT id FROM tickets WHERE id IN ");
-        push_tuples(&mut sql, 1, chunk.len(), 0);
+        push_tuples(&mut sql, 1, bucket(chunk.len(), usize::MAX), 0);
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
+        for id in padded(chunk) {
+            q = q.bind(id);
         }
         for r in q.fetch_all(&mut *conn).await? {
             found.insert(r.try_get::<i64, _>("id")?);
@@ -150,15 +200,15 @@ async fn prior_tickets(
     numbers: &[&str],
 ) -> Result<HashMap<String, Vec<PriorTicket>>> {
     let mut out: HashMap<String, Vec<PriorTicket>> = HashMap::new();
-    for chunk in numbers.chunks(MAX_PARAMS) {
+    for chunk in numbers.chunks(IN_CHUNK) {
         let mut sql = String::from(
             "SELECT id, faulty_number, status, received_at, resolved_at, due_at FROM (SELECT t.id, t.faulty_number, t.status, t.received_at, t.resolved_at, d.due_at, ROW_NUMBER() OVER (PARTITION BY t.faulty_number ORDER BY t.id DESC) AS rn FROM tickets t LEFT JOIN deadlines d ON d.ticket_id = t.id AND d.kind = 'repair' WHERE t.faulty_number IN ",
         );
-        push_tuples(&mut sql, 1, chunk.len(), 0);
+        push_tuples(&mut sql, 1, bucket(chunk.len(), usize::MAX), 0);
         sql.push_str(&format!(") p WHERE rn <= {PRIOR_LIMIT} ORDER BY id DESC"));
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for n in chunk {
-            q = q.bind(*n);
+        for n in padded(chunk) {
+            q = q.bind(n);
         }
         for r in q.fetch_all(&mut *conn).await? {
             let number: String = r.try_get("faulty_number")?;
@@ -496,5 +546,17 @@ mod tests {
         let mut s = String::new();
         push_tuples(&mut s, 1, 2, 4);
         assert_eq!(s, "($5, $6)");
+    }
+
+    #[test]
+    fn statements_come_in_a_few_sizes() {
+        assert_eq!(bucket(1, 64), 1);
+        assert_eq!(bucket(3, 64), 4);
+        assert_eq!(bucket(33, 64), 64);
+        assert_eq!(bucket(64, 64), 64);
+        assert_eq!(prev_power_of_two(16_000 / 17), 512);
+        assert_eq!(prev_power_of_two(8), 8);
+        assert_eq!(padded(&[1, 2, 3]).collect::<Vec<_>>(), vec![1, 2, 3, 3]);
+        assert_eq!(padded::<i64>(&[]).count(), 0);
     }
 }
