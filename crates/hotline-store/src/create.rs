@@ -1,5 +1,5 @@
 //! A group commit's tickets written with a fixed number of statements, whatever the batch size:
-//! ids taken in one statement, one `IN (...)` lookup of the numbers' prior tickets (repeats
+//! ids taken in one statement, one lookup of all the numbers' prior tickets (repeats
 //! classified here in submission order, so a second report of a number in the same batch is a
 //! repeat of the first, exactly as if they had come one by one), then one multi-row `INSERT`
 //! per table (tickets, deadlines, audit, tasks, and alerts for late entries), each split into
@@ -23,6 +23,10 @@ const MAX_PARAMS: usize = 16_000;
 
 /// Most items of one `IN (...)` list (a power of two, so padding stays under [`MAX_PARAMS`]).
 const IN_CHUNK: usize = 8_192;
+
+/// Most numbers in one prior-ticket lookup (one subquery each; SQLite allows 500 terms in a
+/// compound SELECT).
+const PRIOR_CHUNK: usize = 256;
 
 /// Prior tickets per number that repeat detection looks at (as in `tickets::prior_tickets`).
 const PRIOR_LIMIT: usize = 20;
@@ -194,26 +198,44 @@ async fn existing_tickets(conn: &mut AnyConnection, ids: &[i64]) -> Result<HashS
     Ok(found)
 }
 
-/// The prior tickets of each number (newest first, at most [`PRIOR_LIMIT`] each).
+/// The prior tickets of each number (newest first, at most [`PRIOR_LIMIT`] each): one
+/// `ORDER BY id DESC LIMIT 20` subquery per number (the single-ticket query, which walks the
+/// `(faulty_number, id)` index whatever the statistics say), joined by `UNION ALL`.
 async fn prior_tickets(
     conn: &mut AnyConnection,
     numbers: &[&str],
 ) -> Result<HashMap<String, Vec<PriorTicket>>> {
+    use std::fmt::Write;
     let mut out: HashMap<String, Vec<PriorTicket>> = HashMap::new();
-    for chunk in numbers.chunks(IN_CHUNK) {
-        let mut sql = String::from(
-            "SELECT id, faulty_number, status, received_at, resolved_at, due_at FROM (SELECT t.id, t.faulty_number, t.status, t.received_at, t.resolved_at, d.due_at, ROW_NUMBER() OVER (PARTITION BY t.faulty_number ORDER BY t.id DESC) AS rn FROM tickets t LEFT JOIN deadlines d ON d.ticket_id = t.id AND d.kind = 'repair' WHERE t.faulty_number IN ",
-        );
-        push_tuples(&mut sql, 1, bucket(chunk.len(), usize::MAX), 0);
-        sql.push_str(&format!(") p WHERE rn <= {PRIOR_LIMIT} ORDER BY id DESC"));
+    for chunk in numbers.chunks(PRIOR_CHUNK) {
+        let n = bucket(chunk.len(), PRIOR_CHUNK);
+        let mut sql = String::with_capacity(n * 260);
+        for i in 1..=n {
+            if i > 1 {
+                sql.push_str(" UNION ALL ");
+            }
+            let _ = write!(
+                sql,
+                "SELECT * FROM (SELECT t.id, t.faulty_number, t.status, t.received_at, t.resolved_at, d.due_at FROM tickets t LEFT JOIN deadlines d ON d.ticket_id = t.id AND d.kind = 'repair' WHERE t.faulty_number = ${i} ORDER BY t.id DESC LIMIT {PRIOR_LIMIT}) AS p{i}"
+            );
+        }
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for n in padded(chunk) {
-            q = q.bind(n);
+        // Padding matches no ticket (a faulty number is never empty).
+        for number in chunk
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n("", n - chunk.len()))
+        {
+            q = q.bind(number);
         }
         for r in q.fetch_all(&mut *conn).await? {
             let number: String = r.try_get("faulty_number")?;
             out.entry(number).or_default().push(rows::prior_ticket(&r)?);
         }
+    }
+    // Newest first within each number, as the single-ticket query returns them.
+    for v in out.values_mut() {
+        v.sort_unstable_by(|a, b| b.id.cmp(&a.id));
     }
     Ok(out)
 }
