@@ -235,7 +235,7 @@ async fn prior_tickets(
     }
     // Newest first within each number, as the single-ticket query returns them.
     for v in out.values_mut() {
-        v.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        v.sort_unstable_by_key(|p| std::cmp::Reverse(p.id));
     }
     Ok(out)
 }
