@@ -15,6 +15,9 @@
 #   BACKENDS ("sqlite postgres")
 #   PG_URL_BASE (postgres://postgres@127.0.0.1:5432), PSQL_ARGS (-h 127.0.0.1 -U postgres)
 #   SKIP_BUILD=1 to use the existing target/release binaries.
+#   HOTLINE_BIN: a `hotline` binary to run instead of target/release/hotline (e.g. a build of
+#   an older commit, to compare in the same window); only ticket-load is built then.
+#   LOAD_BIN: a `ticket-load` binary instead of target/release/ticket-load.
 #   HOTLINE_LOG: the server's log filter (unset = its default, info: one line per ticket,
 #   written to a file in the temp dir).
 set -euo pipefail
@@ -30,12 +33,20 @@ PG_URL_BASE="${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}"
 read -r -a PSQL <<<"${PSQL_ARGS:--h 127.0.0.1 -U postgres}"
 PASSWORD="bench-secret-1"
 
-HOTLINE=target/release/hotline
-LOAD=target/release/ticket-load
+HOTLINE="${HOTLINE_BIN:-target/release/hotline}"
+LOAD="${LOAD_BIN:-target/release/ticket-load}"
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  cargo build --release -p hotline -p hotline-bench >&2
+  build=()
+  [[ -n "${HOTLINE_BIN:-}" ]] || build+=(-p hotline)
+  [[ -n "${LOAD_BIN:-}" ]] || build+=(-p hotline-bench)
+  if ((${#build[@]})); then
+    cargo build --release "${build[@]}" >&2
+  fi
 fi
+for bin in "$HOTLINE" "$LOAD"; do
+  [[ -x "$bin" ]] || { echo "core-create: $bin is not an executable" >&2; exit 1; }
+done
 
 log() { echo "core-create: $*" >&2; }
 
@@ -176,7 +187,7 @@ bench_backend() {
 }
 
 log "$(date -u +%FT%TZ) $(nproc) cores, $(uname -r), load: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "tree: $(git describe --always --dirty 2>/dev/null || echo unknown); hotline built $(date -u -r "$HOTLINE" +%FT%TZ)"
+log "tree: $(git describe --always --dirty 2>/dev/null || echo unknown); hotline $HOTLINE built $(date -u -r "$HOTLINE" +%FT%TZ)"
 for b in $BACKENDS; do
   bench_backend "$b"
 done

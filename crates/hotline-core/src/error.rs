@@ -36,6 +36,9 @@ pub enum CoreError {
     NotReady(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A write whose commit the database did not confirm (a retry could store it twice).
+    #[error("{0}")]
+    OutcomeUnknown(String),
 }
 
 impl From<StoreError> for CoreError {
@@ -45,6 +48,7 @@ impl From<StoreError> for CoreError {
             StoreError::Duplicate(what) => CoreError::AlreadyExists(what),
             StoreError::Conflict => CoreError::Contended,
             StoreError::Closed => CoreError::Unavailable,
+            e @ StoreError::OutcomeUnknown(_) => CoreError::OutcomeUnknown(e.to_string()),
             e @ (StoreError::Corrupt(_) | StoreError::UnsupportedUrl(_) | StoreError::Db(_)) => {
                 CoreError::Internal(e.to_string())
             }
@@ -86,6 +90,10 @@ pub fn to_status(e: CoreError) -> Status {
         CoreError::Center(hotline_center112::CenterError::NotFound(_)) => Code::NotFound,
         CoreError::Center(_) => Code::FailedPrecondition,
         CoreError::NotReady(_) => Code::FailedPrecondition,
+        CoreError::OutcomeUnknown(msg) => {
+            tracing::error!(error = %msg, "commit outcome unknown");
+            Code::Unknown
+        }
         CoreError::Internal(msg) => {
             tracing::error!(error = %msg, "internal error");
             Code::Internal

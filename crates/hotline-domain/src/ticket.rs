@@ -98,6 +98,11 @@ impl Channel {
             Channel::Letter | Channel::Fax | Channel::Email | Channel::OtherDepartment
         )
     }
+
+    /// TE3: letters, faxes and e-mails leave an original that the data manager files.
+    pub fn has_original(self) -> bool {
+        matches!(self, Channel::Letter | Channel::Fax | Channel::Email)
+    }
 }
 
 impl TicketStatus {
@@ -396,5 +401,6 @@ mod tests {
         assert!(CustomerClass::LeasedLine.needs_senior());
         assert!(!CustomerClass::Ordinary.needs_senior());
         assert!(Channel::Fax.is_text() && !Channel::Ivr.is_text());
+        assert!(Channel::Fax.has_original() && !Channel::OtherDepartment.has_original());
     }
 }

@@ -1,13 +1,25 @@
 //! Group commit for new tickets. Each shard is one writer task that takes every creation
-//! waiting in its queue (up to `max_batch`), writes them in one transaction, commits, and only
-//! then replies to each caller — so a reply still means "durable", at a fraction of the fsyncs.
+//! waiting in its queue (up to `max_batch`), writes them in one transaction with a fixed number
+//! of statements ([`crate::create::insert_batch`]), commits, and only then replies to each
+//! caller — so a reply still means "durable", at a fraction of the fsyncs and round trips.
 //! Tickets are sharded by faulty number, so repeat detection for one number is serialised.
-//! If a batch fails as a whole, each of its tickets is retried in a transaction of its own, so
-//! one bad ticket cannot sink its neighbours.
+//!
+//! Each writer keeps one connection of the pool for itself (taken on its first batch, given
+//! back and taken again after any error), so a batch does not wait for the pool.
+//!
+//! Failures:
+//! - A batch that fails before its commit was rolled back. If the connection was lost, the
+//!   batch is tried once more on a fresh one; otherwise each of its tickets is retried in a
+//!   transaction of its own ([`crate::tickets::insert_ticket`]), so one bad ticket cannot sink
+//!   its neighbours.
+//! - A commit whose outcome is unknown (the connection broke, the server went away, an I/O
+//!   error during SQLite's commit) is not retried — that could store a ticket twice — and not
+//!   acknowledged: every ticket of the batch gets [`StoreError::OutcomeUnknown`].
 
 use crate::tickets::{CreateRequest, Created, insert_ticket};
-use crate::{Backend, Result, StoreError};
-use sqlx::AnyPool;
+use crate::{Backend, Result, Store, StoreError};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -79,6 +91,9 @@ impl Batcher {
     }
 }
 
+/// The writer's own connection, if it holds one.
+type Slot = Option<PoolConnection<Any>>;
+
 async fn writer(
     pool: AnyPool,
     backend: Backend,
@@ -86,23 +101,80 @@ async fn writer(
     max_batch: usize,
     shard: usize,
 ) {
+    let mut slot: Slot = None;
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let n = batch.len();
-        match write_batch(&pool, backend, &batch).await {
-            Ok(results) => {
-                for ((_, reply), res) in batch.drain(..).zip(results) {
-                    let _ = reply.send(res);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(shard, tickets = n, error = %e, "group commit failed; retrying tickets one by one");
-                for (req, reply) in batch.drain(..) {
-                    let res = write_one(&pool, backend, &req).await;
-                    let _ = reply.send(res);
-                }
-            }
+        let reqs: Vec<&CreateRequest> = batch.iter().map(|(r, _)| r).collect();
+        let results = write(&pool, backend, &mut slot, &reqs, shard).await;
+        drop(reqs);
+        for ((_, reply), res) in batch.drain(..).zip(results) {
+            let _ = reply.send(res);
         }
+    }
+}
+
+/// Writes a batch (falling back to one transaction per ticket if the batch fails); one result
+/// per request, in order.
+async fn write(
+    pool: &AnyPool,
+    backend: Backend,
+    slot: &mut Slot,
+    reqs: &[&CreateRequest],
+    shard: usize,
+) -> Vec<Result<Created>> {
+    let mut outcome = write_batch(pool, backend, slot, reqs).await;
+    if let Err(Failure::RolledBack(e)) = &outcome
+        && connection_lost(e)
+    {
+        // The kept connection may have gone stale while idle (server restart, idle timeout):
+        // try the batch once more on a fresh one before going one by one.
+        tracing::info!(shard, error = %e, "writer connection lost; retrying the batch on a new one");
+        discard(slot);
+        outcome = write_batch(pool, backend, slot, reqs).await;
+    }
+    match outcome {
+        Ok(results) => results,
+        Err(Failure::Unknown(e)) => {
+            discard(slot);
+            let msg = e.to_string();
+            tracing::error!(shard, tickets = reqs.len(), error = %msg, "group commit outcome unknown; no ticket of the batch is acknowledged");
+            reqs.iter()
+                .map(|_| Err(StoreError::OutcomeUnknown(msg.clone())))
+                .collect()
+        }
+        Err(Failure::RolledBack(e)) => {
+            discard(slot);
+            tracing::warn!(shard, tickets = reqs.len(), error = %e, "group commit failed; retrying tickets one by one");
+            let mut out = Vec::with_capacity(reqs.len());
+            for req in reqs {
+                let res = write_one(pool, backend, slot, req).await;
+                if matches!(&res, Err(e) if !matches!(e, StoreError::NotFound(_))) {
+                    discard(slot);
+                }
+                out.push(res);
+            }
+            out
+        }
+    }
+}
+
+/// Why a transaction did not go through.
+enum Failure {
+    /// Nothing was committed: safe to try again.
+    RolledBack(StoreError),
+    /// The commit may or may not have happened.
+    Unknown(sqlx::Error),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::RolledBack(e)
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::RolledBack(e.into())
     }
 }
 
@@ -111,24 +183,140 @@ async fn writer(
 async fn write_batch(
     pool: &AnyPool,
     backend: Backend,
-    batch: &[Job],
-) -> Result<Vec<Result<Created>>> {
-    let mut tx = crate::begin_write(pool, backend).await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for (req, _) in batch {
-        match insert_ticket(&mut tx, req).await {
-            Ok(c) => results.push(Ok(c)),
-            Err(e @ StoreError::NotFound(_)) => results.push(Err(e)),
-            Err(e) => return Err(e),
-        }
-    }
-    tx.commit().await?;
+    slot: &mut Slot,
+    reqs: &[&CreateRequest],
+) -> Result<Vec<Result<Created>>, Failure> {
+    let conn = connection(pool, slot).await?;
+    let mut tx = begin(conn, backend).await?;
+    let results = crate::create::insert_batch(&mut tx, backend, reqs).await?;
+    commit(tx, backend).await?;
     Ok(results)
 }
 
-async fn write_one(pool: &AnyPool, backend: Backend, req: &CreateRequest) -> Result<Created> {
-    let mut tx = crate::begin_write(pool, backend).await?;
-    let c = insert_ticket(&mut tx, req).await?;
-    tx.commit().await?;
-    Ok(c)
+/// One ticket in a transaction of its own.
+async fn write_one(
+    pool: &AnyPool,
+    backend: Backend,
+    slot: &mut Slot,
+    req: &CreateRequest,
+) -> Result<Created> {
+    let inner = async {
+        let conn = connection(pool, slot).await?;
+        let mut tx = begin(conn, backend).await?;
+        let c = insert_ticket(&mut tx, req).await?;
+        commit(tx, backend).await?;
+        Ok::<_, Failure>(c)
+    };
+    match inner.await {
+        Ok(c) => Ok(c),
+        Err(Failure::RolledBack(e)) => Err(e),
+        Err(Failure::Unknown(e)) => {
+            tracing::error!(error = %e, "ticket commit outcome unknown; not acknowledged");
+            Err(StoreError::OutcomeUnknown(e.to_string()))
+        }
+    }
+}
+
+async fn connection<'s>(pool: &AnyPool, slot: &'s mut Slot) -> Result<&'s mut AnyConnection> {
+    if slot.is_none() {
+        *slot = Some(pool.acquire().await?);
+    }
+    match slot.as_mut() {
+        Some(c) => Ok(&mut **c),
+        None => Err(StoreError::Closed),
+    }
+}
+
+/// An error of the connection rather than of the statements (nothing was committed).
+fn connection_lost(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Db(sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed)
+    )
+}
+
+/// Closes the writer's connection (it may be broken); the next batch takes a fresh one.
+fn discard(slot: &mut Slot) {
+    if let Some(mut c) = slot.take() {
+        c.close_on_drop();
+    }
+}
+
+async fn begin(conn: &mut AnyConnection, backend: Backend) -> Result<Transaction<'_, Any>> {
+    Ok(match backend {
+        // Take the write lock at once (see `Store::begin_write`).
+        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => conn.begin().await?,
+    })
+}
+
+async fn commit(tx: Transaction<'_, Any>, backend: Backend) -> Result<(), Failure> {
+    match tx.commit().await {
+        Ok(()) => Ok(()),
+        Err(e) if commit_surely_failed(backend, &e) => Err(Failure::RolledBack(e.into())),
+        Err(e) => Err(Failure::Unknown(e)),
+    }
+}
+
+/// Whether a failed COMMIT certainly committed nothing: the database answered it with an error
+/// that means "rolled back". Anything else — a broken connection, a server shutting down, an
+/// I/O error while SQLite wrote its WAL — leaves the outcome unknown.
+fn commit_surely_failed(backend: Backend, e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    let Some(code) = db.code() else {
+        return false;
+    };
+    match backend {
+        // SQLITE_BUSY, SQLITE_LOCKED (and their extended codes): the commit did not start.
+        Backend::Sqlite => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+        // SQLSTATE classes 08 (connection), 57 (operator intervention: shutdown, cancel),
+        // 58 (system error) and XX (internal) may come after the commit was durable.
+        Backend::Postgres => !["08", "57", "58", "XX"]
+            .iter()
+            .any(|class| code.starts_with(class)),
+    }
+}
+
+impl Store {
+    /// Writes `reqs` as one group commit on a connection of the pool (with the one-by-one
+    /// fallback), bypassing the writers' queues. For tests of the batch path.
+    #[doc(hidden)]
+    pub async fn create_tickets_as_one_batch(
+        &self,
+        reqs: Vec<CreateRequest>,
+    ) -> Vec<Result<Created>> {
+        let refs: Vec<&CreateRequest> = reqs.iter().collect();
+        let mut slot = None;
+        write(&self.pool, self.backend, &mut slot, &refs, usize::MAX).await
+    }
+
+    /// Writes one ticket with the one-by-one path (the batch's fallback). For tests.
+    #[doc(hidden)]
+    pub async fn create_ticket_unbatched(&self, req: CreateRequest) -> Result<Created> {
+        let mut slot = None;
+        write_one(&self.pool, self.backend, &mut slot, &req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_without_an_answer_is_not_a_failure() {
+        assert!(!commit_surely_failed(
+            Backend::Postgres,
+            &sqlx::Error::Io(std::io::Error::other("connection reset"))
+        ));
+        assert!(!commit_surely_failed(
+            Backend::Sqlite,
+            &sqlx::Error::WorkerCrashed
+        ));
+        assert!(!commit_surely_failed(
+            Backend::Postgres,
+            &sqlx::Error::PoolClosed
+        ));
+    }
 }

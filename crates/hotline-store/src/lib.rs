@@ -7,7 +7,8 @@
 //!   or order appends an audit row and (for sendable orders) an outbox row in the same
 //!   transaction, guarded by the ticket's optimistic version.
 //! - [`batch`]: group commit for new tickets: a writer task per shard gathers concurrent
-//!   creations into one transaction, so each reply still follows its durable commit.
+//!   creations into one transaction, so each reply still follows its durable commit; `create`
+//!   writes such a batch with a fixed number of statements.
 //! - [`agents`]: agents, password hashes (hashed by the caller) and sessions.
 //! - [`outbox`]: delivery to the 112 centre: due rows in order per ticket, delivered/failed/
 //!   parked marks, centre events applied once and never backwards.
@@ -21,6 +22,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod batch;
+mod create;
 pub mod migrate;
 pub mod outbox;
 pub mod queue_log;
@@ -60,6 +62,11 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Db(#[source] sqlx::Error),
+    /// The database did not confirm a commit: the change may or may not be stored.
+    #[error(
+        "the database did not confirm the commit ({0}); it may or may not have been saved: look it up before trying again"
+    )]
+    OutcomeUnknown(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -141,3 +141,20 @@ pub fn deadline(row: &AnyRow) -> Result<DeadlineState> {
         breached: row.try_get::<Option<i64>, _>("breached_at")?.is_some(),
     })
 }
+
+/// A prior ticket for repeat detection, from `id, status, received_at, resolved_at, due_at`
+/// (the repair deadline's due time).
+pub(crate) fn prior_ticket(r: &AnyRow) -> Result<hotline_domain::repeat::PriorTicket> {
+    let status = parse(
+        "status",
+        &r.try_get::<String, _>("status")?,
+        TicketStatus::parse,
+    )?;
+    Ok(hotline_domain::repeat::PriorTicket {
+        id: r.try_get("id")?,
+        open: status.is_open(),
+        received_at: Timestamp(r.try_get("received_at")?),
+        resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
+        repair_due_at: r.try_get::<Option<i64>, _>("due_at")?.map(Timestamp),
+    })
+}

@@ -9,6 +9,7 @@ use crate::{Backend, Result, Store, StoreError};
 use hotline_domain::order::{Order, OrderId, OrderKind, ReviewState};
 use hotline_domain::repeat::{PriorTicket, RepeatAdvice, RepeatPolicy};
 use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, deadlines_met_by};
+use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::ValidTicket;
 use hotline_domain::workflow::{SendableOrder, Transition};
 use hotline_domain::{Role, Ticket, TicketId, TicketStatus, Timestamp};
@@ -81,7 +82,7 @@ pub struct AuditRecord {
 pub struct TaskRecord {
     pub id: i64,
     pub ticket_id: TicketId,
-    /// `callback` (SO4) or `survey` (SS2).
+    /// `callback` (SO4), `survey` (SS2) or `file_original` (TE3).
     pub kind: String,
     pub order_id: Option<OrderId>,
     pub created_at: Timestamp,
@@ -131,22 +132,7 @@ async fn prior_tickets(conn: &mut AnyConnection, number: &str) -> Result<Vec<Pri
     .bind(number)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let status = rows::parse(
-                "status",
-                &r.try_get::<String, _>("status")?,
-                TicketStatus::parse,
-            )?;
-            Ok(PriorTicket {
-                id: r.try_get("id")?,
-                open: status.is_open(),
-                received_at: Timestamp(r.try_get("received_at")?),
-                resolved_at: r.try_get::<Option<i64>, _>("resolved_at")?.map(Timestamp),
-                repair_due_at: r.try_get::<Option<i64>, _>("due_at")?.map(Timestamp),
-            })
-        })
-        .collect()
+    rows.iter().map(rows::prior_ticket).collect()
 }
 
 async fn insert_deadlines(conn: &mut AnyConnection, id: TicketId, ds: &[Deadline]) -> Result<()> {
@@ -273,6 +259,17 @@ pub(crate) async fn insert_ticket(
         )
         .await?;
     }
+    if v.channel.has_original() {
+        // TE3: the original of a letter, fax or e-mail is filed by the data manager.
+        sqlx::query(
+            "INSERT INTO tasks (ticket_id, kind, order_id, created_at) VALUES ($1, $2, NULL, $3)",
+        )
+        .bind(id)
+        .bind(TaskKind::FileOriginal.as_str())
+        .bind(req.now.0)
+        .execute(&mut *conn)
+        .await?;
+    }
     let mut late_entry_alert = None;
     if let Some(entry) = deadlines
         .iter()
@@ -383,7 +380,7 @@ impl Store {
         .iter()
         .map(rows::order)
         .collect::<Result<Vec<_>>>()?;
-        let deadlines = sqlx::query("SELECT kind, due_at, warn_at, warned_at, breached_at, met_at FROM deadlines WHERE ticket_id = $1 ORDER BY due_at")
+        let deadlines = sqlx::query("SELECT kind, due_at, warn_at, warned_at, breached_at, met_at FROM deadlines WHERE ticket_id = $1 ORDER BY due_at, kind")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?

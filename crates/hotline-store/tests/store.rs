@@ -533,3 +533,50 @@ async fn group_commit_creates_concurrent_tickets_with_distinct_ids_and_serial_re
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn te3_a_fax_ticket_gets_one_file_original_task_and_a_phone_ticket_none() {
+    for db in common::databases().await {
+        let store = common::open(&db).await;
+        // Through the group-commit writer, and through the one-by-one path (its fallback).
+        let fax = store
+            .create_ticket(create_req(report("01066550001", "fax", ""), T0))
+            .await
+            .unwrap();
+        let phone = store
+            .create_ticket(create_req(report("01066550002", "phone", ""), T0))
+            .await
+            .unwrap();
+        let fax2 = store
+            .create_ticket_unbatched(create_req(report("01066550003", "fax", ""), T0))
+            .await
+            .unwrap();
+        let phone2 = store
+            .create_ticket_unbatched(create_req(report("01066550004", "phone", ""), T0))
+            .await
+            .unwrap();
+        let tasks = store
+            .list_tasks(&["callback", "survey", "file_original"], true, 0, 100)
+            .await
+            .unwrap();
+        for fax in [&fax, &fax2] {
+            let mine: Vec<_> = tasks
+                .iter()
+                .filter(|t| t.ticket_id == fax.ticket.id)
+                .collect();
+            assert_eq!(mine.len(), 1, "{}", db.name);
+            assert_eq!(mine[0].kind, "file_original");
+            assert_eq!(mine[0].order_id, None);
+            assert_eq!(mine[0].created_at, Timestamp(T0));
+            assert_eq!(mine[0].done_at, None);
+        }
+        for phone in [&phone, &phone2] {
+            assert!(
+                tasks.iter().all(|t| t.ticket_id != phone.ticket.id),
+                "{}",
+                db.name
+            );
+        }
+        store.close().await;
+    }
+}
