@@ -64,24 +64,33 @@ pub fn status_rank(s: &str) -> Option<u8> {
 impl Store {
     /// Due rows, at most one per ticket (the earliest undelivered), oldest first.
     pub async fn due_outbox(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxRow>> {
+        Ok(self.due_outbox_and_next(now, limit).await?.0)
+    }
+
+    /// Due rows (at most one per ticket, the earliest undelivered, oldest first, at most
+    /// `limit`), and when fewer than `limit` were due, the earliest later attempt of an
+    /// undelivered row (so the caller knows how long it may sleep). A row waiting out its
+    /// backoff is never returned before its time.
+    pub async fn due_outbox_and_next(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<(Vec<OutboxRow>, Option<Timestamp>)> {
         let rows = sqlx::query(
-            "SELECT o.id, o.ticket_id, o.order_id, o.kind, o.payload, o.attempts, o.created_at, o.next_attempt_at, d.center_ref
+            "SELECT o.id, o.ticket_id, o.order_id, o.kind, o.payload, o.attempts, o.created_at, d.center_ref
              FROM outbox o
              JOIN tickets t ON t.id = o.ticket_id
              LEFT JOIN orders d ON d.id = t.dispatch_order
-             WHERE o.delivered_at IS NULL AND o.parked_at IS NULL
+             WHERE o.delivered_at IS NULL AND o.parked_at IS NULL AND o.next_attempt_at <= $1
                AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.ticket_id = o.ticket_id AND e.id < o.id AND e.delivered_at IS NULL AND e.parked_at IS NULL)
-             ORDER BY o.next_attempt_at, o.id LIMIT $1",
+             ORDER BY o.next_attempt_at, o.id LIMIT $2",
         )
+        .bind(now.0)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let next: i64 = r.try_get("next_attempt_at")?;
-            if next > now.0 {
-                break;
-            }
             out.push(OutboxRow {
                 id: r.try_get("id")?,
                 ticket_id: r.try_get("ticket_id")?,
@@ -93,7 +102,16 @@ impl Store {
                 dispatch_center_ref: r.try_get("center_ref")?,
             });
         }
-        Ok(out)
+        let next = if out.len() < limit as usize {
+            let r = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE delivered_at IS NULL AND parked_at IS NULL AND next_attempt_at > $1")
+                .bind(now.0)
+                .fetch_one(&self.pool)
+                .await?;
+            r.try_get::<Option<i64>, _>("t")?.map(Timestamp)
+        } else {
+            None
+        };
+        Ok((out, next))
     }
 
     /// The earliest next attempt of an undelivered row, if any.
@@ -108,7 +126,26 @@ impl Store {
     /// records the centre's trouble-ticket id on the order. A row already marked is skipped.
     /// (Marking late is safe: a row sent again after a crash is deduplicated by the centre.)
     pub async fn mark_delivered(&self, done: &[Delivered]) -> Result<()> {
-        if done.is_empty() {
+        self.record_attempts(done, &[]).await
+    }
+
+    /// Records failed attempts and when to try each again, in one transaction.
+    pub async fn mark_attempts_failed(
+        &self,
+        failed: &[(OutboxRow, Timestamp, String)],
+    ) -> Result<()> {
+        self.record_attempts(&[], failed).await
+    }
+
+    /// Group commit of delivery outcomes: rows delivered (see [`Store::mark_delivered`]) and
+    /// failed attempts with their next attempt time, all in one transaction, so a busy worker
+    /// takes the write lock once per batch rather than once per row.
+    pub async fn record_attempts(
+        &self,
+        done: &[Delivered],
+        failed: &[(OutboxRow, Timestamp, String)],
+    ) -> Result<()> {
+        if done.is_empty() && failed.is_empty() {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
@@ -152,19 +189,6 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records failed attempts and when to try each again, in one transaction.
-    pub async fn mark_attempts_failed(
-        &self,
-        failed: &[(OutboxRow, Timestamp, String)],
-    ) -> Result<()> {
-        if failed.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
         for (row, next, error) in failed {
             sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3 AND delivered_at IS NULL")
                 .bind(next.0)
@@ -195,6 +219,24 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("created_at")?, r.try_get("delivered_at")?)))
+            .collect()
+    }
+
+    /// Delivered rows created at or after `since`: (ticket, created_at, delivered_at), for
+    /// benchmarks that relate delivery to when the approval returned.
+    pub async fn delivered_by_ticket(&self, since: Timestamp) -> Result<Vec<(TicketId, i64, i64)>> {
+        let rows = sqlx::query("SELECT ticket_id, created_at, delivered_at FROM outbox WHERE delivered_at IS NOT NULL AND created_at >= $1 ORDER BY id")
+            .bind(since.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("ticket_id")?,
+                    r.try_get("created_at")?,
+                    r.try_get("delivered_at")?,
+                ))
+            })
             .collect()
     }
 
