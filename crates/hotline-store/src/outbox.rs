@@ -61,6 +61,29 @@ pub fn status_rank(s: &str) -> Option<u8> {
     })
 }
 
+/// Rows per statement of [`Store::record_attempts`] (≤ 9 parameters a row, far below the
+/// SQLite and PostgreSQL limits).
+const RECORD_CHUNK: usize = 200;
+
+/// `($1, $2), ($3, $4), ...`: `rows` tuples of `width` numbered parameters.
+fn placeholders(rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * width + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
 impl Store {
     /// Due rows, at most one per ticket (the earliest undelivered), oldest first.
     pub async fn due_outbox(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxRow>> {
@@ -149,53 +172,85 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        for d in done {
-            let row = &d.row;
-            let marked = sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, last_error = '' WHERE id = $2 AND delivered_at IS NULL")
-                .bind(d.at.0)
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-            if marked.rows_affected() == 0 {
-                continue;
-            }
-            if row.kind != "urge" {
-                sqlx::query("UPDATE orders SET delivery = 'delivered', center_ref = COALESCE($1, center_ref), center_status = COALESCE(center_status, $2) WHERE id = $3")
-                    .bind(d.center_ref.as_deref())
-                    .bind(d.center_status.as_deref())
-                    .bind(row.order_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let detail = format!(
-                "{} delivered to the 112 centre{}",
-                row.kind,
-                d.center_ref
-                    .as_deref()
-                    .map(|c| format!(" as {c}"))
-                    .unwrap_or_default()
+        // set-based, a chunk at a time: a few statements per batch rather than three per row
+        // (per-row round trips made the commit the bottleneck of a PostgreSQL backlog drain)
+        for chunk in done.chunks(RECORD_CHUNK) {
+            let sql = format!(
+                "UPDATE outbox SET delivered_at = v.column2, attempts = attempts + 1, last_error = '' FROM (VALUES {}) AS v WHERE outbox.id = v.column1 AND outbox.delivered_at IS NULL RETURNING id",
+                placeholders(chunk.len(), 2)
             );
-            crate::tickets::audit(
-                &mut tx,
-                row.ticket_id,
-                Some(row.order_id),
-                "center112",
-                hotline_domain::Role::System,
-                d.at,
-                "delivered",
-                "",
-                "",
-                &detail,
-            )
-            .await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for d in chunk {
+                q = q.bind(d.row.id).bind(d.at.0);
+            }
+            let marked: std::collections::HashSet<i64> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<i64, _>("id"))
+                .collect::<std::result::Result<_, _>>()?;
+            // a row already marked is skipped (its order and audit were written then)
+            let fresh: Vec<&Delivered> = chunk
+                .iter()
+                .filter(|d| marked.contains(&d.row.id))
+                .collect();
+            let orders: Vec<&&Delivered> = fresh.iter().filter(|d| d.row.kind != "urge").collect();
+            if !orders.is_empty() {
+                let sql = format!(
+                    "UPDATE orders SET delivery = 'delivered', center_ref = COALESCE(v.column2, orders.center_ref), center_status = COALESCE(orders.center_status, v.column3) FROM (VALUES {}) AS v WHERE orders.id = v.column1",
+                    placeholders(orders.len(), 3)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for d in &orders {
+                    q = q
+                        .bind(d.row.order_id)
+                        .bind(d.center_ref.as_deref())
+                        .bind(d.center_status.as_deref());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            if !fresh.is_empty() {
+                let sql = format!(
+                    "INSERT INTO audit (ticket_id, order_id, actor, role, at, action, before_status, after_status, detail) VALUES {}",
+                    placeholders(fresh.len(), 9)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for d in &fresh {
+                    let detail = format!(
+                        "{} delivered to the 112 centre{}",
+                        d.row.kind,
+                        d.center_ref
+                            .as_deref()
+                            .map(|c| format!(" as {c}"))
+                            .unwrap_or_default()
+                    );
+                    q = q
+                        .bind(d.row.ticket_id)
+                        .bind(d.row.order_id)
+                        .bind("center112")
+                        .bind(hotline_domain::Role::System.as_str())
+                        .bind(d.at.0)
+                        .bind("delivered")
+                        .bind("")
+                        .bind("")
+                        .bind(detail);
+                }
+                q.execute(&mut *tx).await?;
+            }
         }
-        for (row, next, error) in failed {
-            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3 AND delivered_at IS NULL")
-                .bind(next.0)
-                .bind(error.chars().take(500).collect::<String>())
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in failed.chunks(RECORD_CHUNK) {
+            let sql = format!(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = v.column2, last_error = v.column3 FROM (VALUES {}) AS v WHERE outbox.id = v.column1 AND outbox.delivered_at IS NULL",
+                placeholders(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (row, next, error) in chunk {
+                q = q
+                    .bind(row.id)
+                    .bind(next.0)
+                    .bind(error.chars().take(500).collect::<String>());
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
