@@ -117,7 +117,7 @@ impl FakeCenter {
     fn flaky(&self) -> Result<(), CenterError> {
         let mut s = self.state();
         s.n_calls += 1;
-        if s.fail_every > 0 && s.n_calls % s.fail_every == 0 {
+        if s.fail_every > 0 && s.n_calls.is_multiple_of(s.fail_every) {
             return Err(CenterError::Unavailable("flaky".into()));
         }
         Ok(())
@@ -722,45 +722,46 @@ async fn a_tickets_orders_stay_in_order_under_pipelining_latency_and_failures() 
         ids.push(id);
     }
     l.wait_delivered(&ids, Duration::from_secs(30)).await;
-    let s = l.center.state();
-    assert_eq!(
-        s.overlaps, 0,
-        "two requests of one ticket were in flight at once"
-    );
-    assert_eq!(s.tickets.len(), 30, "one order per ticket at the centre");
-    assert!(s.n_calls > 90, "some calls failed and were retried");
-    for i in 0..30 {
-        let number = format!("0106655{i:04}");
-        let done: Vec<&str> = s.by_number[&number]
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !c.starts_with("note") || c.contains("次"))
-            .collect();
-        // a retried call may be processed again, but never before its predecessor
-        let mut firsts: Vec<&str> = Vec::new();
-        for c in done {
-            if !firsts.contains(&c) {
-                firsts.push(c);
-            }
-        }
+    {
+        let s = l.center.state();
         assert_eq!(
-            firsts,
-            vec!["dispatch", "note:追单: 第1次", "note:追单: 第2次"],
-            "{number}"
+            s.overlaps, 0,
+            "two requests of one ticket were in flight at once"
         );
-        let t = s
-            .tickets
-            .iter()
-            .find(|t| number_of(&t.characteristic) == number)
-            .unwrap();
-        let notes: Vec<&str> = t
-            .note
-            .iter()
-            .filter(|n| n.kind == "followUp")
-            .map(|n| n.text.as_str())
-            .collect();
-        assert_eq!(notes, vec!["追单: 第1次", "追单: 第2次"], "{number}");
+        assert_eq!(s.tickets.len(), 30, "one order per ticket at the centre");
+        assert!(s.n_calls > 90, "some calls failed and were retried");
+        for i in 0..30 {
+            let number = format!("0106655{i:04}");
+            let done: Vec<&str> = s.by_number[&number]
+                .iter()
+                .map(String::as_str)
+                .filter(|c| !c.starts_with("note") || c.contains("次"))
+                .collect();
+            // a retried call may be processed again, but never before its predecessor
+            let mut firsts: Vec<&str> = Vec::new();
+            for c in done {
+                if !firsts.contains(&c) {
+                    firsts.push(c);
+                }
+            }
+            assert_eq!(
+                firsts,
+                vec!["dispatch", "note:追单: 第1次", "note:追单: 第2次"],
+                "{number}"
+            );
+            let t = s
+                .tickets
+                .iter()
+                .find(|t| number_of(&t.characteristic) == number)
+                .unwrap();
+            let notes: Vec<&str> = t
+                .note
+                .iter()
+                .filter(|n| n.kind == "followUp")
+                .map(|n| n.text.as_str())
+                .collect();
+            assert_eq!(notes, vec!["追单: 第1次", "追单: 第2次"], "{number}");
+        }
     }
-    drop(s);
     l.stop().await;
 }
