@@ -3,6 +3,16 @@
 //! The worker takes due outbox rows (at most one per ticket, so a ticket's orders arrive in
 //! order), sends them concurrently across tickets, marks each delivered only after the centre's
 //! 2xx, and on a retryable failure schedules the next attempt with exponential backoff and jitter.
+//!
+//! [`run`] is pipelined: a dispatcher keeps up to `concurrency` requests in flight and starts
+//! the next row as soon as a slot frees (no pass waits for its slowest request); a look at the
+//! outbox fetches up to `max_batch` due rows into a local queue (a backlog is fetched in big
+//! bites, not one query per freed slot); a recorder group-commits the outcomes (one transaction
+//! per `mark_interval`) and only then releases their tickets, so a ticket's next row is looked
+//! for after its predecessor is marked — never two rows of one ticket in flight. The worker
+//! reads and writes over connections of its own, and stuck alerts and 回单 clearing run in a
+//! housekeeping task off the hot path. On shutdown nothing new starts, requests in flight get
+//! `shutdown_grace` to finish and their outcomes are recorded before the worker stops.
 //! Dispatches carry the order id as external identifier and idempotency key, and notes carry the
 //! outbox row id, so a retry after a lost reply never creates a second order at the centre. A
 //! row undelivered longer than `stuck_after` raises an alert once; a row the centre refuses for
@@ -15,15 +25,20 @@ use crate::events::DeskEvent;
 use futures::StreamExt;
 use hotline_center112::wire::{Characteristic, ExternalIdentifier, Note, TroubleTicketCreate};
 use hotline_center112::{Center112, CenterError};
+use hotline_domain::TicketId;
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, Timestamp};
 use hotline_store::outbox::Delivered;
-use hotline_store::{EventOutcome, OutboxRow};
+use hotline_store::{EventOutcome, OutboxRow, Store};
 use rand::Rng;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 #[derive(Clone, Debug)]
@@ -33,11 +48,24 @@ pub struct DeliveryConfig {
     pub backoff_max: Duration,
     /// An order undelivered this long raises an alert.
     pub stuck_after: Duration,
-    /// Longest sleep between looks at the outbox.
+    /// Longest sleep between looks at the outbox (and between housekeeping rounds: stuck
+    /// alerts, clearing resolved tickets).
     pub max_sleep: Duration,
-    /// Most rows one pass sends (a pass ends before the next starts, so short passes keep
-    /// the latency of newly approved orders low).
+    /// Most rows one look at the outbox fetches (the rest of a backlog is fetched when the
+    /// local queue runs low), and most outcomes one group commit records.
     pub max_batch: u32,
+    /// How long the recorder gathers outcomes after the first before committing them in one
+    /// transaction (zero: commit what has arrived at once). Fewer, bigger commits take the
+    /// SQLite write lock less often, at the price of this much later release of a ticket's
+    /// next row; the approval→2xx latency does not include it.
+    pub mark_interval: Duration,
+    /// Shortest time between two looks at the outbox prompted by new orders or released
+    /// tickets (so a busy desk costs one query per gap, not one per approval).
+    pub look_gap: Duration,
+    /// On shutdown, how long requests in flight may take to finish (their outcomes are then
+    /// recorded); what is still in flight after it is abandoned and sent again after the
+    /// restart (the centre deduplicates by the idempotency key).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -49,6 +77,9 @@ impl Default for DeliveryConfig {
             stuck_after: Duration::from_secs(300),
             max_sleep: Duration::from_millis(500),
             max_batch: 1000,
+            mark_interval: Duration::from_millis(5),
+            look_gap: Duration::from_millis(2),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -227,39 +258,39 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
     }
 }
 
-/// One pass over the due rows: send them (concurrently across tickets, in order within one),
-/// then record the outcomes in one transaction each for successes and failures. Returns how
-/// many were delivered.
-pub async fn deliver_due(
-    desk: &Desk,
-    center: &Arc<dyn Center112>,
-    cfg: &DeliveryConfig,
-) -> Result<usize, hotline_store::StoreError> {
-    let rows = desk
-        .store
-        .due_outbox(desk.clock.now(), cfg.max_batch)
-        .await?;
-    if rows.is_empty() {
-        return Ok(0);
+/// One attempt and when it ended.
+struct Outcome {
+    row: OutboxRow,
+    attempt: Attempt,
+    at: Timestamp,
+}
+
+async fn attempt_now(desk: &Desk, center: &dyn Center112, row: OutboxRow) -> Outcome {
+    let span = tracing::info_span!("deliver", ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind);
+    let outcome = attempt(center, &row).instrument(span).await;
+    Outcome {
+        row,
+        attempt: outcome,
+        at: desk.clock.now(),
     }
-    let outcomes: Vec<(OutboxRow, Attempt, Timestamp)> = futures::stream::iter(rows)
-        .map(|row| {
-            let center = center.clone();
-            let span = tracing::info_span!("deliver", ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind);
-            async move {
-                let outcome = attempt(center.as_ref(), &row).await;
-                (row, outcome, desk.clock.now())
-            }
-            .instrument(span)
-        })
-        .buffer_unordered(cfg.concurrency.max(1))
-        .collect()
-        .await;
+}
+
+/// Records outcomes: parks refusals (one transaction each, with an alert), then the deliveries
+/// and failed attempts in one transaction. When something was delivered, nothing failed and a
+/// failure was seen before (`saw_failure`), the centre answers again: rows waiting out a
+/// backoff are made due now. Returns how many were delivered.
+async fn record_outcomes(
+    desk: &Desk,
+    store: &Store,
+    cfg: &DeliveryConfig,
+    outcomes: Vec<Outcome>,
+    saw_failure: &mut bool,
+) -> Result<usize, hotline_store::StoreError> {
     let mut delivered = Vec::new();
     let mut failed = Vec::new();
     let mut had_failures = false;
-    for (row, outcome, at) in outcomes {
-        match outcome {
+    for Outcome { row, attempt, at } in outcomes {
+        match attempt {
             Attempt::Delivered { center_ref, status } => {
                 tracing::info!(ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind, center = ?center_ref, "delivered to the 112 centre");
                 delivered.push(Delivered {
@@ -285,16 +316,18 @@ pub async fn deliver_due(
             }
             Attempt::Failed(e) => {
                 tracing::error!(ticket_id = row.ticket_id, order_id = row.order_id, error = %e, "the 112 centre refused; parked");
-                let alert = desk.store.park(&row, &e.to_string(), at).await?;
+                let alert = store.park(&row, &e.to_string(), at).await?;
                 desk.events.publish(DeskEvent::Alert(alert));
             }
         }
     }
-    desk.store.mark_delivered(&delivered).await?;
-    desk.store.mark_attempts_failed(&failed).await?;
-    if !delivered.is_empty() && !had_failures {
+    store.record_attempts(&delivered, &failed).await?;
+    if had_failures {
+        *saw_failure = true;
+    } else if !delivered.is_empty() && *saw_failure {
+        *saw_failure = false;
         // the centre answers again: whatever waits out a backoff from an outage goes now
-        let pulled = desk.store.retry_waiting_now(desk.clock.now()).await?;
+        let pulled = store.retry_waiting_now(desk.clock.now()).await?;
         if pulled > 0 {
             tracing::info!(
                 rows = pulled,
@@ -303,6 +336,30 @@ pub async fn deliver_due(
         }
     }
     Ok(delivered.len())
+}
+
+/// One pass over the due rows: send them (concurrently across tickets, in order within one),
+/// wait for all, then record the outcomes. Returns how many were delivered. (Tests drive
+/// delivery with it step by step; the server runs the pipelined [`run`].)
+pub async fn deliver_due(
+    desk: &Desk,
+    center: &Arc<dyn Center112>,
+    cfg: &DeliveryConfig,
+) -> Result<usize, hotline_store::StoreError> {
+    let rows = desk
+        .store
+        .due_outbox(desk.clock.now(), cfg.max_batch)
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let outcomes: Vec<Outcome> = futures::stream::iter(rows)
+        .map(|row| attempt_now(desk, center.as_ref(), row))
+        .buffer_unordered(cfg.concurrency.max(1))
+        .collect()
+        .await;
+    let mut saw_failure = true;
+    record_outcomes(desk, &desk.store, cfg, outcomes, &mut saw_failure).await
 }
 
 /// Clears tickets whose dispatch the centre resolved (回单) and that are still dispatched.
@@ -328,19 +385,9 @@ pub async fn clear_resolved(desk: &Desk) -> Result<usize, crate::error::CoreErro
     Ok(n)
 }
 
-/// Runs the delivery worker until `shutdown` resolves.
-pub async fn run(
-    desk: Desk,
-    center: Arc<dyn Center112>,
-    cfg: DeliveryConfig,
-    wake: Arc<Notify>,
-    shutdown: impl Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
+/// Stuck alerts and clearing resolved tickets, every `max_sleep`, off the delivery path.
+async fn housekeeping(desk: Desk, cfg: DeliveryConfig, stop: CancellationToken) {
     loop {
-        if let Err(e) = deliver_due(&desk, &center, &cfg).await {
-            tracing::error!(error = %e, "outbox delivery pass failed");
-        }
         let now = desk.clock.now();
         let stuck_before = Timestamp(now.0 - cfg.stuck_after.as_millis() as i64);
         match desk.store.alert_stuck_outbox(stuck_before, now).await {
@@ -355,17 +402,197 @@ pub async fn run(
         if let Err(e) = clear_resolved(&desk).await {
             tracing::error!(error = %e, "clearing resolved tickets failed");
         }
-        let sleep = match desk.store.next_outbox_at().await {
-            Ok(Some(t)) => {
-                Duration::from_millis(t.since(desk.clock.now()).max(0) as u64).min(cfg.max_sleep)
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(cfg.max_sleep.max(Duration::from_millis(10))) => {}
+        }
+    }
+}
+
+/// The recorder: gathers outcomes for `mark_interval` after the first, records them in one
+/// transaction, then releases their tickets to the dispatcher. Ends when every sender is gone
+/// (after recording what they sent).
+async fn recorder(
+    desk: Desk,
+    store: Store,
+    cfg: DeliveryConfig,
+    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    release: mpsc::UnboundedSender<Vec<TicketId>>,
+) {
+    let max = cfg.max_batch.max(1) as usize;
+    let mut saw_failure = true; // rows may wait out a backoff from before a restart
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = vec![first];
+        if !cfg.mark_interval.is_zero() {
+            let until = Instant::now() + cfg.mark_interval;
+            while batch.len() < max {
+                tokio::select! {
+                    o = outcomes.recv() => match o {
+                        Some(o) => batch.push(o),
+                        None => break,
+                    },
+                    _ = tokio::time::sleep_until(until) => break,
+                }
             }
-            _ => cfg.max_sleep,
+        }
+        while batch.len() < max {
+            match outcomes.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        let tickets: Vec<TicketId> = batch.iter().map(|o| o.row.ticket_id).collect();
+        if let Err(e) = record_outcomes(&desk, &store, &cfg, batch, &mut saw_failure).await {
+            // not marked: the rows are sent again (the centre deduplicates by the key)
+            tracing::error!(error = %e, rows = tickets.len(), "recording delivery outcomes failed");
+            tokio::time::sleep(cfg.look_gap.max(Duration::from_millis(50))).await;
+        }
+        let _ = release.send(tickets);
+    }
+}
+
+/// Runs the delivery worker until `shutdown` resolves (see the module documentation).
+pub async fn run(
+    desk: Desk,
+    center: Arc<dyn Center112>,
+    cfg: DeliveryConfig,
+    wake: Arc<Notify>,
+    shutdown: impl Future<Output = ()>,
+) {
+    // one connection for the dispatcher's looks, one for the recorder's commits
+    let (store, dedicated) = match desk.store.dedicated(2).await {
+        Ok(s) => (s, true),
+        Err(e) => {
+            tracing::warn!(error = %e, "no dedicated connections for the outbox worker; sharing the pool");
+            (desk.store.clone(), false)
+        }
+    };
+    let concurrency = cfg.concurrency.max(1);
+    let max_batch = cfg.max_batch.max(1) as usize;
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Outcome>();
+    let (rel_tx, mut rel_rx) = mpsc::unbounded_channel::<Vec<TicketId>>();
+    let recorder = tokio::spawn(recorder(
+        desk.clone(),
+        store.clone(),
+        cfg.clone(),
+        out_rx,
+        rel_tx,
+    ));
+    let stop = CancellationToken::new();
+    let housekeeping = tokio::spawn(housekeeping(desk.clone(), cfg.clone(), stop.clone()));
+
+    // tickets with a row queued here, in flight, or waiting to be recorded
+    let mut busy: HashSet<TicketId> = HashSet::new();
+    let mut queue: VecDeque<OutboxRow> = VecDeque::new();
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut dirty = true; // something may be due that we have not fetched
+    let mut next_due: Option<Instant> = None;
+    let mut last_look: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        while in_flight.len() < concurrency {
+            let Some(row) = queue.pop_front() else { break };
+            let (desk, center, out) = (desk.clone(), center.clone(), out_tx.clone());
+            in_flight.spawn(async move {
+                let _ = out.send(attempt_now(&desk, center.as_ref(), row).await);
+            });
+        }
+        let now = Instant::now();
+        // look when a slot is free and the local queue runs low (a backlog is fetched in
+        // bites of max_batch, not a query per freed slot)
+        let can_look = in_flight.len() < concurrency && queue.len() < concurrency;
+        if can_look && next_due.is_some_and(|t| t <= now) {
+            dirty = true;
+        }
+        let look_at = last_look.map_or(now, |t| t + cfg.look_gap);
+        if can_look && dirty && look_at <= now {
+            last_look = Some(now);
+            let at = desk.clock.now();
+            let limit = max_batch + busy.len();
+            match store
+                .due_outbox_and_next(at, u32::try_from(limit).unwrap_or(u32::MAX))
+                .await
+            {
+                Ok((rows, next)) => {
+                    dirty = rows.len() >= limit;
+                    for row in rows {
+                        // a busy ticket's row is ours already (or just recorded: its
+                        // release, sent after the commit, has not been read yet)
+                        if busy.insert(row.ticket_id) {
+                            queue.push_back(row);
+                        }
+                    }
+                    next_due = next.map(|t| now + Duration::from_millis(t.since(at).max(0) as u64));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "looking at the outbox failed");
+                    dirty = false;
+                    next_due = Some(now + cfg.max_sleep);
+                }
+            }
+            continue;
+        }
+        let timer = match (can_look, dirty) {
+            (true, true) => look_at,
+            (true, false) => {
+                let idle = last_look.unwrap_or(now) + cfg.max_sleep;
+                next_due.map_or(idle, |t| t.min(idle))
+            }
+            (false, _) => now + cfg.max_sleep,
         };
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(sleep) => {}
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            Some(tickets) = rel_rx.recv() => {
+                for t in tickets {
+                    busy.remove(&t);
+                }
+                dirty = true; // a released ticket's next row may be due
+            }
+            _ = wake.notified() => dirty = true,
+            _ = tokio::time::sleep_until(timer) => {
+                if can_look {
+                    dirty = true;
+                }
+            }
         }
+    }
+
+    // shutdown: start nothing new; let what is in flight finish and be recorded
+    queue.clear();
+    stop.cancel();
+    if !in_flight.is_empty() {
+        tracing::info!(
+            in_flight = in_flight.len(),
+            grace = ?cfg.shutdown_grace,
+            "outbox delivery stopping; waiting for requests in flight"
+        );
+        let grace = tokio::time::sleep(cfg.shutdown_grace);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                r = in_flight.join_next() => {
+                    if r.is_none() {
+                        break;
+                    }
+                }
+                _ = &mut grace => {
+                    tracing::warn!(
+                        abandoned = in_flight.len(),
+                        "requests still in flight after the grace period; they are sent again after the restart"
+                    );
+                    in_flight.abort_all();
+                    while in_flight.join_next().await.is_some() {}
+                    break;
+                }
+            }
+        }
+    }
+    drop(out_tx);
+    let _ = recorder.await;
+    let _ = housekeeping.await;
+    if dedicated {
+        store.close_dedicated().await;
     }
     tracing::info!("outbox delivery stopped");
 }

@@ -1,6 +1,9 @@
 //! Outbox delivery and centre events against an in-memory centre with injected faults: exactly
 //! once through lost replies, in order per ticket, parked refusals, stuck alerts, urging, and
-//! events applied once and never backwards. Virtual time (ManualClock); no sockets.
+//! events applied once and never backwards. Virtual time (ManualClock); no sockets. The
+//! pipelined worker ([`delivery::run`]) is tested in real time: a slow request for one ticket
+//! does not hold back another ticket's order, and a ticket's orders stay in order (never two
+//! in flight) under random latency and failures.
 
 use hotline_center112::wire::{
     Event, EventPayload, EventType, HubSubscription, LineTest, Note, Status, TroubleTicket,
@@ -16,8 +19,9 @@ use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, TicketStatus, Timestamp};
 use hotline_store::{EventOutcome, Store, StoreOptions};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const T0: i64 = 1_780_000_000_000;
 const SECRET: &[u8] = b"test-secret";
@@ -33,6 +37,38 @@ struct FakeState {
     lose_after: usize,
     /// answer every call with a permanent 400
     reject: bool,
+    /// delay before a dispatch of this faulty number is processed
+    slow: HashMap<String, Duration>,
+    /// every call waits a random 0..jitter before it is processed
+    jitter: Duration,
+    /// every n-th call fails with "unavailable" (0: never)
+    fail_every: usize,
+    n_calls: usize,
+    /// requests being served per faulty number, and how often one came while another of the
+    /// same number was being served
+    in_flight: HashMap<String, usize>,
+    overlaps: usize,
+    /// successfully processed calls per faulty number: "dispatch", "note:<text>", "cancel"
+    by_number: HashMap<String, Vec<String>>,
+}
+
+/// Leaves the in-flight count of a number when a call ends, however it ends.
+struct Serving(FakeCenter, String);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(n) = self.0.state().in_flight.get_mut(&self.1) {
+            *n -= 1;
+        }
+    }
+}
+
+fn number_of(characteristic: &[hotline_center112::wire::Characteristic]) -> String {
+    characteristic
+        .iter()
+        .find(|c| c.name == "faultyNumber")
+        .map(|c| c.value.clone())
+        .unwrap_or_default()
 }
 
 #[derive(Clone, Default)]
@@ -56,6 +92,51 @@ impl FakeCenter {
         }
         Ok(())
     }
+    /// Counts the call as in flight for `number`, then waits its delay (slow number, jitter).
+    async fn serve(&self, number: String) -> Serving {
+        let delay = {
+            let mut s = self.state();
+            let n = s.in_flight.entry(number.clone()).or_default();
+            *n += 1;
+            if *n > 1 {
+                s.overlaps += 1;
+            }
+            let mut d = s.slow.get(&number).copied().unwrap_or_default();
+            if !s.jitter.is_zero() {
+                use rand::Rng;
+                d += s.jitter.mul_f64(rand::rng().random_range(0.0..1.0));
+            }
+            d
+        };
+        let guard = Serving(self.clone(), number);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        guard
+    }
+    fn flaky(&self) -> Result<(), CenterError> {
+        let mut s = self.state();
+        s.n_calls += 1;
+        if s.fail_every > 0 && s.n_calls.is_multiple_of(s.fail_every) {
+            return Err(CenterError::Unavailable("flaky".into()));
+        }
+        Ok(())
+    }
+    fn number_of_ticket(&self, id: &str) -> String {
+        self.state()
+            .tickets
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| number_of(&t.characteristic))
+            .unwrap_or_default()
+    }
+    fn processed(&self, number: &str, what: String) {
+        self.state()
+            .by_number
+            .entry(number.to_string())
+            .or_default()
+            .push(what);
+    }
     fn lose(&self) -> Result<(), CenterError> {
         let mut s = self.state();
         if s.lose_after > 0 {
@@ -76,7 +157,11 @@ impl Center112 for FakeCenter {
         order: &TroubleTicketCreate,
         _key: &str,
     ) -> Result<Dispatched, CenterError> {
+        let number = number_of(&order.characteristic);
+        let _serving = self.serve(number.clone()).await;
+        self.flaky()?;
         self.gate()?;
+        self.processed(&number, "dispatch".into());
         let ext = order.external_identifier[0].id.clone();
         let res = {
             let mut s = self.state();
@@ -126,7 +211,11 @@ impl Center112 for FakeCenter {
         note: Note,
         priority: Option<String>,
     ) -> Result<TroubleTicket, CenterError> {
+        let number = self.number_of_ticket(id);
+        let _serving = self.serve(number.clone()).await;
+        self.flaky()?;
         self.gate()?;
+        self.processed(&number, format!("note:{}", note.text));
         let t = {
             let mut s = self.state();
             s.calls.push(("note".into(), id.into()));
@@ -147,7 +236,11 @@ impl Center112 for FakeCenter {
         Ok(t)
     }
     async fn cancel(&self, id: &str, _reason: &str) -> Result<TroubleTicket, CenterError> {
+        let number = self.number_of_ticket(id);
+        let _serving = self.serve(number.clone()).await;
+        self.flaky()?;
         self.gate()?;
+        self.processed(&number, "cancel".into());
         let mut s = self.state();
         s.calls.push(("cancel".into(), id.into()));
         let t = s
@@ -475,4 +568,200 @@ async fn ss3_repair_breach_urges_the_centre_with_a_raised_priority() {
         "{:?}",
         tt.note
     );
+}
+
+/// A desk in real time with the fake centre, and the pipelined worker running.
+struct Live {
+    desk: Desk,
+    center: FakeCenter,
+    stop: tokio_util::sync::CancellationToken,
+    worker: tokio::task::JoinHandle<()>,
+    _dir: std::path::PathBuf,
+}
+
+async fn live(center: FakeCenter, cfg: DeliveryConfig) -> Live {
+    let dir = std::env::temp_dir().join(format!("hotline-delivery-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(StoreOptions::new(format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("d.db").display()
+    )))
+    .await
+    .unwrap();
+    let desk = Desk::new(
+        store,
+        DeskRules::default(),
+        Arc::new(hotline_core::SystemClock),
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(delivery::run(
+        desk.clone(),
+        Arc::new(center.clone()),
+        cfg,
+        desk.outbox_wake.clone(),
+        stop.clone().cancelled_owned(),
+    ));
+    Live {
+        desk,
+        center,
+        stop,
+        worker,
+        _dir: dir,
+    }
+}
+
+impl Live {
+    async fn dispatched(&self, number: &str) -> i64 {
+        let t = NewTicket {
+            faulty_number: number.into(),
+            fault_type: "noise".into(),
+            channel: "phone".into(),
+            ..Default::default()
+        };
+        let id = self
+            .desk
+            .create_ticket(&who("j1", Role::Junior), t)
+            .await
+            .unwrap()
+            .ticket
+            .id;
+        self.desk
+            .act(
+                &who("s1", Role::Senior),
+                id,
+                Action::Dispatch {
+                    note: "派单".into(),
+                },
+            )
+            .await
+            .unwrap();
+        id
+    }
+    async fn all_delivered(&self, id: i64) -> bool {
+        let v = self.desk.get(id).await.unwrap();
+        v.orders.iter().all(|(_, d)| d.state == "delivered")
+    }
+    async fn wait_delivered(&self, ids: &[i64], limit: Duration) {
+        let start = Instant::now();
+        loop {
+            let mut all = true;
+            for id in ids {
+                all &= self.all_delivered(*id).await;
+            }
+            if all {
+                return;
+            }
+            assert!(start.elapsed() < limit, "not delivered within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    async fn stop(self) {
+        self.stop.cancel();
+        self.worker.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_slow_request_for_one_ticket_does_not_hold_back_another_tickets_order() {
+    let center = FakeCenter::default();
+    center
+        .state()
+        .slow
+        .insert("01066550001".into(), Duration::from_millis(1500));
+    let l = live(center, DeliveryConfig::default()).await;
+    let slow = l.dispatched("01066550001").await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // its request is in flight
+    let t0 = Instant::now();
+    let fast = l.dispatched("01066550002").await;
+    l.wait_delivered(&[fast], Duration::from_secs(5)).await;
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(600),
+        "the second ticket waited {took:?} behind the slow request"
+    );
+    assert!(
+        !l.all_delivered(slow).await,
+        "the slow request is still in flight"
+    );
+    l.wait_delivered(&[slow], Duration::from_secs(5)).await;
+    assert_eq!(l.center.state().tickets.len(), 2);
+    l.stop().await;
+}
+
+#[tokio::test]
+async fn a_tickets_orders_stay_in_order_under_pipelining_latency_and_failures() {
+    let center = FakeCenter::default();
+    {
+        let mut s = center.state();
+        s.jitter = Duration::from_millis(15);
+        s.fail_every = 7;
+    }
+    let cfg = DeliveryConfig {
+        concurrency: 16,
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(100),
+        max_batch: 8, // small looks: the local queue and refills are exercised too
+        ..DeliveryConfig::default()
+    };
+    let l = live(center, cfg).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let id = l.dispatched(&format!("0106655{i:04}")).await;
+        for n in 1..=2 {
+            l.desk
+                .act(
+                    &who("s1", Role::Senior),
+                    id,
+                    Action::FollowUp {
+                        note: format!("第{n}次"),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        ids.push(id);
+    }
+    l.wait_delivered(&ids, Duration::from_secs(30)).await;
+    {
+        let s = l.center.state();
+        assert_eq!(
+            s.overlaps, 0,
+            "two requests of one ticket were in flight at once"
+        );
+        assert_eq!(s.tickets.len(), 30, "one order per ticket at the centre");
+        assert!(s.n_calls > 90, "some calls failed and were retried");
+        for i in 0..30 {
+            let number = format!("0106655{i:04}");
+            let done: Vec<&str> = s.by_number[&number]
+                .iter()
+                .map(String::as_str)
+                .filter(|c| !c.starts_with("note") || c.contains("次"))
+                .collect();
+            // a retried call may be processed again, but never before its predecessor
+            let mut firsts: Vec<&str> = Vec::new();
+            for c in done {
+                if !firsts.contains(&c) {
+                    firsts.push(c);
+                }
+            }
+            assert_eq!(
+                firsts,
+                vec!["dispatch", "note:追单: 第1次", "note:追单: 第2次"],
+                "{number}"
+            );
+            let t = s
+                .tickets
+                .iter()
+                .find(|t| number_of(&t.characteristic) == number)
+                .unwrap();
+            let notes: Vec<&str> = t
+                .note
+                .iter()
+                .filter(|n| n.kind == "followUp")
+                .map(|n| n.text.as_str())
+                .collect();
+            assert_eq!(notes, vec!["追单: 第1次", "追单: 第2次"], "{number}");
+        }
+    }
+    l.stop().await;
 }

@@ -92,6 +92,26 @@ pub(crate) async fn begin_write(
     })
 }
 
+async fn connect(url: &str, backend: Backend, max_connections: u32) -> Result<AnyPool> {
+    let mut pool_opts = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10));
+    if backend == Backend::Sqlite {
+        pool_opts = pool_opts.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL with synchronous=FULL: every commit is fsynced, so an acknowledged
+                // ticket survives a crash or power loss.
+                conn.execute("PRAGMA journal_mode=WAL").await?;
+                conn.execute("PRAGMA synchronous=FULL").await?;
+                conn.execute("PRAGMA busy_timeout=10000").await?;
+                conn.execute("PRAGMA foreign_keys=ON").await?;
+                Ok(())
+            })
+        });
+    }
+    Ok(pool_opts.connect(url).await?)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -128,6 +148,8 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) batcher: Arc<batch::Batcher>,
+    /// Where the pool connects, so a task can open its own connections ([`Store::dedicated`]).
+    pub(crate) url: Arc<str>,
 }
 
 impl Store {
@@ -141,23 +163,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(opts.url));
         };
-        let mut pool_opts = AnyPoolOptions::new()
-            .max_connections(opts.max_connections)
-            .acquire_timeout(Duration::from_secs(10));
-        if backend == Backend::Sqlite {
-            pool_opts = pool_opts.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL with synchronous=FULL: every commit is fsynced, so an acknowledged
-                    // ticket survives a crash or power loss.
-                    conn.execute("PRAGMA journal_mode=WAL").await?;
-                    conn.execute("PRAGMA synchronous=FULL").await?;
-                    conn.execute("PRAGMA busy_timeout=10000").await?;
-                    conn.execute("PRAGMA foreign_keys=ON").await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool_opts.connect(&opts.url).await?;
+        let pool = connect(&opts.url, backend, opts.max_connections).await?;
         migrate::run(&pool, backend).await?;
         let shards = match backend {
             Backend::Sqlite => 1,
@@ -168,7 +174,26 @@ impl Store {
             pool,
             backend,
             batcher: Arc::new(batcher),
+            url: opts.url.into(),
         })
+    }
+
+    /// The same store over `max_connections` connections of its own, for a task that must not
+    /// wait behind the shared pool (the outbox worker) nor hold its connections. Shares the
+    /// group-commit writers; close it with [`Store::close_dedicated`], not [`Store::close`].
+    pub async fn dedicated(&self, max_connections: u32) -> Result<Store> {
+        let pool = connect(&self.url, self.backend, max_connections.max(1)).await?;
+        Ok(Store {
+            pool,
+            backend: self.backend,
+            batcher: self.batcher.clone(),
+            url: self.url.clone(),
+        })
+    }
+
+    /// Closes the connections of a [`Store::dedicated`] store (the shared writers keep running).
+    pub async fn close_dedicated(&self) {
+        self.pool.close().await;
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN

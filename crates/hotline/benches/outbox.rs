@@ -6,8 +6,17 @@
 //! 3. backlog: 10,000 orders approved while the centre is down, then the time to drain.
 //!
 //! `cargo bench -p hotline --bench outbox` (SQLite in a temp dir). Set
-//! `HOTLINE_BENCH_DATABASE_URL=postgres://...` to run the core on PostgreSQL instead.
-//! Env: `RATE` (orders/s, default 1000), `SECONDS` (default 10), `BACKLOG` (default 10000).
+//! `HOTLINE_BENCH_DATABASE_URL=postgres://...` to run the core on PostgreSQL instead: the run
+//! creates a scratch database `hotline_bench_<uuid>` on that server and drops it at the end,
+//! so leftover outbox rows of earlier runs never count.
+//! Env: `RATE` (orders/s, default 1000), `SECONDS` (default 10), `BACKLOG` (default 10000);
+//! `MARK_INTERVAL_MS`, `LOOK_GAP_MS` override the worker's defaults.
+//!
+//! Sustained latency is reported three ways: approval→2xx (the outbox row's `created_at`, taken
+//! when the approval's transaction starts, to the centre's 2xx); the approval itself (the
+//! `act` call: read, decide, commit, read back); and the worker's share, 2xx minus the moment
+//! `act` returned (clamped at 0; `act` returns just after the commit, so this slightly
+//! understates the commit→2xx time).
 
 use center112_sim::{Faults, SimConfig, Simulator};
 use futures::StreamExt;
@@ -70,6 +79,41 @@ async fn tickets(core: &hotline_core::server::RunningCore, n: usize, prefix: &st
         .await
 }
 
+/// A scratch database on the PostgreSQL server of `base` (dropped by [`drop_scratch`]).
+async fn scratch_postgres(base: &str) -> (String, String) {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let name = format!("hotline_bench_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(base)
+        .await
+        .expect("PostgreSQL reachable");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("CREATE DATABASE");
+    admin.close().await;
+    let i = base.rfind('/').expect("the URL has a database path");
+    (format!("{}/{name}", &base[..i]), name)
+}
+
+async fn drop_scratch(base: &str, name: &str) {
+    use sqlx::Executor;
+    if let Ok(admin) = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(base)
+        .await
+    {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await;
+        admin.close().await;
+    }
+}
+
 async fn dispatch(desk: &hotline_core::desk::Desk, id: i64) {
     let s = Principal {
         agent_id: "s1".into(),
@@ -93,8 +137,31 @@ async fn main() {
     let backlog = env_or("BACKLOG", 10_000) as usize;
     let dir = std::env::temp_dir().join(format!("hotline-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let db = std::env::var("HOTLINE_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", dir.join("core.db").display()));
+    let pg_base = std::env::var("HOTLINE_BENCH_DATABASE_URL").ok();
+    let (db, scratch) = match &pg_base {
+        Some(base) => {
+            let (url, name) = scratch_postgres(base).await;
+            (url, Some(name))
+        }
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.join("core.db").display()),
+            None,
+        ),
+    };
+    let mut delivery = DeliveryConfig::default();
+    if let Some(ms) = std::env::var("MARK_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        delivery.mark_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = std::env::var("LOOK_GAP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        delivery.look_gap = Duration::from_millis(ms);
+    }
+    println!("delivery config: {delivery:?}");
     println!(
         "outbox benchmark: core on {}, rate {rate}/s for {seconds}s, backlog {backlog}",
         if db.starts_with("sqlite") {
@@ -172,7 +239,7 @@ async fn main() {
                 client: Arc::new(HttpCenter::new(sim.base_url(), Duration::from_secs(10)).unwrap()),
                 secret: b"bench".to_vec(),
                 callback_url: None,
-                delivery: DeliveryConfig::default(),
+                delivery,
             }),
         },
         Arc::new(SystemClock),
@@ -192,11 +259,17 @@ async fn main() {
         tick.tick().await;
         for &id in chunk {
             let desk = core.desk.clone();
-            handles.push(tokio::spawn(async move { dispatch(&desk, id).await }));
+            handles.push(tokio::spawn(async move {
+                let s = now_ms();
+                dispatch(&desk, id).await;
+                (id, s, now_ms())
+            }));
         }
     }
+    let mut acted = std::collections::HashMap::with_capacity(n);
     for h in handles {
-        h.await.unwrap();
+        let (id, s, e) = h.await.unwrap();
+        acted.insert(id, (s, e));
     }
     let approve_secs = t0.elapsed().as_secs_f64();
     loop {
@@ -229,6 +302,27 @@ async fn main() {
         pct(&l, 0.5),
         pct(&l, 0.99),
         l.last().copied().unwrap_or(f64::NAN)
+    );
+    let mut approve: Vec<f64> = acted.values().map(|(s, e)| (e - s) as f64).collect();
+    approve.sort_by(f64::total_cmp);
+    let mut share: Vec<f64> = core
+        .desk
+        .store
+        .delivered_by_ticket(hotline_domain::Timestamp(since))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|(t, _, d)| acted.get(t).map(|(_, e)| (d - e).max(0) as f64))
+        .collect();
+    share.sort_by(f64::total_cmp);
+    println!(
+        "          approval (act) p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; act returned→2xx p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        pct(&approve, 0.5),
+        pct(&approve, 0.99),
+        approve.last().copied().unwrap_or(f64::NAN),
+        pct(&share, 0.5),
+        pct(&share, 0.99),
+        share.last().copied().unwrap_or(f64::NAN)
     );
 
     // 3. backlog after an outage
@@ -283,5 +377,8 @@ async fn main() {
     println!("simulator: {at_centre}");
     core.shutdown().await;
     sim.shutdown().await;
+    if let (Some(base), Some(name)) = (&pg_base, &scratch) {
+        drop_scratch(base, name).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

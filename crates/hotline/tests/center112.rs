@@ -1,7 +1,7 @@
 //! The core and the 112-centre simulator together, over real HTTP: a ticket from review to
 //! clearance (回单) and the survey task; exactly-once delivery of 200 orders across a centre
-//! outage and restart; duplicated and reordered events; a core restart mid-delivery; line test
-//! and progress over gRPC. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
+//! outage and restart; duplicated and reordered events; a core restart mid-delivery; a shutdown
+//! that lets requests in flight finish and records them; line test and progress over gRPC. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
 
 use center112_sim::{Faults, RunningSim, SimConfig, Simulator};
 use hotline_core::SystemClock;
@@ -401,6 +401,93 @@ async fn a_core_restart_mid_delivery_loses_nothing() {
             60,
             "exactly once ({delivered_before} before the restart, {url})"
         );
+        second.shutdown().await;
+        centre.shutdown().await;
+    }
+}
+
+/// Shutdown while the (slow) centre is serving requests: nothing new starts, the requests in
+/// flight finish within the grace period and are recorded before the core stops — the store
+/// then shows exactly the orders the centre has — and after a restart the rest arrive, none
+/// twice and each marked delivered once.
+#[tokio::test]
+async fn shutdown_records_requests_in_flight_and_a_restart_doubles_nothing() {
+    let dbs = databases().await;
+    for url in &dbs.urls {
+        let centre = sim(
+            &dbs.dir.join(format!("sim-{}.db", uuid::Uuid::new_v4())),
+            "127.0.0.1:0",
+            Faults {
+                slow_ms: 400,
+                ..Faults::default()
+            },
+        )
+        .await;
+        let first = core(url, &centre.base_url()).await;
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let id = report(&first, &format!("0759{:07}", i)).await;
+            dispatch_reviewed(&first, id).await;
+            ids.push(id);
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await; // requests are in flight
+        let t0 = Instant::now();
+        first.shutdown().await;
+        let stopping = t0.elapsed();
+        let at_centre: std::collections::HashSet<String> = centre
+            .tickets()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.external_identifier[0].id.clone())
+            .collect();
+        assert!(!at_centre.is_empty(), "{url}");
+        assert!(stopping < Duration::from_secs(5), "{stopping:?}");
+        let store = hotline_store::Store::open(hotline_store::StoreOptions::new(url.clone()))
+            .await
+            .unwrap();
+        let mut marked = 0;
+        for id in &ids {
+            let v = store.get_ticket(*id).await.unwrap();
+            let (order, d) = &v.orders[0];
+            assert_eq!(
+                d.state == "delivered",
+                at_centre.contains(&order.id.to_string()),
+                "ticket {id}: the store agrees with the centre after shutdown ({url})"
+            );
+            marked += usize::from(d.state == "delivered");
+        }
+        store.close().await;
+        let second = core(url, &centre.base_url()).await;
+        wait_for(
+            "all delivered after restart",
+            Duration::from_secs(30),
+            async || {
+                let mut all = true;
+                for id in &ids {
+                    all &= second.desk.get(*id).await.unwrap().orders[0].1.state == "delivered";
+                }
+                all
+            },
+        )
+        .await;
+        assert_eq!(
+            centre.tickets().await.unwrap().len(),
+            20,
+            "exactly once ({marked} recorded at shutdown, {url})"
+        );
+        for id in &ids {
+            let delivered = second
+                .desk
+                .store
+                .history(*id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|a| a.action == "delivered")
+                .count();
+            assert_eq!(delivered, 1, "ticket {id} marked delivered once ({url})");
+        }
         second.shutdown().await;
         centre.shutdown().await;
     }
