@@ -31,6 +31,8 @@ pub struct CoreConfig {
     pub grpc_listen: SocketAddr,
     pub http_listen: SocketAddr,
     pub database_url: String,
+    /// Operator overrides of the store's pool size and group commit (`[store]`).
+    pub store: hotline_store::StoreTuning,
     pub rules: DeskRules,
     /// Created at start-up if no agent exists yet: (agent id, password).
     pub bootstrap_admin: Option<(String, String)>,
@@ -112,7 +114,7 @@ pub enum StartError {
 
 /// Opens the store, binds both listeners and spawns everything.
 pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore, StartError> {
-    let store = Store::open(StoreOptions::new(cfg.database_url.clone())).await?;
+    let store = Store::open(StoreOptions::new(cfg.database_url.clone()).tuned(&cfg.store)).await?;
     tracing::info!(backend = ?store.backend(), "store open");
     let desk = Desk::new(store.clone(), cfg.rules.clone(), clock.clone());
     let auth = Arc::new(Auth::new(store.clone(), clock.clone()));

@@ -27,6 +27,7 @@ async fn boot(url: &str) -> RunningCore {
         grpc_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         database_url: url.to_string(),
+        store: Default::default(),
         rules: DeskRules::default(),
         bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
         service_account: None,

@@ -47,6 +47,7 @@ async fn re1_voicemail_is_claimed_once_replayed_and_converted_or_escalated() {
             grpc_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
             database_url: format!("sqlite://{}?mode=rwc", dir.join("vm.db").display()),
+            store: Default::default(),
             rules: DeskRules::default(),
             bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
             service_account: None,

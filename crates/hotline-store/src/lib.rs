@@ -129,7 +129,50 @@ pub struct StoreOptions {
     pub max_batch: usize,
 }
 
+/// Operator overrides of [`StoreOptions`] (`[store]` in the config file); `None` keeps the
+/// built-in value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreTuning {
+    /// Connections in the shared pool.
+    pub max_connections: Option<u32>,
+    /// Group-commit writer shards (PostgreSQL only).
+    pub writer_shards: Option<usize>,
+    /// Most tickets one group commit takes.
+    pub max_batch: Option<usize>,
+}
+
+impl StoreTuning {
+    /// Refuses values the store cannot work with, naming the setting.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let check = |name: &str, v: Option<usize>, max: usize| match v {
+            Some(n) if n == 0 || n > max => Err(format!("store {name}: {n} is not in 1..={max}")),
+            _ => Ok(()),
+        };
+        check(
+            "max_connections",
+            self.max_connections.map(|n| n as usize),
+            1024,
+        )?;
+        check("writer_shards", self.writer_shards, 64)?;
+        check("max_batch", self.max_batch, 4096)
+    }
+}
+
 impl StoreOptions {
+    /// These options with the operator's overrides applied.
+    pub fn tuned(mut self, t: &StoreTuning) -> Self {
+        if let Some(n) = t.max_connections {
+            self.max_connections = n;
+        }
+        if let Some(n) = t.writer_shards {
+            self.writer_shards = n;
+        }
+        if let Some(n) = t.max_batch {
+            self.max_batch = n;
+        }
+        self
+    }
+
     pub fn new(url: impl Into<String>) -> Self {
         StoreOptions {
             url: url.into(),

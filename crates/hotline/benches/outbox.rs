@@ -229,6 +229,7 @@ async fn main() {
             grpc_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.clone(),
+            store: Default::default(),
             rules: DeskRules::default(),
             bootstrap_admin: None,
             service_account: None,

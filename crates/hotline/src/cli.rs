@@ -391,6 +391,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         grpc_listen: addr(&grpc, "--grpc-listen")?,
         http_listen: addr(&http, "--http-listen")?,
         database_url: database_url(&a.store, &file)?,
+        store: file.store_tuning()?,
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
         service_account: calls

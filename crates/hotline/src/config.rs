@@ -13,6 +13,8 @@ pub struct FileConfig {
     pub http_listen: Option<String>,
     pub sip_listen: Option<String>,
     pub database_url: Option<String>,
+    /// Store tuning: pool size and group commit.
+    pub store: Option<StoreSection>,
     /// First admin, created when no agent exists yet.
     pub admin: Option<AdminConfig>,
     /// The telephone side: SIP, RTP, prompts, agent softphones.
@@ -29,6 +31,33 @@ pub struct FileConfig {
 pub struct AdminConfig {
     pub agent_id: String,
     pub password: String,
+}
+
+/// `[store]`: overrides of the store's pool size and group commit (defaults suit one 2-core
+/// machine; see BENCHMARKS.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    pub max_connections: Option<u32>,
+    pub writer_shards: Option<usize>,
+    pub max_batch: Option<usize>,
+}
+
+impl FileConfig {
+    /// The `[store]` overrides, checked.
+    pub fn store_tuning(&self) -> anyhow::Result<hotline_store::StoreTuning> {
+        let t = self
+            .store
+            .as_ref()
+            .map(|s| hotline_store::StoreTuning {
+                max_connections: s.max_connections,
+                writer_shards: s.writer_shards,
+                max_batch: s.max_batch,
+            })
+            .unwrap_or_default();
+        t.validate().map_err(|e| anyhow::anyhow!("config: {e}"))?;
+        Ok(t)
+    }
 }
 
 pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -66,6 +95,23 @@ mod tests {
         let ivr = c.ivr.unwrap();
         ivr.validate().unwrap();
         assert_eq!(ivr.voicemail_max_secs, 120);
+    }
+
+    #[test]
+    fn store_section_tunes_the_pool_and_refuses_zero() {
+        let c: FileConfig =
+            toml::from_str("[store]\nmax_connections = 32\nwriter_shards = 2\n").unwrap();
+        let t = c.store_tuning().unwrap();
+        assert_eq!(
+            (t.max_connections, t.writer_shards, t.max_batch),
+            (Some(32), Some(2), None)
+        );
+        let o = hotline_store::StoreOptions::new("sqlite::memory:").tuned(&t);
+        assert_eq!((o.max_connections, o.writer_shards), (32, 2));
+        let bad: FileConfig = toml::from_str("[store]\nmax_batch = 0\n").unwrap();
+        let e = bad.store_tuning().unwrap_err().to_string();
+        assert!(e.contains("max_batch"), "{e}");
+        assert!(toml::from_str::<FileConfig>("[store]\npool = 3\n").is_err());
     }
 
     #[test]

@@ -59,6 +59,7 @@ async fn core_with_callback(url: &str, center_base: &str, callback: Option<Strin
         grpc_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         database_url: url.into(),
+        store: Default::default(),
         rules: DeskRules::default(),
         bootstrap_admin: None,
         service_account: None,

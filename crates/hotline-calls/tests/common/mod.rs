@@ -188,6 +188,7 @@ impl Hotline {
                 grpc_listen: "127.0.0.1:0".parse().unwrap(),
                 http_listen: "127.0.0.1:0".parse().unwrap(),
                 database_url: url.to_owned(),
+                store: Default::default(),
                 rules: DeskRules::default(),
                 bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
                 service_account: Some((IVR_ID.into(), IVR_PASSWORD.into())),
