@@ -9,12 +9,12 @@
 //! [`crate::tickets::insert_ticket`] is the one-at-a-time equivalent (the fallback when a batch
 //! fails); tests check that both write the same rows.
 
-use crate::tickets::{CreateRequest, Created};
+use crate::tickets::{self, CreateRequest, Created};
 use crate::{Backend, Result, StoreError, rows};
 use hotline_domain::repeat::{PriorTicket, RepeatPolicy};
 use hotline_domain::rules::{Deadline, DeadlineKind};
 use hotline_domain::task::TaskKind;
-use hotline_domain::{Ticket, TicketId, TicketStatus};
+use hotline_domain::{TicketId, TicketStatus};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{HashMap, HashSet};
 
@@ -115,7 +115,7 @@ fn padded<T: Copy>(items: &[T]) -> impl Iterator<Item = T> + '_ {
 }
 
 /// `($1, $2), ($3, $4)` for `n` tuples of `cols`, numbering from `first + 1`.
-fn push_tuples(sql: &mut String, n: usize, cols: usize, first: usize) {
+pub(crate) fn push_tuples(sql: &mut String, n: usize, cols: usize, first: usize) {
     use std::fmt::Write;
     let mut k = first;
     for i in 0..n {
@@ -343,25 +343,7 @@ pub(crate) async fn insert_batch(
                 req.now.since(v.received_at) / 60_000
             )
         });
-        let ticket = Ticket {
-            id,
-            faulty_number: v.faulty_number.clone(),
-            contact_number: v.contact_number.clone(),
-            customer: v.customer.clone(),
-            fault_type: v.fault_type,
-            description: v.description.clone(),
-            channel: v.channel,
-            received_at: v.received_at,
-            created_at: req.now,
-            created_by: req.actor.clone(),
-            urgent: v.urgent,
-            status,
-            repeat_of: repeat.map(|r| r.original()),
-            supplement_of: v.supplement_of,
-            dispatch_order: None,
-            version: 1,
-            updated_at: req.now,
-        };
+        let ticket = tickets::new_ticket(id, req, status, repeat.map(|r| r.original()));
         results.push(None);
         planned.push(Planned {
             req,

@@ -68,19 +68,7 @@ const RECORD_CHUNK: usize = 200;
 /// `($1, $2), ($3, $4), ...`: `rows` tuples of `width` numbered parameters.
 fn placeholders(rows: usize, width: usize) -> String {
     let mut out = String::with_capacity(rows * width * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..width {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&format!("${}", r * width + c + 1));
-        }
-        out.push(')');
-    }
+    crate::create::push_tuples(&mut out, rows, width, 0);
     out
 }
 

@@ -170,6 +170,35 @@ async fn insert_deadlines(conn: &mut AnyConnection, id: TicketId, ds: &[Deadline
 
 /// Inserts one ticket inside the caller's transaction. `NotFound` (a supplement of an unknown
 /// ticket) is detected before anything is written, so the transaction stays usable.
+/// The row of a ticket being created from `req` (both creation paths build it here).
+pub(crate) fn new_ticket(
+    id: TicketId,
+    req: &CreateRequest,
+    status: TicketStatus,
+    repeat_of: Option<TicketId>,
+) -> Ticket {
+    let v = &req.valid;
+    Ticket {
+        id,
+        faulty_number: v.faulty_number.clone(),
+        contact_number: v.contact_number.clone(),
+        customer: v.customer.clone(),
+        fault_type: v.fault_type,
+        description: v.description.clone(),
+        channel: v.channel,
+        received_at: v.received_at,
+        created_at: req.now,
+        created_by: req.actor.clone(),
+        urgent: v.urgent,
+        status,
+        repeat_of,
+        supplement_of: v.supplement_of,
+        dispatch_order: None,
+        version: 1,
+        updated_at: req.now,
+    }
+}
+
 pub(crate) async fn insert_ticket(
     conn: &mut AnyConnection,
     req: &CreateRequest,
@@ -299,25 +328,7 @@ pub(crate) async fn insert_ticket(
             .await?,
         );
     }
-    let ticket = Ticket {
-        id,
-        faulty_number: v.faulty_number.clone(),
-        contact_number: v.contact_number.clone(),
-        customer: v.customer.clone(),
-        fault_type: v.fault_type,
-        description: v.description.clone(),
-        channel: v.channel,
-        received_at: v.received_at,
-        created_at: req.now,
-        created_by: req.actor.clone(),
-        urgent: v.urgent,
-        status,
-        repeat_of: repeat.map(|r| r.original()),
-        supplement_of: v.supplement_of,
-        dispatch_order: None,
-        version: 1,
-        updated_at: req.now,
-    };
+    let ticket = new_ticket(id, req, status, repeat.map(|r| r.original()));
     Ok(Created {
         ticket,
         repeat,
