@@ -60,10 +60,11 @@ pub struct DeliveryConfig {
     /// next row; the approval→2xx latency does not include it.
     pub mark_interval: Duration,
     /// Shortest time between two looks at the outbox prompted by new orders or released
-    /// tickets (so a busy desk costs one query per gap, not one per approval). 50 ms: at
-    /// 1,000 approvals/s a 2 ms gap made the looks compete with the approvals' own commits
-    /// (SQLite approvals fell to ~680/s, PostgreSQL approval→2xx p99 546 ms vs 207 ms at
-    /// 50 ms; BENCHMARKS.md). A lone approval is still looked for at once.
+    /// tickets (so a busy desk costs one query per gap, not one per approval). 10 ms: at
+    /// 1,000 approvals/s on SQLite, with approvals group-committed and writers queueing for
+    /// the store's write turn, approval→2xx p99 was 34 ms at 10 ms, 64 ms at 20 ms, 76 ms at
+    /// 50 ms and 185 ms at 5 ms (looks then compete with the approvals; BENCHMARKS.md). A lone
+    /// approval is still looked for at once.
     pub look_gap: Duration,
     /// On shutdown, how long requests in flight may take to finish (their outcomes are then
     /// recorded); what is still in flight after it is abandoned and sent again after the
@@ -81,7 +82,7 @@ impl Default for DeliveryConfig {
             max_sleep: Duration::from_millis(500),
             max_batch: 1000,
             mark_interval: Duration::from_millis(5),
-            look_gap: Duration::from_millis(50),
+            look_gap: Duration::from_millis(10),
             shutdown_grace: Duration::from_secs(5),
         }
     }

@@ -1,8 +1,13 @@
-//! Group commit for new tickets. Each shard is one writer task that takes every creation
-//! waiting in its queue (up to `max_batch`), writes them in one transaction with a fixed number
-//! of statements ([`crate::create::insert_batch`]), commits, and only then replies to each
-//! caller — so a reply still means "durable", at a fraction of the fsyncs and round trips.
-//! Tickets are sharded by faulty number, so repeat detection for one number is serialised.
+//! Group commit for new tickets and for workflow transitions. Each shard is one writer task
+//! that takes every job waiting in its queue (up to `max_batch`): the creations it writes in one
+//! transaction with a fixed number of statements ([`crate::create::insert_batch`]), the
+//! workflow commits ([`crate::tickets::commit_in`]) one after another in a second one; it
+//! commits, and only then replies to each caller — so a reply still means "durable", at a
+//! fraction of the fsyncs and round trips. Creations are sharded by faulty number, so repeat
+//! detection for one number is serialised; workflow commits by ticket id.
+//!
+//! A workflow commit refused by its version check writes nothing, so its neighbours go on; one
+//! that fails after writing rolls the batch back, and the batch is retried one by one.
 //!
 //! Each writer keeps one connection of the pool for itself (taken on its first batch, given
 //! back and taken again after any error), so a batch does not wait for the pool.
@@ -16,8 +21,10 @@
 //!   error during SQLite's commit) is not retried — that could store a ticket twice — and not
 //!   acknowledged: every ticket of the batch gets [`StoreError::OutcomeUnknown`].
 
-use crate::tickets::{CreateRequest, Created, insert_ticket};
-use crate::{Backend, Result, Store, StoreError};
+use crate::tickets::{
+    CommitError, CommitJob, CommitOutcome, CreateRequest, Created, commit_in, insert_ticket,
+};
+use crate::{Backend, Result, Store, StoreError, WriteTurn};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Transaction};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -25,7 +32,10 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-type Job = (CreateRequest, oneshot::Sender<Result<Created>>);
+enum Job {
+    Create(CreateRequest, oneshot::Sender<Result<Created>>),
+    Commit(Box<CommitJob>, oneshot::Sender<Result<CommitOutcome>>),
+}
 
 pub struct Batcher {
     shards: Mutex<Vec<mpsc::Sender<Job>>>,
@@ -36,6 +46,7 @@ impl Batcher {
     pub(crate) fn start(
         pool: AnyPool,
         backend: Backend,
+        turn: WriteTurn,
         shards: usize,
         max_batch: usize,
     ) -> Batcher {
@@ -47,6 +58,7 @@ impl Batcher {
             tasks.push(tokio::spawn(writer(
                 pool.clone(),
                 backend,
+                turn.clone(),
                 rx,
                 max_batch.max(1),
                 shard,
@@ -59,21 +71,29 @@ impl Batcher {
     }
 
     pub(crate) async fn submit(&self, req: CreateRequest) -> Result<Created> {
+        let mut h = DefaultHasher::new();
+        req.valid.faulty_number.as_str().hash(&mut h);
+        let (tx, rx) = oneshot::channel();
+        self.send(h.finish(), Job::Create(req, tx)).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(crate) async fn commit(&self, job: CommitJob) -> Result<CommitOutcome> {
+        let key = job.ticket_id() as u64;
+        let (tx, rx) = oneshot::channel();
+        self.send(key, Job::Commit(Box::new(job), tx)).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn send(&self, key: u64, job: Job) -> Result<()> {
         let sender = {
             let shards = self.shards.lock().map_err(|_| StoreError::Closed)?;
             if shards.is_empty() {
                 return Err(StoreError::Closed);
             }
-            let mut h = DefaultHasher::new();
-            req.valid.faulty_number.as_str().hash(&mut h);
-            shards[(h.finish() as usize) % shards.len()].clone()
+            shards[(key % shards.len() as u64) as usize].clone()
         };
-        let (tx, rx) = oneshot::channel();
-        sender
-            .send((req, tx))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        sender.send(job).await.map_err(|_| StoreError::Closed)
     }
 
     /// Closes the queues and waits for the writers to drain what was already submitted.
@@ -97,18 +117,138 @@ type Slot = Option<PoolConnection<Any>>;
 async fn writer(
     pool: AnyPool,
     backend: Backend,
+    turn: WriteTurn,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     shard: usize,
 ) {
     let mut slot: Slot = None;
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut creates = Vec::with_capacity(max_batch);
+    let mut commits = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let reqs: Vec<&CreateRequest> = batch.iter().map(|(r, _)| r).collect();
-        let results = write(&pool, backend, &mut slot, &reqs, shard).await;
-        drop(reqs);
-        for ((_, reply), res) in batch.drain(..).zip(results) {
-            let _ = reply.send(res);
+        for job in batch.drain(..) {
+            match job {
+                Job::Create(req, reply) => creates.push((req, reply)),
+                Job::Commit(job, reply) => commits.push((job, reply)),
+            }
+        }
+        if !creates.is_empty() {
+            let reqs: Vec<&CreateRequest> = creates.iter().map(|(r, _)| r).collect();
+            let results = write(&pool, backend, &turn, &mut slot, &reqs, shard).await;
+            drop(reqs);
+            for ((_, reply), res) in creates.drain(..).zip(results) {
+                let _ = reply.send(res);
+            }
+        }
+        if !commits.is_empty() {
+            let jobs: Vec<&CommitJob> = commits.iter().map(|(j, _)| &**j).collect();
+            let results = write_commits(&pool, backend, &turn, &mut slot, &jobs, shard).await;
+            drop(jobs);
+            for ((_, reply), res) in commits.drain(..).zip(results) {
+                let _ = reply.send(res);
+            }
+        }
+    }
+}
+
+/// Writes a batch of workflow commits (falling back to one transaction each if the batch
+/// fails); one result per job, in order.
+async fn write_commits(
+    pool: &AnyPool,
+    backend: Backend,
+    turn: &WriteTurn,
+    slot: &mut Slot,
+    jobs: &[&CommitJob],
+    shard: usize,
+) -> Vec<Result<CommitOutcome>> {
+    let mut outcome = commit_batch(pool, backend, turn, slot, jobs).await;
+    if let Err(Failure::RolledBack(e)) = &outcome
+        && connection_lost(e)
+    {
+        tracing::info!(shard, error = %e, "writer connection lost; retrying the commits on a new one");
+        discard(slot);
+        outcome = commit_batch(pool, backend, turn, slot, jobs).await;
+    }
+    match outcome {
+        Ok(results) => results,
+        Err(Failure::Unknown(e)) => {
+            discard(slot);
+            let msg = e.to_string();
+            tracing::error!(shard, commits = jobs.len(), error = %msg, "group commit outcome unknown; no workflow change of the batch is acknowledged");
+            jobs.iter()
+                .map(|_| Err(StoreError::OutcomeUnknown(msg.clone())))
+                .collect()
+        }
+        Err(Failure::RolledBack(e)) => {
+            discard(slot);
+            if jobs.len() > 1 {
+                tracing::warn!(shard, commits = jobs.len(), error = %e, "group commit of workflow changes failed; retrying them one by one");
+            }
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let res = commit_one(pool, backend, turn, slot, job).await;
+                if matches!(&res, Err(e) if !matches!(e, StoreError::Conflict)) {
+                    discard(slot);
+                }
+                out.push(res);
+            }
+            out
+        }
+    }
+}
+
+/// One transaction for a batch of workflow commits. A commit refused by its version check is a
+/// result; any other failure fails the batch.
+async fn commit_batch(
+    pool: &AnyPool,
+    backend: Backend,
+    turn: &WriteTurn,
+    slot: &mut Slot,
+    jobs: &[&CommitJob],
+) -> Result<Vec<Result<CommitOutcome>>, Failure> {
+    let _turn = turn.take().await;
+    let conn = connection(pool, slot).await?;
+    let mut tx = begin(conn, backend).await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match commit_in(&mut tx, job).await {
+            Ok(out) => results.push(Ok(out)),
+            Err(CommitError::Refused(e)) => results.push(Err(e)),
+            // dropping `tx` rolls the batch back
+            Err(CommitError::Failed(e)) => return Err(Failure::RolledBack(e)),
+        }
+    }
+    commit(tx, backend).await?;
+    Ok(results)
+}
+
+/// One workflow commit in a transaction of its own.
+async fn commit_one(
+    pool: &AnyPool,
+    backend: Backend,
+    turn: &WriteTurn,
+    slot: &mut Slot,
+    job: &CommitJob,
+) -> Result<CommitOutcome> {
+    let inner = async {
+        let _turn = turn.take().await;
+        let conn = connection(pool, slot).await?;
+        let mut tx = begin(conn, backend).await?;
+        match commit_in(&mut tx, job).await {
+            Ok(out) => {
+                commit(tx, backend).await?;
+                Ok(out)
+            }
+            Err(CommitError::Refused(e) | CommitError::Failed(e)) => Err(Failure::RolledBack(e)),
+        }
+    };
+    match inner.await {
+        Ok(out) => Ok(out),
+        Err(Failure::RolledBack(e)) => Err(e),
+        Err(Failure::Unknown(e)) => {
+            tracing::error!(error = %e, "workflow commit outcome unknown; not acknowledged");
+            Err(StoreError::OutcomeUnknown(e.to_string()))
         }
     }
 }
@@ -118,11 +258,12 @@ async fn writer(
 async fn write(
     pool: &AnyPool,
     backend: Backend,
+    turn: &WriteTurn,
     slot: &mut Slot,
     reqs: &[&CreateRequest],
     shard: usize,
 ) -> Vec<Result<Created>> {
-    let mut outcome = write_batch(pool, backend, slot, reqs).await;
+    let mut outcome = write_batch(pool, backend, turn, slot, reqs).await;
     if let Err(Failure::RolledBack(e)) = &outcome
         && connection_lost(e)
     {
@@ -130,7 +271,7 @@ async fn write(
         // try the batch once more on a fresh one before going one by one.
         tracing::info!(shard, error = %e, "writer connection lost; retrying the batch on a new one");
         discard(slot);
-        outcome = write_batch(pool, backend, slot, reqs).await;
+        outcome = write_batch(pool, backend, turn, slot, reqs).await;
     }
     match outcome {
         Ok(results) => results,
@@ -147,7 +288,7 @@ async fn write(
             tracing::warn!(shard, tickets = reqs.len(), error = %e, "group commit failed; retrying tickets one by one");
             let mut out = Vec::with_capacity(reqs.len());
             for req in reqs {
-                let res = write_one(pool, backend, slot, req).await;
+                let res = write_one(pool, backend, turn, slot, req).await;
                 if matches!(&res, Err(e) if !matches!(e, StoreError::NotFound(_))) {
                     discard(slot);
                 }
@@ -183,9 +324,11 @@ impl From<sqlx::Error> for Failure {
 async fn write_batch(
     pool: &AnyPool,
     backend: Backend,
+    turn: &WriteTurn,
     slot: &mut Slot,
     reqs: &[&CreateRequest],
 ) -> Result<Vec<Result<Created>>, Failure> {
+    let _turn = turn.take().await;
     let conn = connection(pool, slot).await?;
     let mut tx = begin(conn, backend).await?;
     let results = crate::create::insert_batch(&mut tx, backend, reqs).await?;
@@ -197,10 +340,12 @@ async fn write_batch(
 async fn write_one(
     pool: &AnyPool,
     backend: Backend,
+    turn: &WriteTurn,
     slot: &mut Slot,
     req: &CreateRequest,
 ) -> Result<Created> {
     let inner = async {
+        let _turn = turn.take().await;
         let conn = connection(pool, slot).await?;
         let mut tx = begin(conn, backend).await?;
         let c = insert_ticket(&mut tx, req).await?;
@@ -289,14 +434,22 @@ impl Store {
     ) -> Vec<Result<Created>> {
         let refs: Vec<&CreateRequest> = reqs.iter().collect();
         let mut slot = None;
-        write(&self.pool, self.backend, &mut slot, &refs, usize::MAX).await
+        write(
+            &self.pool,
+            self.backend,
+            &self.turn,
+            &mut slot,
+            &refs,
+            usize::MAX,
+        )
+        .await
     }
 
     /// Writes one ticket with the one-by-one path (the batch's fallback). For tests.
     #[doc(hidden)]
     pub async fn create_ticket_unbatched(&self, req: CreateRequest) -> Result<Created> {
         let mut slot = None;
-        write_one(&self.pool, self.backend, &mut slot, &req).await
+        write_one(&self.pool, self.backend, &self.turn, &mut slot, &req).await
     }
 }
 

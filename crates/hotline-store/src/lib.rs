@@ -82,14 +82,59 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-pub(crate) async fn begin_write(
-    pool: &AnyPool,
-    backend: Backend,
-) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-    Ok(match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => pool.begin().await?,
-    })
+/// The process-wide turn to write, on SQLite: one database-wide write lock that every writer
+/// of this process queues for in FIFO order, instead of spinning in SQLite's busy handler
+/// (which sleeps 1, 2, 5 … 100 ms between tries and made the tail of every write path).
+/// `busy_timeout` stays as the fallback for writers in other processes. PostgreSQL has row
+/// locks and needs no turn.
+#[derive(Clone, Default)]
+pub(crate) struct WriteTurn(Option<Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteTurn {
+    fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => WriteTurn(Some(Arc::new(tokio::sync::Mutex::new(())))),
+            Backend::Postgres => WriteTurn(None),
+        }
+    }
+
+    /// Waits for this process's turn to write; the turn ends when the guard drops.
+    pub(crate) async fn take(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}
+
+/// A write transaction holding the process's [`WriteTurn`]. Derefs to the connection, so
+/// statements run on `&mut *tx` as on a plain transaction.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 async fn connect(url: &str, backend: Backend, max_connections: u32) -> Result<AnyPool> {
@@ -191,6 +236,8 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) batcher: Arc<batch::Batcher>,
+    /// SQLite's in-process write lock, shared with the writers and dedicated stores.
+    pub(crate) turn: WriteTurn,
     /// Where the pool connects, so a task can open its own connections ([`Store::dedicated`]).
     pub(crate) url: Arc<str>,
 }
@@ -212,11 +259,14 @@ impl Store {
             Backend::Sqlite => 1,
             Backend::Postgres => opts.writer_shards.max(1),
         };
-        let batcher = batch::Batcher::start(pool.clone(), backend, shards, opts.max_batch);
+        let turn = WriteTurn::for_backend(backend);
+        let batcher =
+            batch::Batcher::start(pool.clone(), backend, turn.clone(), shards, opts.max_batch);
         Ok(Store {
             pool,
             backend,
             batcher: Arc::new(batcher),
+            turn,
             url: opts.url.into(),
         })
     }
@@ -230,6 +280,7 @@ impl Store {
             pool,
             backend: self.backend,
             batcher: self.batcher.clone(),
+            turn: self.turn.clone(),
             url: self.url.clone(),
         })
     }
@@ -242,8 +293,14 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a deferred transaction that reads first and writes later fails with
     /// SQLITE_BUSY when another writer committed in between, which a busy timeout cannot cure.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        begin_write(&self.pool, self.backend).await
+    /// Before that it waits for the process's [`WriteTurn`].
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx> {
+        let turn = self.turn.take().await;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     pub fn backend(&self) -> Backend {

@@ -580,3 +580,138 @@ async fn te3_a_fax_ticket_gets_one_file_original_task_and_a_phone_ticket_none() 
         store.close().await;
     }
 }
+
+/// Stores `action` as decided on `view` (which may be stale by the time it lands).
+async fn commit_decided(
+    store: &Store,
+    view: &hotline_store::TicketView,
+    actor: &str,
+    role: Role,
+    action: &Action,
+    tamper: impl FnOnce(&mut hotline_domain::workflow::Transition),
+) -> Result<hotline_store::CommitOutcome, StoreError> {
+    let mut tr = decide(
+        &view.ticket,
+        &view.plain_orders(),
+        actor,
+        role,
+        action,
+        Context::default(),
+    )
+    .expect("allowed");
+    tamper(&mut tr);
+    store
+        .commit(CommitRequest {
+            ticket: &view.ticket,
+            transition: &tr,
+            actor,
+            role,
+            now: Timestamp(T0 + 5000),
+            rules: &DeskRules::default(),
+            text: action.text(),
+        })
+        .await
+}
+
+#[tokio::test]
+async fn group_committed_workflow_changes_race_per_ticket_and_a_failing_one_sinks_no_neighbour() {
+    for db in common::databases().await {
+        let store = common::open(&db).await;
+        let mut views = Vec::new();
+        for i in 0..40 {
+            let id = store
+                .create_ticket(create_req(
+                    report(&format!("0106700{i:04}"), "ivr", ""),
+                    T0 + i,
+                ))
+                .await
+                .unwrap()
+                .ticket
+                .id;
+            views.push(store.get_ticket(id).await.unwrap());
+        }
+        // Two seniors dispatch every ticket at once from the same read: one of each pair wins.
+        // Ticket 0 also gets a review of an order that does not exist, which fails only after
+        // its version check passed (so inside a batch it forces the one-by-one fallback).
+        let dispatch = Action::Dispatch {
+            note: "派单".into(),
+        };
+        let mut handles = Vec::new();
+        for (i, v) in views.iter().enumerate() {
+            for who in ["s1", "s2"] {
+                let (s, v, a) = (store.clone(), v.clone(), dispatch.clone());
+                handles.push(tokio::spawn(async move {
+                    (
+                        i,
+                        commit_decided(&s, &v, who, Role::Senior, &a, |_| ()).await,
+                    )
+                }));
+            }
+        }
+        let bogus = {
+            let (s, v) = (store.clone(), views[0].clone());
+            tokio::spawn(async move {
+                commit_decided(&s, &v, "s3", Role::Senior, &dispatch, |tr| {
+                    tr.reviewed = Some((987_654, ReviewState::Approved));
+                })
+                .await
+            })
+        };
+        let mut wins = vec![0; views.len()];
+        for h in handles {
+            let (i, res) = h.await.unwrap();
+            match res {
+                Ok(out) => {
+                    wins[i] += 1;
+                    assert!(out.queued_order.is_some(), "{}", db.name);
+                }
+                Err(StoreError::Conflict) => {}
+                Err(e) => panic!("unexpected {e} on {}", db.name),
+            }
+        }
+        let bogus = bogus.await.unwrap();
+        assert!(
+            matches!(bogus, Err(StoreError::Conflict)),
+            "{bogus:?} on {}",
+            db.name
+        );
+        // the bogus review wrote nothing (rolled back), so ticket 0 too has exactly one winner
+        for (i, v) in views.iter().enumerate() {
+            let after = store.get_ticket(v.ticket.id).await.unwrap();
+            let won = wins[i];
+            assert_eq!(
+                won, 1,
+                "dispatches of ticket {i} that succeeded on {}",
+                db.name
+            );
+            assert_eq!(after.orders.len(), won, "ticket {i} on {}", db.name);
+            assert_eq!(
+                after.ticket.version,
+                v.ticket.version + won as i64,
+                "ticket {i} on {}",
+                db.name
+            );
+            assert_eq!(
+                after.ticket.dispatch_order,
+                after.orders.first().map(|(o, _)| o.id),
+                "ticket {i} on {}",
+                db.name
+            );
+            // creation + the winning dispatch, nothing from the losers or the bogus review
+            assert_eq!(
+                store.history(v.ticket.id).await.unwrap().len(),
+                1 + won,
+                "ticket {i} on {}",
+                db.name
+            );
+        }
+        let queued = store.pending_outbox(1000).await.unwrap();
+        assert_eq!(
+            queued.len(),
+            wins.iter().sum::<usize>(),
+            "one outbox row per winning dispatch on {}",
+            db.name
+        );
+        store.close().await;
+    }
+}
