@@ -18,6 +18,8 @@
 #   HOTLINE_BIN: a `hotline` binary to run instead of target/release/hotline (e.g. a build of
 #   an older commit, to compare in the same window); only ticket-load is built then.
 #   LOAD_BIN: a `ticket-load` binary instead of target/release/ticket-load.
+#   SERVE_CONFIG: a TOML file passed to `hotline serve --config` (e.g. a `[store]` section to
+#   try other writer shards or batch sizes).
 #   HOTLINE_LOG: the server's log filter (unset = its default, info: one line per ticket,
 #   written to a file in the temp dir).
 set -euo pipefail
@@ -155,7 +157,9 @@ bench_backend() {
   local gport hport
   gport=$(free_port)
   hport=$(free_port)
-  "$HOTLINE" serve --data-dir "$WORK" "${db_args[@]}" \
+  local cfg_args=()
+  [[ -z "${SERVE_CONFIG:-}" ]] || cfg_args=(--config "$SERVE_CONFIG")
+  "$HOTLINE" serve --data-dir "$WORK" "${db_args[@]}" "${cfg_args[@]}" \
     --grpc-listen "127.0.0.1:$gport" --http-listen "127.0.0.1:$hport" >"$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
   local ready=0

@@ -222,9 +222,11 @@ impl StoreOptions {
         StoreOptions {
             url: url.into(),
             max_connections: 16,
-            // few shards so concurrent creations share commits (8 gave ~3.5 tickets a commit
-            // with 64 clients on PostgreSQL; see BENCHMARKS.md)
-            writer_shards: 4,
+            // one writer, so concurrent creations share commits: with batches written by a
+            // fixed number of statements, 64 clients on PostgreSQL gave p99 median 15.9 ms at
+            // 1 shard against 21.8 ms at 2 and 20.8 ms at 4, at 6.9–8.7k tickets/s
+            // (BENCHMARKS.md); more shards only pay once one writer's connection saturates
+            writer_shards: 1,
             max_batch: 256,
         }
     }
