@@ -16,7 +16,8 @@
 # absolute deadlines, no SIP, no tokio) to the same kind of sink for the same time.
 #
 # Environment: CALLS (2000), RATE (200 calls/s), MEASURE_S (15 s measured), SKIP_BUILD=1,
-# PRIO=rt to run the server under `chrt -f 10`. Needs /usr/bin/sipp.
+# PRIO=rt to run the server under `chrt -f 10`, UAS_ARGS (e.g. "--workers 1") for the server.
+# Needs /usr/bin/sipp.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -63,7 +64,7 @@ sip_port="$(free_port)"
 rtp_sink_port="$(free_port)"
 prio=()
 [[ "${PRIO:-}" == rt ]] && prio=(chrt -f 10)
-"${prio[@]}" "$UAS" "127.0.0.1:$sip_port" 2>"$TMP/uas.log" &
+"${prio[@]}" "$UAS" "127.0.0.1:$sip_port" ${UAS_ARGS:-} 2>"$TMP/uas.log" &
 uas_pid=$!
 PIDS+=("$uas_pid")
 sleep 0.5
