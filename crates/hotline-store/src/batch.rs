@@ -4,7 +4,8 @@
 //! workflow commits ([`crate::tickets::commit_in`]) one after another in a second one; it
 //! commits, and only then replies to each caller — so a reply still means "durable", at a
 //! fraction of the fsyncs and round trips. Creations are sharded by faulty number, so repeat
-//! detection for one number is serialised; workflow commits by ticket id.
+//! detection for one number is serialised. Workflow commits come here on SQLite only (one
+//! shard); on PostgreSQL each runs in its own transaction (see [`Store::commit`]).
 //!
 //! A workflow commit refused by its version check writes nothing, so its neighbours go on; one
 //! that fails after writing rolls the batch back, and the batch is retried one by one.
