@@ -1,7 +1,7 @@
 //! Group commit for new tickets and for workflow transitions. Each shard is one writer task
 //! that takes every job waiting in its queue (up to `max_batch`): the creations it writes in one
-//! transaction with a fixed number of statements ([`crate::create::insert_batch`]), the
-//! workflow commits ([`crate::tickets::commit_in`]) one after another in a second one; it
+//! transaction with a fixed number of statements (`create::insert_batch`), the
+//! workflow commits (`tickets::commit_in`) one after another in a second one; it
 //! commits, and only then replies to each caller — so a reply still means "durable", at a
 //! fraction of the fsyncs and round trips. Creations are sharded by faulty number, so repeat
 //! detection for one number is serialised. Workflow commits come here on SQLite only (one
@@ -16,7 +16,7 @@
 //! Failures:
 //! - A batch that fails before its commit was rolled back. If the connection was lost, the
 //!   batch is tried once more on a fresh one; otherwise each of its tickets is retried in a
-//!   transaction of its own ([`crate::tickets::insert_ticket`]), so one bad ticket cannot sink
+//!   transaction of its own (`tickets::insert_ticket`), so one bad ticket cannot sink
 //!   its neighbours.
 //! - A commit whose outcome is unknown (the connection broke, the server went away, an I/O
 //!   error during SQLite's commit) is not retried — that could store a ticket twice — and not
