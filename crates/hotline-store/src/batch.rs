@@ -144,7 +144,7 @@ async fn writer(
         }
         if !commits.is_empty() {
             let jobs: Vec<&CommitJob> = commits.iter().map(|(j, _)| &**j).collect();
-            let results = write_commits(&pool, backend, &turn, &mut slot, &jobs, shard).await;
+            let results = write(&pool, backend, &turn, &mut slot, &jobs, shard).await;
             drop(jobs);
             for ((_, reply), res) in commits.drain(..).zip(results) {
                 let _ = reply.send(res);
@@ -153,30 +153,98 @@ async fn writer(
     }
 }
 
-/// Writes a batch of workflow commits (falling back to one transaction each if the batch
-/// fails); one result per job, in order.
-async fn write_commits(
+/// What the writer group-commits: ticket creations and workflow commits. A kind says how to
+/// write a whole batch, and one job, inside a transaction the writer opens and commits.
+trait Grouped: Sync {
+    type Out;
+    /// For the logs.
+    const WHAT: &'static str;
+    /// The whole batch in `tx`: per-job refusals are results, an error fails the batch.
+    async fn write_all(
+        tx: &mut AnyConnection,
+        backend: Backend,
+        jobs: &[&Self],
+    ) -> Result<Vec<Result<Self::Out>>>;
+    /// One job in `tx` (the fallback); an error rolls it back.
+    async fn write_each(tx: &mut AnyConnection, job: &Self) -> Result<Self::Out>;
+    /// A refusal of one job that leaves the writer's connection usable.
+    fn is_refusal(e: &StoreError) -> bool;
+}
+
+impl Grouped for CreateRequest {
+    type Out = Created;
+    const WHAT: &'static str = "tickets";
+    async fn write_all(
+        tx: &mut AnyConnection,
+        backend: Backend,
+        jobs: &[&Self],
+    ) -> Result<Vec<Result<Created>>> {
+        crate::create::insert_batch(tx, backend, jobs).await
+    }
+    async fn write_each(tx: &mut AnyConnection, job: &Self) -> Result<Created> {
+        insert_ticket(tx, job).await
+    }
+    fn is_refusal(e: &StoreError) -> bool {
+        matches!(e, StoreError::NotFound(_))
+    }
+}
+
+impl Grouped for CommitJob {
+    type Out = CommitOutcome;
+    const WHAT: &'static str = "workflow changes";
+    async fn write_all(
+        tx: &mut AnyConnection,
+        _backend: Backend,
+        jobs: &[&Self],
+    ) -> Result<Vec<Result<CommitOutcome>>> {
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match commit_in(tx, job).await {
+                Ok(out) => results.push(Ok(out)),
+                // refused by its version check before writing: the batch goes on
+                Err(CommitError::Refused(e)) => results.push(Err(e)),
+                Err(CommitError::Failed(e)) => return Err(e),
+            }
+        }
+        Ok(results)
+    }
+    async fn write_each(tx: &mut AnyConnection, job: &Self) -> Result<CommitOutcome> {
+        commit_in(tx, job)
+            .await
+            .map_err(|(CommitError::Refused(e) | CommitError::Failed(e))| e)
+    }
+    fn is_refusal(e: &StoreError) -> bool {
+        matches!(e, StoreError::Conflict)
+    }
+}
+
+/// Writes a batch (falling back to one transaction per job if the batch fails); one result per
+/// job, in order.
+async fn write<J: Grouped>(
     pool: &AnyPool,
     backend: Backend,
     turn: &WriteTurn,
     slot: &mut Slot,
-    jobs: &[&CommitJob],
+    jobs: &[&J],
     shard: usize,
-) -> Vec<Result<CommitOutcome>> {
-    let mut outcome = commit_batch(pool, backend, turn, slot, jobs).await;
+) -> Vec<Result<J::Out>> {
+    let what = J::WHAT;
+    let mut outcome = write_batch::<J>(pool, backend, turn, slot, jobs).await;
     if let Err(Failure::RolledBack(e)) = &outcome
         && connection_lost(e)
     {
-        tracing::info!(shard, error = %e, "writer connection lost; retrying the commits on a new one");
+        // The kept connection may have gone stale while idle (server restart, idle timeout):
+        // try the batch once more on a fresh one before going one by one.
+        tracing::info!(shard, what, error = %e, "writer connection lost; retrying the batch on a new one");
         discard(slot);
-        outcome = commit_batch(pool, backend, turn, slot, jobs).await;
+        outcome = write_batch::<J>(pool, backend, turn, slot, jobs).await;
     }
     match outcome {
         Ok(results) => results,
         Err(Failure::Unknown(e)) => {
             discard(slot);
             let msg = e.to_string();
-            tracing::error!(shard, commits = jobs.len(), error = %msg, "group commit outcome unknown; no workflow change of the batch is acknowledged");
+            tracing::error!(shard, what, jobs = jobs.len(), error = %msg, "group commit outcome unknown; nothing of the batch is acknowledged");
             jobs.iter()
                 .map(|_| Err(StoreError::OutcomeUnknown(msg.clone())))
                 .collect()
@@ -184,113 +252,12 @@ async fn write_commits(
         Err(Failure::RolledBack(e)) => {
             discard(slot);
             if jobs.len() > 1 {
-                tracing::warn!(shard, commits = jobs.len(), error = %e, "group commit of workflow changes failed; retrying them one by one");
+                tracing::warn!(shard, what, jobs = jobs.len(), error = %e, "group commit failed; retrying one by one");
             }
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
-                let res = commit_one(pool, backend, turn, slot, job).await;
-                if matches!(&res, Err(e) if !matches!(e, StoreError::Conflict)) {
-                    discard(slot);
-                }
-                out.push(res);
-            }
-            out
-        }
-    }
-}
-
-/// One transaction for a batch of workflow commits. A commit refused by its version check is a
-/// result; any other failure fails the batch.
-async fn commit_batch(
-    pool: &AnyPool,
-    backend: Backend,
-    turn: &WriteTurn,
-    slot: &mut Slot,
-    jobs: &[&CommitJob],
-) -> Result<Vec<Result<CommitOutcome>>, Failure> {
-    let _turn = turn.take().await;
-    let conn = connection(pool, slot).await?;
-    let mut tx = begin(conn, backend).await?;
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        match commit_in(&mut tx, job).await {
-            Ok(out) => results.push(Ok(out)),
-            Err(CommitError::Refused(e)) => results.push(Err(e)),
-            // dropping `tx` rolls the batch back
-            Err(CommitError::Failed(e)) => return Err(Failure::RolledBack(e)),
-        }
-    }
-    commit(tx, backend).await?;
-    Ok(results)
-}
-
-/// One workflow commit in a transaction of its own.
-async fn commit_one(
-    pool: &AnyPool,
-    backend: Backend,
-    turn: &WriteTurn,
-    slot: &mut Slot,
-    job: &CommitJob,
-) -> Result<CommitOutcome> {
-    let inner = async {
-        let _turn = turn.take().await;
-        let conn = connection(pool, slot).await?;
-        let mut tx = begin(conn, backend).await?;
-        match commit_in(&mut tx, job).await {
-            Ok(out) => {
-                commit(tx, backend).await?;
-                Ok(out)
-            }
-            Err(CommitError::Refused(e) | CommitError::Failed(e)) => Err(Failure::RolledBack(e)),
-        }
-    };
-    match inner.await {
-        Ok(out) => Ok(out),
-        Err(Failure::RolledBack(e)) => Err(e),
-        Err(Failure::Unknown(e)) => {
-            tracing::error!(error = %e, "workflow commit outcome unknown; not acknowledged");
-            Err(StoreError::OutcomeUnknown(e.to_string()))
-        }
-    }
-}
-
-/// Writes a batch (falling back to one transaction per ticket if the batch fails); one result
-/// per request, in order.
-async fn write(
-    pool: &AnyPool,
-    backend: Backend,
-    turn: &WriteTurn,
-    slot: &mut Slot,
-    reqs: &[&CreateRequest],
-    shard: usize,
-) -> Vec<Result<Created>> {
-    let mut outcome = write_batch(pool, backend, turn, slot, reqs).await;
-    if let Err(Failure::RolledBack(e)) = &outcome
-        && connection_lost(e)
-    {
-        // The kept connection may have gone stale while idle (server restart, idle timeout):
-        // try the batch once more on a fresh one before going one by one.
-        tracing::info!(shard, error = %e, "writer connection lost; retrying the batch on a new one");
-        discard(slot);
-        outcome = write_batch(pool, backend, turn, slot, reqs).await;
-    }
-    match outcome {
-        Ok(results) => results,
-        Err(Failure::Unknown(e)) => {
-            discard(slot);
-            let msg = e.to_string();
-            tracing::error!(shard, tickets = reqs.len(), error = %msg, "group commit outcome unknown; no ticket of the batch is acknowledged");
-            reqs.iter()
-                .map(|_| Err(StoreError::OutcomeUnknown(msg.clone())))
-                .collect()
-        }
-        Err(Failure::RolledBack(e)) => {
-            discard(slot);
-            tracing::warn!(shard, tickets = reqs.len(), error = %e, "group commit failed; retrying tickets one by one");
-            let mut out = Vec::with_capacity(reqs.len());
-            for req in reqs {
-                let res = write_one(pool, backend, turn, slot, req).await;
-                if matches!(&res, Err(e) if !matches!(e, StoreError::NotFound(_))) {
+                let res = write_one::<J>(pool, backend, turn, slot, job).await;
+                if matches!(&res, Err(e) if !J::is_refusal(e)) {
                     discard(slot);
                 }
                 out.push(res);
@@ -320,44 +287,43 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
-/// One transaction for the whole batch. Per-ticket refusals (`NotFound`) are results; any
-/// database error fails the batch.
-async fn write_batch(
+/// One transaction for the whole batch (any error fails it: dropping `tx` rolls it back).
+async fn write_batch<J: Grouped>(
     pool: &AnyPool,
     backend: Backend,
     turn: &WriteTurn,
     slot: &mut Slot,
-    reqs: &[&CreateRequest],
-) -> Result<Vec<Result<Created>>, Failure> {
+    jobs: &[&J],
+) -> Result<Vec<Result<J::Out>>, Failure> {
     let _turn = turn.take().await;
     let conn = connection(pool, slot).await?;
     let mut tx = begin(conn, backend).await?;
-    let results = crate::create::insert_batch(&mut tx, backend, reqs).await?;
+    let results = J::write_all(&mut tx, backend, jobs).await?;
     commit(tx, backend).await?;
     Ok(results)
 }
 
-/// One ticket in a transaction of its own.
-async fn write_one(
+/// One job in a transaction of its own.
+async fn write_one<J: Grouped>(
     pool: &AnyPool,
     backend: Backend,
     turn: &WriteTurn,
     slot: &mut Slot,
-    req: &CreateRequest,
-) -> Result<Created> {
+    job: &J,
+) -> Result<J::Out> {
     let inner = async {
         let _turn = turn.take().await;
         let conn = connection(pool, slot).await?;
         let mut tx = begin(conn, backend).await?;
-        let c = insert_ticket(&mut tx, req).await?;
+        let out = J::write_each(&mut tx, job).await?;
         commit(tx, backend).await?;
-        Ok::<_, Failure>(c)
+        Ok::<_, Failure>(out)
     };
     match inner.await {
-        Ok(c) => Ok(c),
+        Ok(out) => Ok(out),
         Err(Failure::RolledBack(e)) => Err(e),
         Err(Failure::Unknown(e)) => {
-            tracing::error!(error = %e, "ticket commit outcome unknown; not acknowledged");
+            tracing::error!(what = J::WHAT, error = %e, "commit outcome unknown; not acknowledged");
             Err(StoreError::OutcomeUnknown(e.to_string()))
         }
     }

@@ -48,25 +48,7 @@ async fn act(
     now: i64,
 ) -> Result<(), StoreError> {
     let view = store.get_ticket(id).await?;
-    let tr = decide(
-        &view.ticket,
-        &view.plain_orders(),
-        actor,
-        role,
-        &action,
-        Context::default(),
-    )
-    .expect("allowed");
-    store
-        .commit(CommitRequest {
-            ticket: &view.ticket,
-            transition: &tr,
-            actor,
-            role,
-            now: Timestamp(now),
-            rules: &DeskRules::default(),
-            text: action.text(),
-        })
+    commit_decided(store, &view, actor, role, &action, now, |_| ())
         .await
         .map(|_| ())
 }
@@ -581,13 +563,15 @@ async fn te3_a_fax_ticket_gets_one_file_original_task_and_a_phone_ticket_none() 
     }
 }
 
-/// Stores `action` as decided on `view` (which may be stale by the time it lands).
+/// Stores `action` as decided on `view` (which may be stale by the time it lands), after
+/// `tamper` has had its way with the transition.
 async fn commit_decided(
     store: &Store,
     view: &hotline_store::TicketView,
     actor: &str,
     role: Role,
     action: &Action,
+    now: i64,
     tamper: impl FnOnce(&mut hotline_domain::workflow::Transition),
 ) -> Result<hotline_store::CommitOutcome, StoreError> {
     let mut tr = decide(
@@ -606,7 +590,7 @@ async fn commit_decided(
             transition: &tr,
             actor,
             role,
-            now: Timestamp(T0 + 5000),
+            now: Timestamp(now),
             rules: &DeskRules::default(),
             text: action.text(),
         })
@@ -643,7 +627,7 @@ async fn group_committed_workflow_changes_race_per_ticket_and_a_failing_one_sink
                 handles.push(tokio::spawn(async move {
                     (
                         i,
-                        commit_decided(&s, &v, who, Role::Senior, &a, |_| ()).await,
+                        commit_decided(&s, &v, who, Role::Senior, &a, T0 + 5000, |_| ()).await,
                     )
                 }));
             }
@@ -651,7 +635,7 @@ async fn group_committed_workflow_changes_race_per_ticket_and_a_failing_one_sink
         let bogus = {
             let (s, v) = (store.clone(), views[0].clone());
             tokio::spawn(async move {
-                commit_decided(&s, &v, "s3", Role::Senior, &dispatch, |tr| {
+                commit_decided(&s, &v, "s3", Role::Senior, &dispatch, T0 + 5000, |tr| {
                     tr.reviewed = Some((987_654, ReviewState::Approved));
                 })
                 .await
