@@ -16,7 +16,8 @@
 # absolute deadlines, no SIP, no tokio) to the same kind of sink for the same time.
 #
 # Environment: CALLS (2000), RATE (200 calls/s), MEASURE_S (15 s measured), SKIP_BUILD=1,
-# PRIO=rt to run the server under `chrt -f 10`, UAS_ARGS (e.g. "--workers 1") for the server.
+# PRIO=rt to run the server under `chrt -f 10`, UAS_ARGS (e.g. "--workers 1", or
+# "--pacing timer" to send from the leg tasks without the pacer thread) for the server.
 # Needs /usr/bin/sipp.
 set -euo pipefail
 
@@ -46,6 +47,8 @@ command -v sipp >/dev/null || { echo "sip-prompts: sipp not found (apt-get insta
 
 free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# "comm ticks" per thread of a process (comm may not contain spaces here: tokio-runtime-w, rtp-pacer)
+thread_ticks() { for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm" | tr ' ' _) $(awk '{print $14+$15}' "$t/stat")"; done | sort; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1 /proc/loadavg); $CALLS calls at $RATE/s, measured ${SECONDS_MEASURED} s"
@@ -77,13 +80,27 @@ sipp "127.0.0.1:$sip_port" -sf tests/bench/sipp/prompt-uac.xml -key sink_port "$
 sipp_pid=$!
 PIDS+=("$sipp_pid")
 sleep "$START_AFTER"
+if [[ "${PACER_RT:-0}" == 1 ]]; then
+  for t in /proc/"$uas_pid"/task/*; do
+    [[ "$(cat "$t/comm")" == rtp-pacer ]] && chrt -f -p 10 "$(basename "$t")"
+  done
+fi
 c0="$(cpu_ticks "$uas_pid")"
+thread_ticks "$uas_pid" >"$TMP/threads0"
 rss1="$(rss_kib "$uas_pid")"
 live="$(grep -a 'live calls' "$TMP/uas.log" | tail -1 | awk '{print $2}')"
 sleep "$SECONDS_MEASURED"
 c1="$(cpu_ticks "$uas_pid")"
+thread_ticks "$uas_pid" >"$TMP/threads1"
 wait "$sink_pid"
 wait "$sipp_pid" || true
 ok="$(grep -a 'Successful call' "$TMP/uac.out" | tail -1 | awk -F'|' '{gsub(/ /,"",$3); print $3}')"
 failed="$(grep -a 'Failed call' "$TMP/uac.out" | tail -1 | awk -F'|' '{gsub(/ /,"",$3); print $3}')"
 echo "ours live_calls_at_start=${live:-?} sipp_ok=${ok:-?} sipp_failed=${failed:-?} server_cpu_pct=$(awk -v a="$c0" -v b="$c1" -v s="$SECONDS_MEASURED" 'BEGIN{printf "%.0f", (b-a)/s}') rss_per_call_kib=$(awk -v a="$rss0" -v b="$rss1" -v n="$CALLS" 'BEGIN{printf "%.1f", (b-a)/n}') sink=$(cat "$TMP/sink.json")"
+# per-thread CPU of the server over the measured window, % of a core (summed by thread name)
+echo "server threads: $(join -j1 <(awk '{a[$1]+=$2} END {for (k in a) print k, a[k]}' "$TMP/threads0" | sort) \
+  <(awk '{a[$1]+=$2} END {for (k in a) print k, a[k]}' "$TMP/threads1" | sort) |
+  awk -v s="$SECONDS_MEASURED" '{d=($3-$2)/s; if (d>=1) printf "%s=%.0f%% ", $1, d}')"
+kill -INT "$uas_pid" 2>/dev/null || true
+wait "$uas_pid" 2>/dev/null || true
+grep -a 'lateness' "$TMP/uas.log" || true

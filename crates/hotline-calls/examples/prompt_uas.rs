@@ -3,7 +3,9 @@
 //! caller's offer with a `hotline-media` leg, and plays a looping prompt on it until the caller
 //! hangs up. Prints the number of live calls once a second on stderr.
 //!
-//! `prompt_uas LISTEN [--prompt FILE.wav] [--workers N]`
+//! `prompt_uas LISTEN [--prompt FILE.wav] [--workers N] [--pacing thread|timer] [--grid off]`
+//! (`--pacing timer`: no pacer thread, each leg sends when tokio's timer wakes it;
+//! `--grid off`: each playback starts at once instead of on its leg's 20 ms phase)
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "127.0.0.1:5080".into())
         .parse()?;
     let workers = arg("--workers").and_then(|w| w.parse().ok()).unwrap_or(2);
+    let timer_pacing = arg("--pacing").as_deref() == Some("timer");
+    let no_grid = arg("--grid").as_deref() == Some("off");
     let prompt = match arg("--prompt") {
         Some(path) => Prompt::load(std::path::Path::new(&path))?,
         // 3 s of a tone, like the media-legs bench
@@ -45,16 +49,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(workers)
         .enable_all()
         .build()?
-        .block_on(serve(listen, prompt))
+        .block_on(serve(listen, prompt, timer_pacing, no_grid))
 }
 
-async fn serve(listen: SocketAddr, prompt: Prompt) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    listen: SocketAddr,
+    prompt: Prompt,
+    timer_pacing: bool,
+    no_grid: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = EndpointConfig::new(listen);
     cfg.seed = std::process::id().into();
     let (driver, sip, mut events) = Driver::bind(listen, cfg).await?;
     eprintln!("prompt_uas: answering on {} (UDP+TCP)", driver.local_addr());
     let mut media = MediaConfig::new(listen.ip());
     media.leg.session.inactivity_timeout = Duration::from_secs(3600);
+    if timer_pacing {
+        media.pacer = None;
+    }
+    if no_grid {
+        media.frame_grid = None;
+    }
     let shutdown = media.shutdown.clone();
     let run = tokio::spawn(driver.run({
         let shutdown = shutdown.clone();
@@ -105,6 +120,16 @@ async fn serve(listen: SocketAddr, prompt: Prompt) -> Result<(), Box<dyn std::er
     }
     shutdown.cancel();
     let _ = run.await;
+    let late = hotline_media::pacer::send_lateness();
+    eprintln!(
+        "prompt_uas: pacer send lateness (us <= {:?}): {late:?}",
+        hotline_media::pacer::LATENESS_BUCKETS_US
+    );
+    let late = hotline_media::leg::wakeup_lateness();
+    eprintln!(
+        "prompt_uas: leg task wake-up lateness (us <= {:?}): {late:?}",
+        hotline_media::leg::LATENESS_BUCKETS_US
+    );
     Ok(())
 }
 

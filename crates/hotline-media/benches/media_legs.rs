@@ -4,7 +4,10 @@
 //! beyond the shared prompt cache.
 //!
 //! `cargo bench -p hotline-media --bench media_legs -- [--legs N] [--seconds S] [--warmup W] [--workers T] [--shards K]`
-//! (`--shards K`: K threads each with a current-thread runtime instead of one multi-thread runtime)
+//! `[--pacing thread|timer] [--grid on|off]`
+//! (`--shards K`: K threads each with a current-thread runtime instead of one multi-thread
+//! runtime; `--pacing timer`: no pacer thread, each leg sends when tokio's timer wakes it;
+//! `--grid off`: every leg plays on the phase its playback started, here all the same one)
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -25,6 +28,13 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn arg_str(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn status_kib(field: &str) -> u64 {
@@ -153,6 +163,25 @@ fn main() {
         last: 20000,
     };
     cfg.leg.session.inactivity_timeout = Duration::from_secs(3600);
+    if arg_str("--pacing").as_deref() == Some("timer") {
+        cfg.pacer = None;
+    }
+    if arg_str("--grid").as_deref() == Some("off") {
+        cfg.frame_grid = None;
+    }
+    let pacing = format!(
+        "pacing: {}, grid: {}",
+        if cfg.pacer.is_some() {
+            "thread"
+        } else {
+            "timer"
+        },
+        if cfg.frame_grid.is_some() {
+            "on"
+        } else {
+            "off"
+        }
+    );
     let shutdown = cfg.shutdown.clone();
     let ready = Arc::new(AtomicUsize::new(0));
 
@@ -230,7 +259,7 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let st = sink_thread.join().expect("sink thread");
     let expected = legs as f64 * seconds as f64 * 50.0;
-    println!("legs: {legs}, {mode}, measured {seconds} s after {warmup} s warm-up");
+    println!("legs: {legs}, {mode}, {pacing}, measured {seconds} s after {warmup} s warm-up");
     let total: u64 = late1.iter().zip(late0).map(|(a, b)| a - b).sum();
     print!("driver wake-up lateness ({total} wake-ups):");
     for (i, b) in hotline_media::leg::LATENESS_BUCKETS_US.iter().enumerate() {

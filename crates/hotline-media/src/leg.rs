@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,8 @@ use crate::collector::{CollectSpec, Collected, DigitCollector};
 use crate::error::MediaError;
 use crate::leg_core::{DtmfEvent, LegConfig, LegCore, LegEvent, PlayOutcome, RelayFrame};
 use crate::mixer::{Mixer, Side};
+use crate::pacer::{Lateness, Pacer, SendSocket};
+use crate::player::FrameGrid;
 use crate::port::{PortRange, bind_in_range};
 use crate::prompt::Prompt;
 use crate::recorder::{RecordOutcome, RecordSpec, Recorder};
@@ -41,6 +42,47 @@ pub struct MediaConfig {
     pub seed: Option<u64>,
     /// Cancelled on process shutdown; every leg closes cleanly.
     pub shutdown: CancellationToken,
+    /// The thread that sends playback frames at their due instant (see [`crate::pacer`]),
+    /// shared by every leg bound with this config. `None`: each leg sends from its own task
+    /// when tokio's 1 ms timer wakes it, and `leg.send_ahead` is ignored.
+    pub pacer: Option<Pacer>,
+    /// Gives each leg bound with this config its own phase of the 20 ms frame, so that legs
+    /// send evenly spread even when calls arrive in step (a load generator's fixed rate); a
+    /// playback's first frame waits for its leg's phase (under 20 ms). `None`: playback
+    /// starts at once, on whatever phase the command arrived.
+    pub frame_grid: Option<FrameGrid>,
+}
+
+/// How long before its deadline a playback frame is handed to the pacer by default: it covers
+/// tokio's timer rounding (up to 1 ms) and several ms of scheduling delay of the leg task.
+/// Under half a frame, so a barge-in key lets at most one already-queued frame out.
+pub const DEFAULT_SEND_AHEAD: Duration = Duration::from_millis(8);
+
+/// Real-time (SCHED_FIFO) priority the default pacer asks for (as Asterisk's `-p` does for
+/// its whole process; here only the thread that sends RTP on time).
+pub const DEFAULT_PACER_PRIORITY: u8 = 10;
+
+/// A packet due this close to now leaves at once rather than through the pacer.
+const PACE_MIN: Duration = Duration::from_micros(50);
+
+/// Decides, per packet of one leg, whether it leaves now or through the pacer, so that the
+/// leg's packets leave in the order they were made: once one waits in the pacer, the later
+/// ones (DTMF, relayed audio, due "now") wait behind it.
+#[derive(Debug, Default)]
+struct SendOrder {
+    /// Due instant of the last packet handed to the pacer.
+    paced_until: Option<Instant>,
+}
+
+impl SendOrder {
+    /// `Some(at)`: hand the packet to the pacer for `at`; `None`: send it now.
+    fn route(&mut self, now: Instant, due: Option<Instant>) -> Option<Instant> {
+        let at = due.unwrap_or(now).max(self.paced_until.unwrap_or(now));
+        (at > now + PACE_MIN).then(|| {
+            self.paced_until = Some(at);
+            at
+        })
+    }
 }
 
 impl MediaConfig {
@@ -50,9 +92,14 @@ impl MediaConfig {
             port_range: PortRange::default(),
             local_ip,
             advertised_ip: None,
-            leg: LegConfig::default(),
+            leg: LegConfig {
+                send_ahead: DEFAULT_SEND_AHEAD,
+                ..LegConfig::default()
+            },
             seed: None,
             shutdown: CancellationToken::new(),
+            pacer: Some(Pacer::new(Some(DEFAULT_PACER_PRIORITY))),
+            frame_grid: Some(FrameGrid::new()),
         }
     }
 }
@@ -161,9 +208,16 @@ impl MediaLeg {
         // Sends go through a plain non-blocking clone of the socket: a datagram that does not
         // fit is dropped (real time), and no readiness bookkeeping can wedge the sender.
         let std_socket = socket.into_std()?;
-        let sender = std_socket.try_clone()?;
+        let sender = Arc::new(SendSocket::new(std_socket.try_clone()?));
         let socket = UdpSocket::from_std(std_socket)?;
-        let core = LegCore::new(Instant::now(), &mut rng, config.leg);
+        let mut leg_config = config.leg;
+        if config.pacer.is_none() {
+            leg_config.send_ahead = Duration::ZERO;
+        }
+        let mut core = LegCore::new(Instant::now(), &mut rng, leg_config);
+        if let Some(grid) = &config.frame_grid {
+            core.set_frame_anchor(grid.next_anchor());
+        }
         let (commands, cmd_rx) = mpsc::unbounded_channel();
         let (relay_tx, relay_rx) = mpsc::channel(64);
         let (digits_tx, digits) = mpsc::unbounded_channel();
@@ -174,6 +228,8 @@ impl MediaLeg {
             core,
             socket,
             sender,
+            pacer: config.pacer.clone(),
+            order: SendOrder::default(),
             commands: cmd_rx,
             relay_rx,
             peer: None,
@@ -183,7 +239,6 @@ impl MediaLeg {
             pending_play: None,
             pending_record: None,
             next_id: 1,
-            send_errors: 0,
         };
         let task = tokio::spawn(driver.run(cancel.clone()));
         let ip = config.advertised_ip.unwrap_or(config.local_ip);
@@ -416,28 +471,21 @@ impl Drop for MediaLeg {
 /// is unbounded.
 pub const LATENESS_BUCKETS_US: [u64; 8] = [250, 500, 1000, 2000, 5000, 10_000, 20_000, u64::MAX];
 
-static LATENESS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
-
-fn record_wakeup_lateness(late: Duration) {
-    let us = late.as_micros() as u64;
-    let i = LATENESS_BUCKETS_US
-        .iter()
-        .position(|b| us <= *b)
-        .unwrap_or(7);
-    LATENESS[i].fetch_add(1, Ordering::Relaxed);
-}
+static LATENESS: Lateness = Lateness::new(&LATENESS_BUCKETS_US);
 
 /// Process-wide histogram of how late leg tasks woke up after their timer deadline (playback
 /// pacing, DTMF, timeouts), by [`LATENESS_BUCKETS_US`]. For metrics and benchmarks: the
 /// driver-side share of the inter-packet jitter a receiver sees.
 pub fn wakeup_lateness() -> [u64; 8] {
-    std::array::from_fn(|i| LATENESS[i].load(Ordering::Relaxed))
+    LATENESS.snapshot()
 }
 
 struct Driver {
     core: LegCore,
     socket: UdpSocket,
-    sender: std::net::UdpSocket,
+    sender: Arc<SendSocket>,
+    pacer: Option<Pacer>,
+    order: SendOrder,
     commands: mpsc::UnboundedReceiver<Command>,
     relay_rx: mpsc::Receiver<RelayFrame>,
     peer: Option<mpsc::Sender<RelayFrame>>,
@@ -447,7 +495,6 @@ struct Driver {
     pending_play: Option<(u64, oneshot::Sender<PlayOutcome>)>,
     pending_record: Option<(u64, oneshot::Sender<Result<RecordOutcome, WavError>>)>,
     next_id: u64,
-    send_errors: u64,
 }
 
 impl Driver {
@@ -480,7 +527,7 @@ impl Driver {
                 () = &mut sleep, if deadline.is_some() => {
                     let now = Instant::now();
                     if let Some(d) = deadline {
-                        record_wakeup_lateness(now.saturating_duration_since(d));
+                        LATENESS.record(now.saturating_duration_since(d));
                     }
                     self.core.handle_timeout(now);
                 }
@@ -558,7 +605,7 @@ impl Driver {
             Command::Stats(tx) => {
                 let _ = tx.send(LegStats {
                     session: self.core.stats(),
-                    send_errors: self.send_errors,
+                    send_errors: self.sender.send_errors(),
                 });
             }
         }
@@ -595,9 +642,13 @@ impl Driver {
 
     fn flush(&mut self) {
         while let Some(t) = self.core.poll_transmit() {
-            if self.sender.send_to(&t.payload, t.destination).is_err() {
-                self.send_errors += 1;
+            if let Some(pacer) = &self.pacer
+                && let Some(due) = self.order.route(Instant::now(), t.due)
+            {
+                pacer.schedule(due, self.sender.clone(), t.destination, t.payload);
+                continue;
             }
+            self.sender.send(&t.payload, t.destination);
         }
         while let Some(f) = self.core.poll_relay() {
             if let Some(p) = &self.peer {
@@ -606,5 +657,30 @@ impl Driver {
             }
         }
         self.flush_events();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packet_due_now_waits_behind_one_already_paced() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut o = SendOrder::default();
+        // Nothing queued: due now (or in the past, or within PACE_MIN) leaves at once.
+        assert_eq!(o.route(t0, None), None);
+        assert_eq!(o.route(t0 + ms(5), Some(t0)), None);
+        assert_eq!(o.route(t0, Some(t0 + PACE_MIN)), None);
+        // A frame made 8 ms ahead goes to the pacer ...
+        assert_eq!(o.route(t0, Some(t0 + ms(8))), Some(t0 + ms(8)));
+        // ... and a DTMF packet made 1 ms later follows it instead of overtaking.
+        assert_eq!(o.route(t0 + ms(1), None), Some(t0 + ms(8)));
+        // Once the queued frame's instant has passed, packets leave at once again.
+        assert_eq!(o.route(t0 + ms(9), None), None);
+        // A later frame is paced for its own instant, never earlier than the last one.
+        assert_eq!(o.route(t0 + ms(20), Some(t0 + ms(28))), Some(t0 + ms(28)));
+        assert_eq!(o.route(t0 + ms(21), Some(t0 + ms(25))), Some(t0 + ms(28)));
     }
 }

@@ -112,6 +112,10 @@ pub struct LegConfig {
     pub dtmf_tone: Duration,
     /// Pause between DTMF digits we send.
     pub dtmf_gap: Duration,
+    /// Playback frames are produced this long before they are due and carry their due
+    /// instant ([`Transmit::due`]) so a pacer can send them on time; zero = produce each
+    /// frame at its deadline and send it at once.
+    pub send_ahead: Duration,
 }
 
 impl Default for LegConfig {
@@ -120,6 +124,7 @@ impl Default for LegConfig {
             session: SessionConfig::default(),
             dtmf_tone: Duration::from_millis(100),
             dtmf_gap: Duration::from_millis(60),
+            send_ahead: Duration::ZERO,
         }
     }
 }
@@ -162,6 +167,8 @@ pub struct LegCore {
     last_audio: Option<(u32, u16, u32)>,
     /// Received RTP with a payload type we do not know.
     pub unknown_payload: u64,
+    send_ahead: Duration,
+    frame_anchor: Option<Instant>,
 }
 
 impl std::fmt::Debug for LegCore {
@@ -193,7 +200,15 @@ impl LegCore {
             decoded: Vec::with_capacity(FRAME_SAMPLES),
             last_audio: None,
             unknown_payload: 0,
+            send_ahead: config.send_ahead,
+            frame_anchor: None,
         }
+    }
+
+    /// Puts every later playback on `anchor`'s 20 ms grid (see [`Playback::on_grid`]): its
+    /// first frame waits for the next grid instant (under 20 ms).
+    pub fn set_frame_anchor(&mut self, anchor: Instant) {
+        self.frame_anchor = Some(anchor);
     }
 
     /// Applies an offer/answer result (initial or re-INVITE).
@@ -383,7 +398,10 @@ impl LegCore {
     ) {
         self.finish_play(PlayOutcome::Stopped);
         let codec = self.media.map(|m| m.codec).unwrap_or(Codec::Pcmu);
-        let playback = Playback::new(now, prompts, codec, looping);
+        let mut playback = Playback::new(now, prompts, codec, looping).send_ahead(self.send_ahead);
+        if let Some(anchor) = self.frame_anchor {
+            playback = playback.on_grid(anchor);
+        }
         self.playing = Some(Playing {
             id,
             playback,
@@ -562,8 +580,13 @@ impl LegCore {
                     let marker = frame.marker || self.spurt_marker;
                     self.spurt_marker = false;
                     let ts = self.session.media_timestamp(frame.at);
-                    self.session
-                        .send(m.payload_type, marker, ts, &frame.payload);
+                    self.session.send_due(
+                        m.payload_type,
+                        marker,
+                        ts,
+                        &frame.payload,
+                        Some(frame.at),
+                    );
                 }
             }
             if playing.playback.is_finished() {

@@ -92,6 +92,7 @@ pub mod inband;
 pub mod leg;
 pub mod leg_core;
 pub mod mixer;
+pub mod pacer;
 pub mod player;
 pub mod port;
 pub mod prompt;

@@ -2,6 +2,8 @@
 //! 160-sample G.711 frames (RFC 3551 §4.5.14, ptime 20). Deadlines are `start + n × 20 ms`, so
 //! the schedule never drifts however long it runs. Sans-I/O: the caller supplies `now`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::g711::{ALAW_SILENCE, ULAW_SILENCE};
@@ -37,6 +39,8 @@ pub struct Playback {
     start: Instant,
     sent: u64,
     looping: bool,
+    /// How long before its deadline a frame is produced.
+    ahead: Duration,
     /// Frames skipped because the driver was late.
     pub skipped: u64,
 }
@@ -58,8 +62,25 @@ impl Playback {
             start: now,
             sent: 0,
             looping,
+            ahead: Duration::ZERO,
             skipped: 0,
         }
+    }
+
+    /// Moves the start to the first instant at or after it that lies on `anchor`'s 20 ms grid
+    /// (`anchor + k × 20 ms`), delaying the first frame by less than a frame. Legs anchored
+    /// on evenly spread phases send evenly spread instead of in bunches when calls arrive in
+    /// step, and a leg keeps one cadence across the prompts it plays.
+    pub fn on_grid(mut self, anchor: Instant) -> Self {
+        self.start = next_on_grid(anchor, self.start);
+        self
+    }
+
+    /// Produces every frame `ahead` of its deadline (its [`Frame::at`] stays the deadline),
+    /// for a driver that hands frames to a pacer which sends them at `at`.
+    pub fn send_ahead(mut self, ahead: Duration) -> Self {
+        self.ahead = ahead;
+        self
     }
 
     fn frames_total(&self) -> u64 {
@@ -75,21 +96,26 @@ impl Playback {
         self.start + FRAME * (n as u32)
     }
 
-    /// When the next frame is due (`None` when finished).
+    /// When the next frame should be produced (its deadline less the send-ahead; `None` when
+    /// finished).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        (!self.is_finished()).then(|| self.deadline(self.sent))
+        (!self.is_finished()).then(|| {
+            let at = self.deadline(self.sent);
+            at.checked_sub(self.ahead).unwrap_or(at)
+        })
     }
 
-    /// The next frame if due at `now`.
+    /// The next frame if it should be produced at `now`.
     pub fn poll_frame(&mut self, now: Instant) -> Option<Frame> {
         if self.is_finished() {
             return None;
         }
         let mut at = self.deadline(self.sent);
-        if now < at {
+        if now + self.ahead < at {
             return None;
         }
-        let behind = (now - at).as_millis() as u64 / FRAME.as_millis() as u64;
+        let behind =
+            now.saturating_duration_since(at).as_millis() as u64 / FRAME.as_millis() as u64;
         if behind > MAX_CATCH_UP {
             self.skipped += behind;
             self.sent += behind;
@@ -134,6 +160,59 @@ impl Playback {
     }
 }
 
+/// Hands out 20 ms phases spread evenly over the frame, one per leg (the k-th leg gets
+/// `frac(k × 0.618…) × 20 ms`, a low-discrepancy sequence: any number of legs covers the frame
+/// nearly evenly). Shared by the legs of a process (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct FrameGrid {
+    inner: Arc<(Instant, AtomicU64)>,
+}
+
+impl Default for FrameGrid {
+    fn default() -> Self {
+        FrameGrid::new()
+    }
+}
+
+impl FrameGrid {
+    /// A grid whose epoch is now.
+    pub fn new() -> Self {
+        FrameGrid {
+            inner: Arc::new((Instant::now(), AtomicU64::new(0))),
+        }
+    }
+
+    /// The anchor of the next leg (see [`Playback::on_grid`]).
+    pub fn next_anchor(&self) -> Instant {
+        let k = self.inner.1.fetch_add(1, Ordering::Relaxed);
+        self.inner.0 + phase(k)
+    }
+}
+
+/// `frac(k × (√5 − 1)/2) × FRAME`, in whole nanoseconds.
+fn phase(k: u64) -> Duration {
+    // 0.618… in 64-bit fixed point; the wrapping product keeps the fraction.
+    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+    let frac = k.wrapping_mul(GOLDEN);
+    Duration::from_nanos(((u128::from(frac) * FRAME.as_nanos()) >> 64) as u64)
+}
+
+/// The first instant `≥ t` of the form `anchor + k × FRAME` (k may be negative).
+pub fn next_on_grid(anchor: Instant, t: Instant) -> Instant {
+    let frame = FRAME.as_nanos();
+    match t.checked_duration_since(anchor) {
+        Some(d) => {
+            let k = d.as_nanos().div_ceil(frame);
+            anchor + Duration::from_nanos((k * frame) as u64)
+        }
+        None => {
+            // t before anchor: step back whole frames from the anchor.
+            let k = (anchor - t).as_nanos() / frame;
+            anchor - Duration::from_nanos((k * frame) as u64)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +243,61 @@ mod tests {
             now,
             t0 + Duration::from_secs(600) - FRAME + Duration::from_millis(3)
         );
+    }
+
+    #[test]
+    fn frames_sent_ahead_keep_their_deadline_and_wake_the_driver_early() {
+        let t0 = Instant::now();
+        let ahead = Duration::from_millis(8);
+        let p = Prompt::from_samples("p", vec![0; 160 * 10]);
+        let mut pb = Playback::new(t0, vec![p], Codec::Pcmu, false).send_ahead(ahead);
+        assert_eq!(pb.poll_frame(t0).unwrap().at, t0);
+        assert_eq!(pb.poll_timeout(), Some(t0 + FRAME - ahead));
+        assert!(
+            pb.poll_frame(t0 + FRAME - ahead - Duration::from_micros(1))
+                .is_none()
+        );
+        let f = pb.poll_frame(t0 + FRAME - ahead).unwrap();
+        assert_eq!(f.at, t0 + FRAME, "the frame still carries its own deadline");
+        assert!(pb.poll_frame(t0 + FRAME).is_none(), "only one frame ahead");
+    }
+
+    #[test]
+    fn playback_on_a_grid_starts_at_the_next_grid_instant() {
+        let anchor = Instant::now();
+        let t = anchor + Duration::from_millis(47);
+        let p = Prompt::from_samples("p", vec![0; 160 * 10]);
+        let mut pb = Playback::new(t, vec![p], Codec::Pcmu, false).on_grid(anchor);
+        assert_eq!(pb.poll_timeout(), Some(anchor + Duration::from_millis(60)));
+        assert!(pb.poll_frame(t).is_none());
+        let f = pb.poll_frame(anchor + Duration::from_millis(60)).unwrap();
+        assert!(f.marker);
+        assert_eq!(next_on_grid(anchor, anchor + FRAME), anchor + FRAME);
+        assert_eq!(
+            next_on_grid(anchor + Duration::from_millis(45), anchor),
+            anchor + Duration::from_millis(5)
+        );
+    }
+
+    #[test]
+    fn grid_phases_cover_the_frame_evenly_for_any_number_of_legs() {
+        for legs in [4u64, 100, 2000] {
+            let mut per_ms = [0u64; 20];
+            for k in 0..legs {
+                let p = phase(k);
+                assert!(p < FRAME);
+                per_ms[(p.as_millis()) as usize] += 1;
+            }
+            let even = legs as f64 / 20.0;
+            let worst = per_ms
+                .iter()
+                .map(|c| (*c as f64 - even).abs())
+                .fold(0.0, f64::max);
+            assert!(worst <= even * 0.2 + 1.0, "{legs} legs: {per_ms:?}");
+        }
+        let g = FrameGrid::new();
+        let (a, b) = (g.next_anchor(), g.next_anchor());
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Transmit {
     pub destination: SocketAddr,
     /// RTP bytes.
     pub payload: Vec<u8>,
+    /// When it should leave, if produced ahead of time (playback frames); `None` = now.
+    pub due: Option<Instant>,
 }
 
 /// Things the session reports.
@@ -220,8 +222,20 @@ impl RtpSession {
         self.timestamp_base.wrapping_add(samples as u32)
     }
 
-    /// Queues one RTP packet with the next sequence number.
+    /// Queues one RTP packet with the next sequence number, to leave now.
     pub fn send(&mut self, payload_type: u8, marker: bool, timestamp: u32, payload: &[u8]) {
+        self.send_due(payload_type, marker, timestamp, payload, None);
+    }
+
+    /// Queues one RTP packet with the next sequence number, to leave at `due` (`None` = now).
+    pub fn send_due(
+        &mut self,
+        payload_type: u8,
+        marker: bool,
+        timestamp: u32,
+        payload: &[u8],
+        due: Option<Instant>,
+    ) {
         let Some(destination) = self.destination() else {
             self.stats.unsent_no_remote += 1;
             return;
@@ -239,6 +253,7 @@ impl RtpSession {
         self.transmits.push_back(Transmit {
             destination,
             payload: packet.to_vec(),
+            due,
         });
     }
 

@@ -138,6 +138,87 @@ async fn plays_prompt_to_udp_peer() {
     leg.close().await;
 }
 
+/// The pacer sends playback frames at their due instant, handed over ahead of time; a DTMF
+/// event the leg sends meanwhile must not overtake audio already queued (the peer would see
+/// sequence numbers go backwards).
+#[tokio::test]
+async fn dtmf_sent_during_paced_playback_keeps_sequence_order() {
+    let (sock, port) = peer().await;
+    let cfg = config(22400);
+    assert!(cfg.pacer.is_some() && cfg.leg.send_ahead > Duration::ZERO);
+    let leg = std::sync::Arc::new(MediaLeg::bind(&cfg).await.unwrap());
+    leg.local_sdp_answer(&offer(port, "0", true)).unwrap();
+    let player = tokio::spawn({
+        let leg = leg.clone();
+        async move { leg.play_looping(&[tone(1000)], false).await }
+    });
+    let mut buf = [0u8; 1500];
+    let mut seqs = Vec::new();
+    let mut events = 0;
+    while events < 3 {
+        let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let p = RtpPacket::parse(&buf[..n]).unwrap();
+        seqs.push(p.sequence);
+        if p.payload_type == 101 {
+            events += 1;
+        }
+        if seqs.len() == 5 {
+            // 15 ms after a frame went out, the next one (made 8 ms before its instant) is
+            // waiting in the pacer when the DTMF packets are made.
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            leg.send_dtmf("5").unwrap();
+        }
+    }
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], w[0].wrapping_add(1), "arrival order {seqs:?}");
+    }
+    leg.stop_play().unwrap();
+    assert_eq!(player.await.unwrap().unwrap(), PlayOutcome::Stopped);
+}
+
+/// Each leg plays on its own 20 ms phase: a second prompt continues the first one's cadence,
+/// so the RTP timestamp steps between the two are whole frames (160 samples).
+#[tokio::test]
+async fn successive_prompts_keep_the_legs_frame_cadence() {
+    let (sock, port) = peer().await;
+    let leg = MediaLeg::bind(&config(22600)).await.unwrap();
+    leg.local_sdp_answer(&offer(port, "0", false)).unwrap();
+    let mut timestamps = Vec::new();
+    let mut buf = [0u8; 1500];
+    for _ in 0..2 {
+        assert_eq!(
+            leg.play(&[tone(100)], false).await.unwrap(),
+            PlayOutcome::Completed
+        );
+        // Gap between the prompts: not a whole number of frames.
+        tokio::time::sleep(Duration::from_millis(33)).await;
+    }
+    while timestamps.len() < 10 {
+        let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        timestamps.push(RtpPacket::parse(&buf[..n]).unwrap().timestamp);
+    }
+    for w in timestamps.windows(2) {
+        assert_eq!(
+            w[1].wrapping_sub(w[0]) % 160,
+            0,
+            "timestamps {timestamps:?}"
+        );
+    }
+    // The second prompt starts after the gap (playback completes when its last frame is
+    // handed over), on the grid: more than one frame after the last one.
+    assert!(
+        timestamps[5].wrapping_sub(timestamps[4]) >= 2 * 160,
+        "timestamps {timestamps:?}"
+    );
+    leg.close().await;
+}
+
 #[tokio::test]
 async fn dtmf_over_udp_barge_in_then_collect() {
     let (sock, port) = peer().await;

@@ -17,6 +17,7 @@ use clap::Args;
 use hotline_calls::dialer::Caller;
 use hotline_calls::{CallServer, CallServerConfig, GrpcQueue};
 use hotline_ivr::{GrpcBackend, IvrConfig};
+use hotline_media::pacer::Pacer;
 use hotline_media::port::PortRange;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -39,6 +40,9 @@ pub struct SipSection {
     pub media_ip: Option<String>,
     /// Address written into SDP (default: the SIP public address, or the host's).
     pub media_advertise: Option<String>,
+    /// Real-time (SCHED_FIFO) priority of the thread that sends RTP on time, 1-99; 0 = the
+    /// normal scheduler (default 10).
+    pub rtp_pacer_priority: Option<u8>,
     /// The prompt catalog (default prompts/prompts.toml).
     pub prompts: Option<PathBuf>,
     /// Agent softphones: SIP user (= the core's agent id) → password.
@@ -67,6 +71,10 @@ pub struct SipArgs {
     /// Address written into SDP for RTP (default: the SIP public address, or the host's).
     #[arg(long, env = "HOTLINE_MEDIA_ADVERTISE")]
     pub media_advertise: Option<String>,
+    /// Real-time (SCHED_FIFO) priority of the thread that sends RTP on time, 1-99; 0 = the
+    /// normal scheduler (default 10; needs root, CAP_SYS_NICE or LimitRTPRIO, else a warning).
+    #[arg(long, env = "HOTLINE_RTP_PACER_PRIORITY", value_name = "PRIO")]
+    pub rtp_pacer_priority: Option<u8>,
     /// The IVR's prompt catalog (default prompts/prompts.toml).
     #[arg(long, env = "HOTLINE_PROMPTS")]
     pub prompts: Option<PathBuf>,
@@ -147,6 +155,12 @@ pub fn call_server_config(
         .or(file.media_advertise.as_ref())
     {
         cfg.media.advertised_ip = Some(parse_ip(ip, "--media-advertise")?);
+    }
+    if let Some(p) = args.rtp_pacer_priority.or(file.rtp_pacer_priority) {
+        if p > 99 {
+            bail!("--rtp-pacer-priority: {p} is not 0 (normal scheduling) or 1-99");
+        }
+        cfg.media.pacer = Some(Pacer::new((p > 0).then_some(p)));
     }
     cfg.prompts = prompts_path(args.prompts.clone().or(file.prompts.clone()));
     let mut agents = file.agents.clone();
@@ -383,6 +397,35 @@ mod tests {
         assert_eq!(cfg.media.port_range.first, 30000);
         assert_eq!(cfg.ivr.voicemail_dir, Path::new("/data/voicemail"));
         assert_eq!(cfg.qa_recording_dir, None, "QA recording is off by default");
+        assert_eq!(
+            cfg.media.pacer.as_ref().and_then(Pacer::realtime),
+            Some(hotline_media::leg::DEFAULT_PACER_PRIORITY),
+            "RTP is paced at real-time priority by default"
+        );
+        let normal: SipSection = toml::from_str("rtp_pacer_priority = 0\n").unwrap();
+        let cfg = call_server_config(
+            &SipArgs::default(),
+            "0.0.0.0:5060".parse().unwrap(),
+            Some(&normal),
+            None,
+            Path::new("/data/voicemail"),
+        )
+        .unwrap()
+        .unwrap();
+        let pacer = cfg.media.pacer.as_ref().expect("still paced");
+        assert_eq!(pacer.realtime(), None);
+        let err = call_server_config(
+            &SipArgs {
+                rtp_pacer_priority: Some(120),
+                ..Default::default()
+            },
+            "0.0.0.0:5060".parse().unwrap(),
+            None,
+            None,
+            Path::new("/data/voicemail"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--rtp-pacer-priority"), "{err}");
         // QA recording: the file's directory, the flag over it.
         let file: SipSection = toml::from_str("qa_recording_dir = \"/data/qa\"\n").unwrap();
         let sip = "0.0.0.0:5060".parse().unwrap();

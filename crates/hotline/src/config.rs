@@ -92,6 +92,7 @@ mod tests {
         assert!(!rules.time_limits.rules.is_empty());
         let sip = c.sip.unwrap();
         assert_eq!(sip.rtp_ports.as_deref(), Some("10000-20000"));
+        assert_eq!(sip.rtp_pacer_priority, Some(10));
         let ivr = c.ivr.unwrap();
         ivr.validate().unwrap();
         assert_eq!(ivr.voicemail_max_secs, 120);

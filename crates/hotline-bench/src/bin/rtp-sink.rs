@@ -1,7 +1,11 @@
 //! RTP receiver for the full-SIP looping-prompt benchmark (`tests/bench/sip-prompts.sh`):
 //! every call's SDP points here, each stream is told apart by its source address, and for the
 //! measuring window the sink histograms |inter-packet interval − 20 ms| over consecutive
-//! sequence numbers, as a caller's jitter buffer would see it. Prints one JSON line.
+//! sequence numbers, as a caller's jitter buffer would see it. Prints one JSON line with two
+//! sets of figures: `p*_ms` from when this process read each packet (includes the sink's own
+//! scheduling delays on a shared machine) and `kernel_p*_ms` from the kernel's receive
+//! timestamps (SO_TIMESTAMPNS: when the packet reached the socket, as a receiver on another
+//! machine would see its arrival).
 //!
 //! `rtp-sink --port P --start-after S --seconds S`
 //!
@@ -11,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -76,6 +81,65 @@ fn blast(args: &Args, n: usize) -> anyhow::Result<()> {
 struct Stream {
     last_seq: u16,
     last: Instant,
+    last_kernel: Option<Duration>,
+}
+
+/// |interval − 20 ms| histogram in 10 µs buckets.
+struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+    max_us: u64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram {
+            buckets: vec![0; BUCKETS],
+            count: 0,
+            max_us: 0,
+        }
+    }
+
+    fn add(&mut self, interval: Duration) {
+        let dev = (interval.as_micros() as u64).abs_diff(20_000);
+        self.max_us = self.max_us.max(dev);
+        self.buckets[((dev / BUCKET_US) as usize).min(BUCKETS - 1)] += 1;
+        self.count += 1;
+    }
+
+    fn pct(&self, q: f64) -> f64 {
+        let target = (self.count as f64 * q).ceil() as u64;
+        let mut acc = 0;
+        for (i, c) in self.buckets.iter().enumerate() {
+            acc += c;
+            if acc >= target && target > 0 {
+                return (i as u64 * BUCKET_US) as f64 / 1000.0;
+            }
+        }
+        f64::NAN
+    }
+}
+
+/// Receives one datagram with the kernel's receive timestamp (SO_TIMESTAMPNS).
+fn recv(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr, Option<Duration>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg};
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrIn>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .ok()?;
+    let src = SocketAddr::V4(msg.address?.into());
+    let kernel = msg.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|m| match m {
+            ControlMessageOwned::ScmTimestampns(ts) => Some(Duration::from(ts)),
+            _ => None,
+        })
+    });
+    Some((msg.bytes, src, kernel))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -88,12 +152,16 @@ fn main() -> anyhow::Result<()> {
     sock.bind(&SocketAddr::from(([127, 0, 0, 1], args.port)).into())?;
     let sock: UdpSocket = sock.into();
     sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
     let t0 = Instant::now();
     let start = t0 + Duration::from_secs(args.start_after);
     let end = start + Duration::from_secs(args.seconds);
     let mut streams: HashMap<SocketAddr, Stream> = HashMap::new();
-    let mut hist = vec![0u64; BUCKETS];
-    let (mut intervals, mut packets, mut lost, mut max_us) = (0u64, 0u64, 0u64, 0u64);
+    // When this process read each packet, and when the kernel queued it on the socket (the
+    // latter leaves out the sink's own scheduling delays: a receiver on another machine does
+    // not share our two cores).
+    let (mut user, mut kernel) = (Histogram::new(), Histogram::new());
+    let (mut packets, mut lost) = (0u64, 0u64);
     let mut measured_sources = std::collections::HashSet::new();
     let mut buf = [0u8; 2048];
     loop {
@@ -101,7 +169,7 @@ fn main() -> anyhow::Result<()> {
         if now >= end {
             break;
         }
-        let Ok((n, src)) = sock.recv_from(&mut buf) else {
+        let Some((n, src, kts)) = recv(&sock, &mut buf) else {
             continue;
         };
         let now = Instant::now();
@@ -119,17 +187,17 @@ fn main() -> anyhow::Result<()> {
                 if measuring {
                     let d = seq.wrapping_sub(s.last_seq);
                     if d == 1 {
-                        let us = now.duration_since(s.last).as_micros() as u64;
-                        let dev = us.abs_diff(20_000);
-                        max_us = max_us.max(dev);
-                        hist[((dev / BUCKET_US) as usize).min(BUCKETS - 1)] += 1;
-                        intervals += 1;
+                        user.add(now.duration_since(s.last));
+                        if let (Some(k), Some(lk)) = (kts, s.last_kernel) {
+                            kernel.add(k.saturating_sub(lk));
+                        }
                     } else if d > 1 && d < 1000 {
                         lost += u64::from(d - 1);
                     }
                 }
                 s.last_seq = seq;
                 s.last = now;
+                s.last_kernel = kts;
             }
             None => {
                 streams.insert(
@@ -137,31 +205,27 @@ fn main() -> anyhow::Result<()> {
                     Stream {
                         last_seq: seq,
                         last: now,
+                        last_kernel: kts,
                     },
                 );
             }
         }
     }
-    let pct = |q: f64| {
-        let target = (intervals as f64 * q).ceil() as u64;
-        let mut acc = 0;
-        for (i, c) in hist.iter().enumerate() {
-            acc += c;
-            if acc >= target && target > 0 {
-                return (i as u64 * BUCKET_US) as f64 / 1000.0;
-            }
-        }
-        f64::NAN
-    };
     let expected = measured_sources.len() as f64 * args.seconds as f64 * 50.0;
     println!(
-        "{{\"streams_seen\":{},\"streams_measured\":{},\"packets\":{packets},\"expected\":{expected:.0},\"lost\":{lost},\"intervals\":{intervals},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"p999_ms\":{:.2},\"max_ms\":{:.2}}}",
+        "{{\"streams_seen\":{},\"streams_measured\":{},\"packets\":{packets},\"expected\":{expected:.0},\"lost\":{lost},\"intervals\":{},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"p999_ms\":{:.2},\"max_ms\":{:.2},\"kernel_intervals\":{},\"kernel_p50_ms\":{:.2},\"kernel_p99_ms\":{:.2},\"kernel_p999_ms\":{:.2},\"kernel_max_ms\":{:.2}}}",
         streams.len(),
         measured_sources.len(),
-        pct(0.5),
-        pct(0.99),
-        pct(0.999),
-        max_us as f64 / 1000.0
+        user.count,
+        user.pct(0.5),
+        user.pct(0.99),
+        user.pct(0.999),
+        user.max_us as f64 / 1000.0,
+        kernel.count,
+        kernel.pct(0.5),
+        kernel.pct(0.99),
+        kernel.pct(0.999),
+        kernel.max_us as f64 / 1000.0,
     );
     Ok(())
 }
