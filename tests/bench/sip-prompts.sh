@@ -10,14 +10,17 @@
 # INVITE, a hotline-media leg per call negotiated from the caller's offer, a looping prompt
 # until BYE. Once every call is up the sink measures |inter-packet interval - 20 ms| per
 # stream for SECONDS; then the calls hang up. Printed: sipp's successful/failed calls, the
-# sink's figures, the server's CPU and its RSS per call beyond the idle process.
+# sink's figures (p*_ms from user-space receive times, kernel_p*_ms from SO_TIMESTAMPNS), the
+# server's CPU (total and per thread name: rtp-pacer, tokio workers) and its RSS per call
+# beyond the idle process, and how late the pacer sent and the leg tasks woke up.
 #
 # Baseline in the same run: `rtp-sink --blast CALLS` sends CALLS raw UDP streams (one thread,
 # absolute deadlines, no SIP, no tokio) to the same kind of sink for the same time.
 #
 # Environment: CALLS (2000), RATE (200 calls/s), MEASURE_S (15 s measured), SKIP_BUILD=1,
 # PRIO=rt to run the server under `chrt -f 10`, UAS_ARGS (e.g. "--workers 1", or
-# "--pacing timer" to send from the leg tasks without the pacer thread) for the server.
+# "--pacing timer" to send from the leg tasks without the pacer thread, "--grid off" to start
+# each playback on whatever phase it was asked, "--send-ahead-ms N") for the server.
 # Needs /usr/bin/sipp.
 set -euo pipefail
 
@@ -80,11 +83,6 @@ sipp "127.0.0.1:$sip_port" -sf tests/bench/sipp/prompt-uac.xml -key sink_port "$
 sipp_pid=$!
 PIDS+=("$sipp_pid")
 sleep "$START_AFTER"
-if [[ "${PACER_RT:-0}" == 1 ]]; then
-  for t in /proc/"$uas_pid"/task/*; do
-    [[ "$(cat "$t/comm")" == rtp-pacer ]] && chrt -f -p 10 "$(basename "$t")"
-  done
-fi
 c0="$(cpu_ticks "$uas_pid")"
 thread_ticks "$uas_pid" >"$TMP/threads0"
 rss1="$(rss_kib "$uas_pid")"

@@ -3,7 +3,8 @@
 //! caller's offer with a `hotline-media` leg, and plays a looping prompt on it until the caller
 //! hangs up. Prints the number of live calls once a second on stderr.
 //!
-//! `prompt_uas LISTEN [--prompt FILE.wav] [--workers N] [--pacing thread|timer] [--grid off]`
+//! `prompt_uas LISTEN [--prompt FILE.wav] [--workers N] [--pacing thread|timer] [--grid off]
+//! [--send-ahead-ms N]`
 //! (`--pacing timer`: no pacer thread, each leg sends when tokio's timer wakes it;
 //! `--grid off`: each playback starts at once instead of on its leg's 20 ms phase)
 
@@ -35,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers = arg("--workers").and_then(|w| w.parse().ok()).unwrap_or(2);
     let timer_pacing = arg("--pacing").as_deref() == Some("timer");
     let no_grid = arg("--grid").as_deref() == Some("off");
+    let send_ahead = arg("--send-ahead-ms").and_then(|v| v.parse().ok());
     let prompt = match arg("--prompt") {
         Some(path) => Prompt::load(std::path::Path::new(&path))?,
         // 3 s of a tone, like the media-legs bench
@@ -49,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(workers)
         .enable_all()
         .build()?
-        .block_on(serve(listen, prompt, timer_pacing, no_grid))
+        .block_on(serve(listen, prompt, timer_pacing, no_grid, send_ahead))
 }
 
 async fn serve(
@@ -57,6 +59,7 @@ async fn serve(
     prompt: Prompt,
     timer_pacing: bool,
     no_grid: bool,
+    send_ahead_ms: Option<u64>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = EndpointConfig::new(listen);
     cfg.seed = std::process::id().into();
@@ -69,6 +72,9 @@ async fn serve(
     }
     if no_grid {
         media.frame_grid = None;
+    }
+    if let Some(ms) = send_ahead_ms {
+        media.leg.send_ahead = Duration::from_millis(ms);
     }
     let shutdown = media.shutdown.clone();
     let run = tokio::spawn(driver.run({

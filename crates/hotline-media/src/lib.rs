@@ -79,9 +79,12 @@
 //! - Recording files are written from the leg's task (small buffered writes, header rewritten
 //!   every second); run [`wav::repair_wav`] on leftovers after a crash.
 //!
-//! Performance design: one tokio task per leg that sleeps until the next 20 ms deadline of its
-//! own schedule (tokio's timer wheel serves all legs); prompt audio is shared (`Arc`), so a leg
-//! costs its socket, its task and a few small buffers. See `BENCHMARKS.md`.
+//! Performance design: one tokio task per leg that sleeps until its next frame is due (tokio's
+//! timer wheel, 1 ms resolution, serves all legs), makes the frame [`leg::DEFAULT_SEND_AHEAD`]
+//! early and hands it to the process's [`pacer::Pacer`] thread, which sends it at its own
+//! instant (and may run at real-time priority); [`player::FrameGrid`] spreads the legs over
+//! the 20 ms frame. Prompt audio is shared (`Arc`), so a leg costs its socket, its task and a
+//! few small buffers. See `BENCHMARKS.md`.
 
 pub mod bridge;
 pub mod collector;

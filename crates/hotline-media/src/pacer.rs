@@ -7,7 +7,7 @@
 //! a leg produces each playback frame [`LegConfig::send_ahead`] early and hands it over a
 //! shared inbox; this thread keeps the frames in a heap by due instant, naps to the
 //! earliest (sleeps round up to the ~50 µs timer slack; it sends what is due within
-//! [`WINDOW`] per wake-up) and sends them, so sends are spread the way their deadlines are.
+//! 200 µs per wake-up) and sends them, so sends are spread the way their deadlines are.
 //! It can run at real-time priority while the rest of the process does not.
 //!
 //! A leg keeps its own packets in order: once it has handed one to the pacer, its later
