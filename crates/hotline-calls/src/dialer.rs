@@ -92,6 +92,10 @@ impl Caller {
             first: 40000,
             last: 49998,
         };
+        // One config per dialled call: a pacer here would be a (real-time) thread per call
+        // of a load generator. A caller's keys and tone go out when its task wakes.
+        media.pacer = None;
+        media.frame_grid = None;
         if local_ip.is_unspecified() {
             media.advertised_ip = Some(local.ip());
         }
