@@ -22,18 +22,6 @@ impl Drop for Sipp {
     }
 }
 
-/// An even port P with P and P+2 free (sipp binds audio and video echo ports).
-fn free_even_port() -> u16 {
-    for p in (46_000..48_000).step_by(4) {
-        let a = UdpSocket::bind(("127.0.0.1", p));
-        let b = UdpSocket::bind(("127.0.0.1", p + 2));
-        if a.is_ok() && b.is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
 fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -48,7 +36,7 @@ async fn sipp_rtp_echo_roundtrip() {
         eprintln!("/usr/bin/sipp missing (apt-get install sip-tester): skipped");
         return;
     }
-    let mp = free_even_port();
+    let mp = hotline_testkit::sipp_media_port();
     let child = Command::new("/usr/bin/sipp")
         .args(["-sn", "uas", "-i", "127.0.0.1", "-nostdin", "-rtp_echo"])
         .args(["-p", &free_port().to_string()])

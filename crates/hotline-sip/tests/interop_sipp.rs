@@ -211,7 +211,7 @@ async fn our_uac_calls_sipp_uas() {
     let ours = start(AppMode::Answer, |_| {}).await;
     let uas_port = common::free_port();
     let port_s = uas_port.to_string();
-    let media = common::free_port().to_string();
+    let media = hotline_testkit::sipp_media_port().to_string();
     let mut child = tokio::process::Command::new(common::SIPP)
         .args([
             "-sn",

@@ -16,6 +16,37 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A base port for sipp's `-mp` (its RTP echo ports): sipp binds the audio pair at `P`, `P+1`
+/// and the video pair at `P+2`, `P+3`, and gives up when any of them is taken.
+///
+/// A port the kernel picked (`bind(0)`) only says `P` was free: `P+2` may belong to another
+/// test's socket, which made sipp fail with "Unable to bind video RTP socket". So the base is
+/// taken from 21000-29999, below the kernel's ephemeral range (32768+) and outside the RTP
+/// ranges the tests give the call server (10000-20000) and baresip (30000+); a process-wide
+/// cursor hands each caller a different block; every port of the block must bind right now.
+pub fn sipp_media_port() -> u16 {
+    use std::net::UdpSocket;
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 21_000;
+    const BLOCKS: u16 = 2_250; // 21000..30000 in blocks of 4
+    // Start each process at a different block so two test binaries run at once rarely meet.
+    static CURSOR: AtomicU16 = AtomicU16::new(u16::MAX);
+    let _ = CURSOR.compare_exchange(
+        u16::MAX,
+        (std::process::id() % u32::from(BLOCKS)) as u16,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..BLOCKS {
+        let block = CURSOR.fetch_add(1, Ordering::Relaxed) % BLOCKS;
+        let base = FIRST + block * 4;
+        if (base..base + 4).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no free block of 4 UDP ports in 21000-29999 for sipp's media");
+}
+
 /// The URL of a SQLite file `file` in `dir` (created on first use).
 pub fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(file).display())

@@ -295,7 +295,7 @@ pub async fn softphone(
         .map(|(_, p)| p.clone())
         .unwrap_or_else(|| panic!("no softphone credentials for {id} in the harness"));
     let uas_port = free_port().to_string();
-    let media_port = free_port().to_string();
+    let media_port = hotline_testkit::sipp_media_port().to_string();
     let log = messages_file(dir, id);
     let mut args = vec![
         "-p",

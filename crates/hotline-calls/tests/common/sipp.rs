@@ -338,7 +338,7 @@ pub async fn call(dir: &Path, target: std::net::SocketAddr, scenario_xml: &str) 
     let file = dir.join(format!("scenario-{}.xml", free_port()));
     std::fs::write(&file, scenario_xml).unwrap();
     let port = free_port().to_string();
-    let media = free_port().to_string();
+    let media = hotline_testkit::sipp_media_port().to_string();
     let mut cmd = tokio::process::Command::new(SIPP);
     cmd.arg(target.to_string())
         .args(["-sf", &file.to_string_lossy(), "-m", "1", "-l", "1"])

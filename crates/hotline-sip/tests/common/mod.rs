@@ -125,7 +125,7 @@ pub async fn sipp(args: &[&str], limit: Duration) -> Output {
         "sipp missing: apt-get install -y sip-tester"
     );
     let port = free_port().to_string();
-    let media = free_port().to_string();
+    let media = hotline_testkit::sipp_media_port().to_string();
     let timeout = format!("{}s", limit.as_secs().saturating_sub(2).max(1));
     let mut cmd = tokio::process::Command::new(SIPP);
     cmd.args(args)
