@@ -246,6 +246,13 @@ impl CallServer {
             rtp_ports = %format!("{}-{}", cfg.media.port_range.first, cfg.media.port_range.last),
             media_ip = %cfg.media.advertised_ip.unwrap_or(cfg.media.local_ip),
             agents = cfg.agents.len(),
+            rtp_pacing = match &cfg.media.pacer {
+                Some(p) => match p.realtime() {
+                    Some(prio) => format!("thread (SCHED_FIFO {prio} asked for)"),
+                    None => "thread (normal scheduler)".to_owned(),
+                },
+                None => "timer".to_owned(),
+            },
             "call server listening"
         );
         let ctx = CallContext {

@@ -21,7 +21,7 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,8 @@ impl Shared {
 struct Inner {
     /// Real-time (SCHED_FIFO) priority the thread asks for; `None` = the process's policy.
     realtime: Option<u8>,
+    /// What the thread got: [`PENDING`], [`GRANTED`] or [`REFUSED`].
+    granted: Arc<AtomicU8>,
     shared: Arc<Shared>,
     started: OnceLock<()>,
 }
@@ -129,6 +131,10 @@ impl Drop for Inner {
         self.shared.wake.notify_one();
     }
 }
+
+const PENDING: u8 = 0;
+const GRANTED: u8 = 1;
+const REFUSED: u8 = 2;
 
 /// Handle to the pacing thread (cheap to clone; one per process is enough). Dropping the last
 /// handle ends the thread once it has sent what it holds.
@@ -155,6 +161,7 @@ impl Pacer {
         Pacer {
             inner: Arc::new(Inner {
                 realtime,
+                granted: Arc::new(AtomicU8::new(PENDING)),
                 shared: Arc::default(),
                 started: OnceLock::new(),
             }),
@@ -164,6 +171,17 @@ impl Pacer {
     /// The real-time priority the thread asks for.
     pub fn realtime(&self) -> Option<u8> {
         self.inner.realtime
+    }
+
+    /// Whether the thread runs at the real-time priority it asked for: `None` while that is
+    /// not known yet (no priority asked for, or the thread has not started), `Some(false)`
+    /// when the system refused it (the pacer then runs at the process's policy).
+    pub fn realtime_granted(&self) -> Option<bool> {
+        match self.inner.granted.load(Ordering::Acquire) {
+            GRANTED => Some(true),
+            REFUSED => Some(false),
+            _ => None,
+        }
     }
 
     /// Sends `payload` to `destination` from `socket` at `due`. Packets with the same `due`
@@ -178,9 +196,16 @@ impl Pacer {
         self.inner.started.get_or_init(|| {
             let shared = self.inner.shared.clone();
             let realtime = self.inner.realtime;
+            let granted = self.inner.granted.clone();
             if let Err(e) = std::thread::Builder::new()
                 .name("rtp-pacer".into())
-                .spawn(move || run(realtime, &shared))
+                .spawn(move || {
+                    if let Some(p) = realtime {
+                        let got = if set_realtime(p) { GRANTED } else { REFUSED };
+                        granted.store(got, Ordering::Release);
+                    }
+                    run(&shared)
+                })
             {
                 // Nothing would drain the inbox: send from the caller rather than never.
                 tracing::error!(error = %e, "RTP pacer thread did not start; sending unpaced");
@@ -208,7 +233,8 @@ impl Pacer {
     }
 }
 
-fn set_realtime(priority: u8) {
+/// Asks for SCHED_FIFO at `priority` for the calling thread; logs and returns the outcome.
+fn set_realtime(priority: u8) -> bool {
     use thread_priority::{
         RealtimeThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
         set_thread_priority_and_policy, thread_native_id,
@@ -224,23 +250,26 @@ fn set_realtime(priority: u8) {
             .map_err(|e| format!("{e:?}"))
         });
     match result {
-        Ok(()) => tracing::info!(
-            priority,
-            "RTP pacer runs at real-time priority (SCHED_FIFO)"
-        ),
-        Err(e) => tracing::warn!(
-            priority,
-            error = %e,
-            "RTP pacer could not get real-time priority (needs root, CAP_SYS_NICE or \
-             LimitRTPRIO); packets may be delayed when the CPUs are busy"
-        ),
+        Ok(()) => {
+            tracing::info!(
+                priority,
+                "RTP pacer runs at real-time priority (SCHED_FIFO)"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::warn!(
+                priority,
+                error = %e,
+                "RTP pacer could not get real-time priority (needs root, CAP_SYS_NICE or \
+                 LimitRTPRIO); packets may be delayed when the CPUs are busy"
+            );
+            false
+        }
     }
 }
 
-fn run(realtime: Option<u8>, shared: &Shared) {
-    if let Some(p) = realtime {
-        set_realtime(p);
-    }
+fn run(shared: &Shared) {
     let mut heap = BinaryHeap::new();
     let mut taken = Vec::new();
     let mut seq = 0u64;

@@ -51,8 +51,8 @@ async fn sipp_rtp_echo_roundtrip() {
 
     let mut cfg = MediaConfig::new("127.0.0.1".parse().unwrap());
     cfg.port_range = PortRange {
-        first: 24000,
-        last: 24400,
+        first: 32000,
+        last: 32400,
     };
     let leg = MediaLeg::bind(&cfg).await.unwrap();
     let offer = format!(

