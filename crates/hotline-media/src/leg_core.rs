@@ -13,7 +13,7 @@ use rand::RngCore;
 use crate::dtmf::{DtmfReceiver, DtmfSender, digit_to_event, event_to_digit};
 use crate::inband::{InbandDetector, dtmf_tone};
 use crate::mixer::{Mixer, Side};
-use crate::player::{FRAME_SAMPLES, Playback};
+use crate::player::{FRAME, FRAME_SAMPLES, Playback};
 use crate::prompt::Prompt;
 use crate::recorder::{RecordOutcome, Recorder};
 use crate::rtp::{seq_delta, ts_delta};
@@ -169,6 +169,11 @@ pub struct LegCore {
     pub unknown_payload: u64,
     send_ahead: Duration,
     frame_anchor: Option<Instant>,
+    /// A frame after the last playback frame made. A frame is made `send_ahead` before its
+    /// instant and a playback completes when its last one is made, so a prompt played right
+    /// after another would otherwise start on that last frame's instant: two packets at once
+    /// with the same RTP timestamp.
+    next_frame_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for LegCore {
@@ -202,6 +207,7 @@ impl LegCore {
             unknown_payload: 0,
             send_ahead: config.send_ahead,
             frame_anchor: None,
+            next_frame_at: None,
         }
     }
 
@@ -398,7 +404,10 @@ impl LegCore {
     ) {
         self.finish_play(PlayOutcome::Stopped);
         let codec = self.media.map(|m| m.codec).unwrap_or(Codec::Pcmu);
-        let mut playback = Playback::new(now, prompts, codec, looping).send_ahead(self.send_ahead);
+        // Never before the frame after the last one made (still waiting in the pacer, maybe).
+        let start = self.next_frame_at.map_or(now, |n| n.max(now));
+        let mut playback =
+            Playback::new(start, prompts, codec, looping).send_ahead(self.send_ahead);
         if let Some(anchor) = self.frame_anchor {
             playback = playback.on_grid(anchor);
         }
@@ -576,6 +585,7 @@ impl LegCore {
         let dtmf_active = self.dtmf_tx.is_active();
         if let Some(playing) = self.playing.as_mut() {
             while let Some(frame) = playing.playback.poll_frame(now) {
+                self.next_frame_at = Some(frame.at + FRAME);
                 if let (true, false, Some(m)) = (can_send, dtmf_active, media) {
                     let marker = frame.marker || self.spurt_marker;
                     self.spurt_marker = false;

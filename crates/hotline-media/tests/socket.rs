@@ -219,6 +219,42 @@ async fn successive_prompts_keep_the_legs_frame_cadence() {
     leg.close().await;
 }
 
+/// The IVR often plays one prompt right after another. Playback completes when its last frame
+/// is handed to the pacer, before that frame is due; the next prompt's first frame must come a
+/// frame after it, not at the same instant with the same RTP timestamp.
+#[tokio::test]
+async fn back_to_back_prompts_never_repeat_a_frame_instant() {
+    let (sock, port) = peer().await;
+    let leg = MediaLeg::bind(&config(23100)).await.unwrap();
+    leg.local_sdp_answer(&offer(port, "0", false)).unwrap();
+    let mut buf = [0u8; 1500];
+    for _ in 0..3 {
+        assert_eq!(
+            leg.play(&[tone(100)], false).await.unwrap(),
+            PlayOutcome::Completed
+        );
+    }
+    let mut packets = Vec::new();
+    while packets.len() < 15 {
+        let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let p = RtpPacket::parse(&buf[..n]).unwrap();
+        packets.push((p.sequence, p.timestamp, Instant::now()));
+    }
+    for w in packets.windows(2) {
+        let step = w[1].1.wrapping_sub(w[0].1);
+        assert!(
+            step >= 160 && step % 160 == 0,
+            "RTP timestamp step {step}: {:?}",
+            packets.iter().map(|p| p.1).collect::<Vec<_>>()
+        );
+        assert_eq!(w[1].0, w[0].0.wrapping_add(1));
+    }
+    leg.close().await;
+}
+
 #[tokio::test]
 async fn dtmf_over_udp_barge_in_then_collect() {
     let (sock, port) = peer().await;

@@ -132,6 +132,55 @@ fn sequence_of_prompts_then_second_spurt_has_marker_and_ts_gap() {
     );
 }
 
+/// With a send-ahead (a pacer), playback completes when its last frame is made, 8 ms before
+/// that frame's instant; a prompt played at that moment (the IVR's next `play`) starts a frame
+/// later, not on the same instant with the same RTP timestamp.
+#[test]
+fn prompt_played_when_the_last_one_completes_starts_a_frame_later() {
+    let t0 = Instant::now();
+    let ahead = Duration::from_millis(8);
+    let mut c = LegCore::new(
+        t0,
+        &mut StdRng::seed_from_u64(9),
+        LegConfig {
+            send_ahead: ahead,
+            ..LegConfig::default()
+        },
+    );
+    c.set_media(t0, media(Codec::Pcmu, None));
+    let mut sent: Vec<(Option<Instant>, u32)> = Vec::new();
+    let mut collect = |c: &mut LegCore| {
+        while let Some(tx) = c.poll_transmit() {
+            sent.push((tx.due, RtpPacket::parse(&tx.payload).unwrap().timestamp));
+        }
+    };
+    let mut plays = 0;
+    c.play(t0, 1, vec![tone(100)], false, false);
+    collect(&mut c);
+    while let Some(t) = c.poll_timeout() {
+        c.handle_timeout(t);
+        collect(&mut c);
+        if events(&mut c)
+            .iter()
+            .any(|e| matches!(e, LegEvent::PlayDone { .. }))
+        {
+            plays += 1;
+            if plays == 3 {
+                break;
+            }
+            // The IVR's next prompt, at once (before the last frame is due).
+            c.play(t, 1 + plays, vec![tone(100)], false, false);
+            collect(&mut c);
+        }
+    }
+    assert_eq!(sent.len(), 15, "{sent:?}");
+    for w in sent.windows(2) {
+        let (a, b) = (w[0].0.unwrap(), w[1].0.unwrap());
+        assert_eq!(b - a, F, "frame instants {sent:?}");
+        assert_eq!(w[1].1.wrapping_sub(w[0].1), 160, "timestamps {sent:?}");
+    }
+}
+
 #[test]
 fn barge_in_by_rfc4733_one_digit_per_event() {
     let t0 = Instant::now();
