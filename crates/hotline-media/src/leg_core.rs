@@ -392,6 +392,13 @@ impl LegCore {
         self.relay_in.resync = true;
     }
 
+    /// The instant new media (a prompt, a relayed talk spurt, a DTMF event) starts at: `now`,
+    /// or the instant after the last playback frame made when that is later (that frame may
+    /// still wait in the pacer), so RTP timestamps never repeat or go back.
+    fn media_now(&self, now: Instant) -> Instant {
+        self.next_frame_at.map_or(now, |n| n.max(now))
+    }
+
     /// Starts playing prompts back-to-back (replacing any playback, which ends `Stopped`).
     /// `id` 0 is reserved for internal playbacks that report nothing.
     pub fn play(
@@ -404,8 +411,7 @@ impl LegCore {
     ) {
         self.finish_play(PlayOutcome::Stopped);
         let codec = self.media.map(|m| m.codec).unwrap_or(Codec::Pcmu);
-        // Never before the frame after the last one made (still waiting in the pacer, maybe).
-        let start = self.next_frame_at.map_or(now, |n| n.max(now));
+        let start = self.media_now(now);
         let mut playback =
             Playback::new(start, prompts, codec, looping).send_ahead(self.send_ahead);
         if let Some(anchor) = self.frame_anchor {
@@ -428,8 +434,9 @@ impl LegCore {
     pub fn send_dtmf(&mut self, now: Instant, digits: &str) {
         let te = self.media.and_then(|m| m.telephone_event_pt);
         if te.is_some() {
+            let at = self.media_now(now);
             for d in digits.chars() {
-                self.dtmf_tx.push(now, d);
+                self.dtmf_tx.push(at, d);
             }
         } else {
             let mut samples = Vec::new();
@@ -548,9 +555,10 @@ impl LegCore {
         let offset = match self.relay_in.anchor {
             Some((ssrc, off)) if ssrc == frame.ssrc && !self.relay_in.resync => off,
             _ => {
+                let at = self.media_now(now);
                 let off = self
                     .session
-                    .media_timestamp(now)
+                    .media_timestamp(at)
                     .wrapping_sub(frame.timestamp);
                 self.relay_in.anchor = Some((frame.ssrc, off));
                 self.relay_in.resync = false;

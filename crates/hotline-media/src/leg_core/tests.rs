@@ -181,6 +181,56 @@ fn prompt_played_when_the_last_one_completes_starts_a_frame_later() {
     }
 }
 
+/// A key sent (RFC 4733) while a paced prompt plays, and the prompt after it: in the order the
+/// packets are made, RTP timestamps never go back (the event starts after the last frame
+/// already made, not at `now`, which lies before that frame's instant).
+#[test]
+fn dtmf_sent_during_paced_playback_never_steps_the_timestamp_back() {
+    let t0 = Instant::now();
+    let mut c = LegCore::new(
+        t0,
+        &mut StdRng::seed_from_u64(10),
+        LegConfig {
+            send_ahead: Duration::from_millis(8),
+            ..LegConfig::default()
+        },
+    );
+    c.set_media(t0, media(Codec::Pcmu, Some(101)));
+    c.play(t0, 1, vec![tone(1000)], false, false);
+    let mut sent: Vec<(u8, u32)> = Vec::new();
+    let mut keyed = false;
+    while let Some(t) = c.poll_timeout() {
+        if t > t0 + Duration::from_secs(2) {
+            break;
+        }
+        c.handle_timeout(t);
+        if !keyed && t >= t0 + Duration::from_millis(205) {
+            c.send_dtmf(t, "5");
+            keyed = true;
+        }
+        while let Some(tx) = c.poll_transmit() {
+            let p = RtpPacket::parse(&tx.payload).unwrap();
+            sent.push((p.payload_type, p.timestamp));
+        }
+    }
+    assert!(
+        sent.iter().any(|p| p.0 == 101),
+        "the key was sent: {sent:?}"
+    );
+    assert!(
+        sent.last().is_some_and(|p| p.0 == 0),
+        "audio resumed: {sent:?}"
+    );
+    for w in sent.windows(2) {
+        assert!(
+            w[1].1.wrapping_sub(w[0].1) < 1 << 31,
+            "timestamp stepped back {} -> {}: {sent:?}",
+            w[0].1,
+            w[1].1
+        );
+    }
+}
+
 #[test]
 fn barge_in_by_rfc4733_one_digit_per_event() {
     let t0 = Instant::now();
