@@ -21,7 +21,7 @@
 # PRIO=rt to run the server under `chrt -f 10`, UAS_ARGS (e.g. "--workers 1", or
 # "--pacing timer" to send from the leg tasks without the pacer thread, "--grid off" to start
 # each playback on whatever phase it was asked, "--send-ahead-ms N") for the server.
-# Needs /usr/bin/sipp.
+# UAS_BIN runs another build of prompt_uas (an A/B against an older commit). Needs /usr/bin/sipp.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -44,7 +44,7 @@ trap cleanup EXIT
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   cargo build --release -p hotline-calls --example prompt_uas -p hotline-bench --bin rtp-sink >&2
 fi
-UAS="$REPO/target/release/examples/prompt_uas"
+UAS="${UAS_BIN:-$REPO/target/release/examples/prompt_uas}"
 SINK="$REPO/target/release/rtp-sink"
 command -v sipp >/dev/null || { echo "sip-prompts: sipp not found (apt-get install sip-tester)" >&2; exit 1; }
 
