@@ -672,3 +672,64 @@ fn random_datagrams_never_panic() {
         assert!(c.stats().received > 1000);
     }
 }
+
+/// The agent answers while the hold prompt's last frames still wait in the pacer: the first
+/// relayed talk spurt starts a frame after the last prompt frame, with a marker, never on an
+/// earlier RTP timestamp.
+#[test]
+fn relayed_talk_spurt_after_a_paced_prompt_never_steps_the_timestamp_back() {
+    let t0 = Instant::now();
+    let mut b = LegCore::new(
+        t0,
+        &mut StdRng::seed_from_u64(22),
+        LegConfig {
+            send_ahead: Duration::from_millis(8),
+            ..LegConfig::default()
+        },
+    );
+    b.set_media(t0, media(Codec::Pcmu, Some(101)));
+    b.play(t0, 1, vec![tone(100)], false, false);
+    // (marker, RTP timestamp) of what the leg sends, in order.
+    let mut sent: Vec<(bool, u32)> = Vec::new();
+    let mut keep = |c: &mut LegCore| {
+        while let Some(tx) = c.poll_transmit() {
+            let p = RtpPacket::parse(&tx.payload).unwrap();
+            sent.push((p.marker, p.timestamp));
+        }
+    };
+    keep(&mut b);
+    let mut done_at = None;
+    while let Some(t) = b.poll_timeout() {
+        b.handle_timeout(t);
+        keep(&mut b);
+        if events(&mut b)
+            .iter()
+            .any(|e| matches!(e, LegEvent::PlayDone { .. }))
+        {
+            done_at = Some(t);
+            break;
+        }
+    }
+    // Bridged the moment the prompt completes (its last frame is still 8 ms from its instant).
+    let t = done_at.expect("the prompt completed");
+    b.bridge(None);
+    b.handle_relay(
+        t,
+        RelayFrame {
+            kind: RelayKind::Audio(Codec::Pcmu),
+            ssrc: 0x3333,
+            timestamp: 5_000,
+            marker: false,
+            payload: vec![0xFF; 160],
+        },
+    );
+    keep(&mut b);
+    assert_eq!(sent.len(), 6, "5 prompt frames and 1 relayed: {sent:?}");
+    let (last_prompt, relayed) = (sent[4], sent[5]);
+    assert!(relayed.0, "a new talk spurt");
+    let step = relayed.1.wrapping_sub(last_prompt.1);
+    assert!(
+        (160..1 << 31).contains(&step),
+        "relayed audio {step} samples after the last prompt frame"
+    );
+}
