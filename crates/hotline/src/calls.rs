@@ -442,48 +442,36 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("--rtp-pacer-priority"), "{err}");
         // Timer pacing: no pacer thread, the phase grid kept; the flag over the file.
-        let timer: SipSection = toml::from_str("rtp_pacing = \"timer\"\n").unwrap();
-        let cfg = call_server_config(
-            &SipArgs::default(),
-            "0.0.0.0:5060".parse().unwrap(),
-            Some(&timer),
-            None,
-            Path::new("/data/voicemail"),
-        )
-        .unwrap()
-        .unwrap();
+        let pacing = |flag: Option<&str>, file: Option<&str>| {
+            let args = SipArgs {
+                rtp_pacing: flag.map(str::to_owned),
+                ..Default::default()
+            };
+            let file = file.map(|f| SipSection {
+                rtp_pacing: Some(f.to_owned()),
+                ..Default::default()
+            });
+            let sip = "0.0.0.0:5060".parse().unwrap();
+            call_server_config(
+                &args,
+                sip,
+                file.as_ref(),
+                None,
+                Path::new("/data/voicemail"),
+            )
+        };
+        let cfg = pacing(None, Some("timer")).unwrap().unwrap();
         assert!(
             cfg.media.pacer.is_none(),
             "timer pacing has no pacer thread"
         );
         assert!(cfg.media.frame_grid.is_some(), "the phase grid stays");
-        let cfg = call_server_config(
-            &SipArgs {
-                rtp_pacing: Some("thread".into()),
-                ..Default::default()
-            },
-            "0.0.0.0:5060".parse().unwrap(),
-            Some(&timer),
-            None,
-            Path::new("/data/voicemail"),
-        )
-        .unwrap()
-        .unwrap();
+        let cfg = pacing(Some("thread"), Some("timer")).unwrap().unwrap();
         assert!(
             cfg.media.pacer.is_some(),
             "--rtp-pacing thread wins over the file"
         );
-        let err = call_server_config(
-            &SipArgs {
-                rtp_pacing: Some("fast".into()),
-                ..Default::default()
-            },
-            "0.0.0.0:5060".parse().unwrap(),
-            None,
-            None,
-            Path::new("/data/voicemail"),
-        )
-        .unwrap_err();
+        let err = pacing(Some("fast"), None).unwrap_err();
         assert!(err.to_string().contains("--rtp-pacing"), "{err}");
         // QA recording: the file's directory, the flag over it.
         let file: SipSection = toml::from_str("qa_recording_dir = \"/data/qa\"\n").unwrap();

@@ -32,6 +32,17 @@ fn core(t0: Instant, seed: u64, m: NegotiatedMedia) -> LegCore {
     c
 }
 
+/// A leg that makes playback frames 8 ms ahead, as it does for a pacer.
+fn paced_core(t0: Instant, seed: u64, m: NegotiatedMedia) -> LegCore {
+    let config = LegConfig {
+        send_ahead: Duration::from_millis(8),
+        ..LegConfig::default()
+    };
+    let mut c = LegCore::new(t0, &mut StdRng::seed_from_u64(seed), config);
+    c.set_media(t0, m);
+    c
+}
+
 /// Steps virtual time to `end`, collecting what is sent.
 fn run(c: &mut LegCore, end: Instant) -> Vec<(Instant, Vec<u8>)> {
     let mut out = Vec::new();
@@ -138,16 +149,7 @@ fn sequence_of_prompts_then_second_spurt_has_marker_and_ts_gap() {
 #[test]
 fn prompt_played_when_the_last_one_completes_starts_a_frame_later() {
     let t0 = Instant::now();
-    let ahead = Duration::from_millis(8);
-    let mut c = LegCore::new(
-        t0,
-        &mut StdRng::seed_from_u64(9),
-        LegConfig {
-            send_ahead: ahead,
-            ..LegConfig::default()
-        },
-    );
-    c.set_media(t0, media(Codec::Pcmu, None));
+    let mut c = paced_core(t0, 9, media(Codec::Pcmu, None));
     let mut sent: Vec<(Option<Instant>, u32)> = Vec::new();
     let mut collect = |c: &mut LegCore| {
         while let Some(tx) = c.poll_transmit() {
@@ -187,15 +189,7 @@ fn prompt_played_when_the_last_one_completes_starts_a_frame_later() {
 #[test]
 fn dtmf_sent_during_paced_playback_never_steps_the_timestamp_back() {
     let t0 = Instant::now();
-    let mut c = LegCore::new(
-        t0,
-        &mut StdRng::seed_from_u64(10),
-        LegConfig {
-            send_ahead: Duration::from_millis(8),
-            ..LegConfig::default()
-        },
-    );
-    c.set_media(t0, media(Codec::Pcmu, Some(101)));
+    let mut c = paced_core(t0, 10, media(Codec::Pcmu, Some(101)));
     c.play(t0, 1, vec![tone(1000)], false, false);
     let mut sent: Vec<(u8, u32)> = Vec::new();
     let mut keyed = false;
@@ -679,15 +673,7 @@ fn random_datagrams_never_panic() {
 #[test]
 fn relayed_talk_spurt_after_a_paced_prompt_never_steps_the_timestamp_back() {
     let t0 = Instant::now();
-    let mut b = LegCore::new(
-        t0,
-        &mut StdRng::seed_from_u64(22),
-        LegConfig {
-            send_ahead: Duration::from_millis(8),
-            ..LegConfig::default()
-        },
-    );
-    b.set_media(t0, media(Codec::Pcmu, Some(101)));
+    let mut b = paced_core(t0, 22, media(Codec::Pcmu, Some(101)));
     b.play(t0, 1, vec![tone(100)], false, false);
     // (marker, RTP timestamp) of what the leg sends, in order.
     let mut sent: Vec<(bool, u32)> = Vec::new();
