@@ -4,7 +4,7 @@
 #   tests/python/run.sh [pytest args...]
 #
 # HOTLINE_BIN: the hotline binary (default target/debug/hotline, relative to the repo root);
-# build it first with `cargo build -p hotline`. The venv lives in $REPO/.venv (gitignored).
+# build it first with `cargo build -p hotline`.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,10 +16,16 @@ if [[ ! -x "$HOTLINE_BIN" ]]; then
   exit 2
 fi
 
-PY="${PYTHON:-python3}"
-if [[ ! -x .venv/bin/python ]]; then
-  "$PY" -m venv .venv
+# PYTHON: a python with tests/python/requirements.txt installed (tests/run.sh passes its venv's);
+# without it, a venv is made in $REPO/.venv.
+if [[ -n "${PYTHON:-}" ]]; then
+  PY="$PYTHON"
+else
+  if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+  fi
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  PY=.venv/bin/python
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
-exec .venv/bin/python -m pytest -p no:cacheprovider -q tests/python "$@"
+exec "$PY" -m pytest -p no:cacheprovider -q tests/python "$@"

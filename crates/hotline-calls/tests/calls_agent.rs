@@ -22,8 +22,7 @@ use hotline_proto::v1::queue_service_client::QueueServiceClient;
 
 #[tokio::test]
 async fn jo2_caller_queued_rung_agent_answers_bridged_and_hangup_ends_both() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("agent");
@@ -85,8 +84,7 @@ async fn jo2_caller_queued_rung_agent_answers_bridged_and_hangup_ends_both() {
 
 #[tokio::test]
 async fn jo2_an_unanswered_ring_is_cancelled_when_the_core_withdraws_the_offer() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("agent-no-answer");
@@ -135,8 +133,7 @@ async fn jo2_an_unanswered_ring_is_cancelled_when_the_core_withdraws_the_offer()
 /// RINGNOANSWER for j1 with a ring time of at least 15 s, CONNECT to j2, one answered call.
 #[tokio::test]
 async fn jo2_real_15_s_rule_over_sip_unanswered_j1_cancelled_then_j2_answers() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("agent-jo2-15s");
@@ -294,8 +291,7 @@ fn rms(x: &[i16]) -> f64 {
 /// the caller's PCMU by the bridge). The file's length is the bridged time.
 #[tokio::test]
 async fn qa_recording_of_a_bridged_call_mixes_caller_and_agent_into_one_wav() {
-    if !sipp::available() || !std::path::Path::new(agents::G711A_PCAP).exists() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("agent-qa");
@@ -411,8 +407,7 @@ async fn qa_recording_of_a_bridged_call_mixes_caller_and_agent_into_one_wav() {
 /// for why the real IVR path cannot tell a big customer yet.)
 #[tokio::test]
 async fn jo8_big_customer_from_the_ivr_goes_to_the_senior_not_the_longer_idle_junior() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     const BIG: &str = "01088886666";

@@ -133,8 +133,7 @@ impl Baresip {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_agent_registers_auto_answers_a_queued_caller_and_gets_the_bye() {
-    if !Path::new(BARESIP).exists() {
-        eprintln!("baresip not installed (apt-get install -y baresip): skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Baresip) {
         return;
     }
     let dir = temp_dir("agent-baresip");

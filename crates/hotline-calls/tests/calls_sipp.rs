@@ -20,8 +20,7 @@ fn keys(p: &mut KeyPcaps, k: &str) -> Step {
 
 #[tokio::test]
 async fn sf1_jo9_sipp_reports_with_rfc2833_keys_then_queries_progress() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("sipp-report");
@@ -77,8 +76,7 @@ async fn sf1_jo9_sipp_reports_with_rfc2833_keys_then_queries_progress() {
 /// Also: the caller puts the hotline on hold and resumes (re-INVITEs answered) mid-report.
 #[tokio::test]
 async fn sipp_reports_with_sip_info_keys() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("sipp-info");
@@ -105,8 +103,7 @@ async fn sipp_reports_with_sip_info_keys() {
 
 #[tokio::test]
 async fn sipp_caller_hanging_up_before_the_fault_type_leaves_no_ticket() {
-    if !sipp::available() {
-        eprintln!("sipp (sip-tester) not installed: skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let dir = temp_dir("sipp-hangup");

@@ -522,7 +522,10 @@ fn so6_caller_refusing_the_answer_goes_to_manager_hotline() {
 }
 
 #[test]
-fn jo6_supplementary_complaint_leads_to_follow_up_or_cancellation() {
+/// JO6 in part: after a supplementary complaint on a dispatched ticket the junior may follow
+/// up, cancel or note it. The supplementary complaint itself (a ticket with `supplement_of`)
+/// is checked in hotline-store's tests; "answer at once" is not a workflow action yet.
+fn jo6_dispatched_ticket_takes_a_juniors_follow_up_cancellation_or_note() {
     let t = ticket(TicketStatus::Dispatched);
     for kind in [
         ActionKind::FollowUp,
@@ -585,7 +588,9 @@ fn ss2_clearance_creates_survey_task_and_closed_ticket_refuses_actions() {
 }
 
 #[test]
-fn so5_surveyor_second_dispatch_is_reviewed_by_a_senior() {
+/// SO5 in part: the review. The written warning to the local measurement centre that goes
+/// with a second dispatch is not built yet (issue 16).
+fn so5_surveyors_second_dispatch_waits_for_a_seniors_review_then_is_sendable() {
     let t = ticket(TicketStatus::Cleared);
     let tr = decide(
         &t,
@@ -707,7 +712,9 @@ fn so3_senior_follow_up_is_sent_without_review() {
 }
 
 #[test]
-fn te2_walk_in_and_re1_voicemail_reports_follow_the_junior_flow() {
+/// TE2/RE1 in part: once entered, walk-in and voicemail tickets follow the junior dispatch
+/// (with review) and escalation rules for the clerk and the extractor.
+fn te2_re1_walk_in_and_voicemail_tickets_take_the_junior_dispatch_and_escalation_rules() {
     for (channel, role) in [
         (Channel::WalkIn, Role::TextEntry),
         (Channel::Voicemail, Role::RecordingExtractor),

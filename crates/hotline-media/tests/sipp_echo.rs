@@ -32,8 +32,7 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn sipp_rtp_echo_roundtrip() {
-    if !std::path::Path::new("/usr/bin/sipp").exists() {
-        eprintln!("/usr/bin/sipp missing (apt-get install sip-tester): skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let mp = hotline_testkit::sipp_media_port();

@@ -59,8 +59,7 @@ fn leg(codec: Codec, te: Option<u8>) -> LegCore {
 
 #[test]
 fn sipp_rfc2833_pcaps_give_one_digit_each() {
-    if !Path::new(DIR).exists() {
-        eprintln!("{DIR} missing (apt-get install sip-tester): skipped");
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let src: SocketAddr = "192.168.0.3:49176".parse().unwrap();
@@ -99,8 +98,7 @@ fn sipp_rfc2833_pcaps_give_one_digit_each() {
 #[test]
 fn sipp_g711a_pcap_decodes() {
     let path = Path::new(DIR).join("g711a.pcap");
-    if !path.exists() {
-        eprintln!("{} missing: skipped", path.display());
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
     let packets = udp_payloads(&path);

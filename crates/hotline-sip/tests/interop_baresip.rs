@@ -14,10 +14,9 @@ const BARESIP: &str = "/usr/bin/baresip";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_registers_and_answers_our_call() {
-    assert!(
-        std::path::Path::new(BARESIP).exists(),
-        "baresip missing: apt-get install -y baresip"
-    );
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Baresip) {
+        return;
+    }
     let ours = start(AppMode::Answer, |cfg| {
         cfg.registrar.credentials = Some([("alice".to_string(), "secret".to_string())].into());
         // baresip 1.0 (libre) fails the whole REGISTER with ENOSYS when any challenge uses

@@ -17,6 +17,9 @@ fn target(addr: std::net::SocketAddr) -> String {
 /// sipp's built-in UAC: INVITE/100/180/200/ACK/BYE/200, 20 calls over UDP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_uac_basic_calls_udp() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::Answer, |_| {}).await;
     let out = sipp(
         &[
@@ -53,6 +56,9 @@ async fn sipp_uac_basic_calls_udp() {
 /// The same over TCP (`-t t1`: one connection for all calls), exercising the framer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_uac_basic_calls_tcp() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::Answer, |_| {}).await;
     let out = sipp(
         &[
@@ -87,6 +93,9 @@ async fn sipp_uac_basic_calls_tcp() {
 /// The caller cancels after 180: 200 for the CANCEL, 487 for the INVITE, ACK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_cancel_after_ringing() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::RingOnly, |_| {}).await;
     let sc = scenario("cancel.xml");
     let out = sipp(
@@ -123,6 +132,9 @@ async fn sipp_cancel_after_ringing() {
 /// every call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_uac_with_lost_packets() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::Answer, |_| {}).await;
     let out = sipp(
         &[
@@ -151,6 +163,9 @@ async fn sipp_uac_with_lost_packets() {
 /// wrong password is refused and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_register_with_digest() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::Answer, |cfg| {
         cfg.registrar.credentials = Some([("alice".to_string(), "secret".to_string())].into());
         // sipp 3.6.1 only knows MD5 and answers the first challenge it sees, so MD5 goes
@@ -208,6 +223,9 @@ async fn sipp_register_with_digest() {
 /// Our UAC against sipp's built-in UAS: INVITE with our SDP, 180, 200, ACK, our BYE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_uac_calls_sipp_uas() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::Answer, |_| {}).await;
     let uas_port = common::free_port();
     let port_s = uas_port.to_string();
@@ -289,6 +307,9 @@ async fn our_uac_calls_sipp_uas() {
 /// formats, then BYE, from a real sipp caller.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_reinvite_hold_and_info_dtmf() {
+    if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
+        return;
+    }
     let ours = start(AppMode::Answer, |_| {}).await;
     let sc = scenario("reinvite_info.xml");
     let out = sipp(

@@ -83,3 +83,103 @@ pub async fn database_urls(dir: &Path) -> Vec<String> {
     out.extend(fresh_postgres().await);
     out
 }
+
+/// An external program a test talks to (a real peer, never our own code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// sipp, with its RFC 2833 DTMF pcaps (Debian `sip-tester`).
+    Sipp,
+    /// baresip 1.0, headless (Debian `baresip`).
+    Baresip,
+}
+
+/// The environment variable that opts a run out of peers by name, comma-separated
+/// (`HOTLINE_TEST_SKIP_PEERS=baresip`). The test command prints the opt-out in its summary.
+pub const SKIP_PEERS_ENV: &str = "HOTLINE_TEST_SKIP_PEERS";
+
+impl Peer {
+    /// The name used in [`SKIP_PEERS_ENV`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Sipp => "sipp",
+            Peer::Baresip => "baresip",
+        }
+    }
+
+    /// The Debian package that installs it.
+    pub fn package(self) -> &'static str {
+        match self {
+            Peer::Sipp => "sip-tester",
+            Peer::Baresip => "baresip",
+        }
+    }
+
+    /// The files that must exist for the peer to run.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            Peer::Sipp => &[
+                "/usr/bin/sipp",
+                "/usr/share/sip-tester/dtmf_2833_1.pcap",
+                "/usr/share/sip-tester/g711a.pcap",
+            ],
+            Peer::Baresip => &["/usr/bin/baresip", "/usr/lib/baresip/modules/g711.so"],
+        }
+    }
+
+    /// The first of [`Peer::files`] that is missing, if any.
+    pub fn missing(self) -> Option<&'static str> {
+        self.files()
+            .iter()
+            .copied()
+            .find(|f| !Path::new(f).exists())
+    }
+}
+
+/// Whether `list` (the value of [`SKIP_PEERS_ENV`]) names `peer`.
+pub fn opted_out(list: &str, peer: Peer) -> bool {
+    list.split(',').any(|p| p.trim() == peer.name())
+}
+
+/// Call at the top of a test that needs `peer`. Returns `true` when the test must run (the peer
+/// is installed); `false` only when the run opted out of it explicitly with
+/// [`SKIP_PEERS_ENV`] (the test then returns without asserting anything, and says so). A peer
+/// that is missing without an opt-out is a failure naming the package to install: a test
+/// never passes without running its check.
+pub fn require_peer(peer: Peer) -> bool {
+    let skip = std::env::var(SKIP_PEERS_ENV).unwrap_or_default();
+    if opted_out(&skip, peer) {
+        eprintln!(
+            "{}: skipped ({SKIP_PEERS_ENV}={skip}): this test did not run",
+            peer.name()
+        );
+        return false;
+    }
+    if let Some(file) = peer.missing() {
+        panic!(
+            "{} is needed by this test and {file} is missing: install the Debian package `{}` \
+             (apt-get install -y {}, or run tests/run.sh, which installs it), or opt out with \
+             {SKIP_PEERS_ENV}={}",
+            peer.name(),
+            peer.package(),
+            peer.package(),
+            peer.name()
+        );
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_opt_out_list_names_peers_exactly() {
+        assert!(opted_out("baresip", Peer::Baresip));
+        assert!(opted_out("sipp, baresip", Peer::Baresip));
+        assert!(opted_out("sipp,baresip", Peer::Sipp));
+        assert!(!opted_out("", Peer::Sipp));
+        assert!(!opted_out("baresipp", Peer::Baresip));
+        assert!(!opted_out("sip", Peer::Sipp));
+    }
+
+}

@@ -16,11 +16,6 @@ use std::time::Duration;
 pub const SIPP: &str = "/usr/bin/sipp";
 const PCAPS: &str = "/usr/share/sip-tester";
 
-/// Whether sipp and its pcaps are installed (`.ci/run` installs `sip-tester`).
-pub fn available() -> bool {
-    Path::new(SIPP).exists() && Path::new(PCAPS).join("dtmf_2833_1.pcap").exists()
-}
-
 /// Ethernet frames of a classic little-endian pcap.
 fn frames(path: &Path) -> Vec<Vec<u8>> {
     let d = std::fs::read(path).unwrap();

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The test command: sets up what the tests need on a fresh machine, then runs the whole suite.
+#
+#   tests/run.sh
+#
+# 1. Debian packages the tests talk to (sip-tester, baresip, sox, espeak-ng, postgresql-client):
+#    installed with apt-get when missing (as root, or through sudo).
+# 2. PostgreSQL: $HOTLINE_TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres when
+#    a server answers there (a local cluster that is installed but stopped is started). With
+#    none, the storage and end-to-end tests run on SQLite only, and the summary says so.
+# 3. A Python venv under target/test-venv for the gRPC interop and FastAGI peers, repaired or
+#    rebuilt when broken or when tests/python/requirements.txt changed.
+# 4. cargo test --workspace (one debug build, shared by every later step), then the Python
+#    grpcio/prometheus interop tests against the built binary, then the FastAGI peer tests.
+#
+# Opt-outs, printed in the summary: HOTLINE_TEST_SKIP_PEERS=baresip,sipp (tests that need a
+# peer named there return without checking; a peer missing without an opt-out FAILS the test,
+# naming its package). Extra arguments are passed to `cargo test` (e.g. `-p hotline-sip`).
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+say() { printf '\n==> %s (%ss)\n' "$*" "$SECONDS"; }
+die() { printf 'tests/run.sh: %s\n' "$*" >&2; exit 1; }
+
+SUMMARY=()
+FAILED=0
+note() { SUMMARY+=("$*"); }
+
+# ---------------------------------------------------------------------------------------------
+say "Debian packages"
+declare -A PKG_OF=(
+  [sipp]=sip-tester [baresip]=baresip [sox]=sox [espeak-ng]=espeak-ng [psql]=postgresql-client
+  [pg_isready]=postgresql-client
+)
+need=()
+for cmd in sipp baresip sox espeak-ng psql pg_isready; do
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    pkg="${PKG_OF[$cmd]}"
+    [[ " ${need[*]-} " == *" $pkg "* ]] || need+=("$pkg")
+  fi
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "missing: ${need[*]}; installing"
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to install: ${need[*]} (apt-get install -y ${need[*]})"
+    SUDO=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq || die "apt-get update failed: cannot reach the Debian archive to install ${need[*]}"
+  for pkg in "${need[@]}"; do
+    "${SUDO[@]}" apt-get install -y -qq "$pkg" >/dev/null \
+      || die "could not install the Debian package '$pkg' (apt-get install -y $pkg)"
+  done
+fi
+echo "sipp $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -n1), baresip, sox, espeak-ng, psql: present"
+
+# ---------------------------------------------------------------------------------------------
+say "PostgreSQL"
+DEFAULT_PG="postgres://postgres@127.0.0.1:5432/postgres"
+pg_url="${HOTLINE_TEST_DATABASE_URL:-}"
+if [[ -z "$pg_url" ]]; then
+  if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && command -v pg_ctlcluster >/dev/null 2>&1 \
+     && [[ -d /etc/postgresql ]] && [[ $(id -u) -eq 0 ]]; then
+    ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+    if [[ -n "$ver" && -d "/etc/postgresql/$ver/main" ]]; then
+      echo "starting the local cluster $ver/main"
+      pg_ctlcluster --skip-systemctl-redirect "$ver" main start >/dev/null 2>&1 || true
+      for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+    fi
+  fi
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    pg_url="$DEFAULT_PG"
+  fi
+fi
+if [[ -n "$pg_url" ]]; then
+  psql "$pg_url" -qAtc 'SELECT 1' >/dev/null 2>&1 \
+    || die "HOTLINE_TEST_DATABASE_URL=$pg_url: PostgreSQL does not accept connections"
+  export HOTLINE_TEST_DATABASE_URL="$pg_url"
+  # scratch databases left by earlier runs
+  for d in $(psql "$pg_url" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'hotline\_t\_%' OR datname LIKE 'hotline\_e2e\_%'"); do
+    psql "$pg_url" -qc "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true
+  done
+  echo "storage and end-to-end tests run on SQLite and PostgreSQL ($pg_url)"
+  note "databases: SQLite and PostgreSQL ($pg_url)"
+else
+  unset HOTLINE_TEST_DATABASE_URL
+  echo "NO PostgreSQL at 127.0.0.1:5432 and HOTLINE_TEST_DATABASE_URL unset: SQLite ONLY"
+  note "databases: SQLite ONLY (no PostgreSQL reachable; set HOTLINE_TEST_DATABASE_URL)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+say "Python venv (target/test-venv)"
+VENV="$REPO/target/test-venv"
+REQ="$REPO/tests/python/requirements.txt"
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+have="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
+venv_ok() {
+  "$VENV/bin/python" -c 'import grpc, grpc_reflection, grpc_health, google.protobuf, pytest, prometheus_client' >/dev/null 2>&1
+}
+if [[ "$have" != "$want" ]] || ! venv_ok; then
+  echo "building the venv (missing, broken or requirements changed)"
+  rm -rf "$VENV"
+  mkdir -p "$REPO/target"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install -y python3-venv)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ" \
+    || die "pip could not install tests/python/requirements.txt (is PyPI reachable?); the next run rebuilds the venv"
+  venv_ok || die "the venv still cannot import its packages after pip install"
+  echo "$want" > "$VENV/.requirements.sha256"
+else
+  echo "up to date"
+fi
+export PYTHON="$VENV/bin/python"
+
+# ---------------------------------------------------------------------------------------------
+skip="${HOTLINE_TEST_SKIP_PEERS:-}"
+if [[ -n "$skip" ]]; then
+  note "OPTED OUT of peers: $skip (HOTLINE_TEST_SKIP_PEERS): their tests returned without checking"
+fi
+
+CARGO_LOG="$REPO/target/test-cargo.log"
+say "cargo test --workspace"
+cargo test --workspace --locked "$@" 2>&1 | tee "$CARGO_LOG"
+rc=${PIPESTATUS[0]}
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$CARGO_LOG" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$CARGO_LOG" | awk '{s+=$1} END {print s+0}')
+if [[ $rc -ne 0 ]]; then
+  FAILED=1
+  note "cargo test: FAILED (exit $rc): $passed passed, $failed failed (log: target/test-cargo.log)"
+else
+  note "cargo test: $passed passed, $failed failed"
+fi
+total_passed=$passed
+total_failed=$failed
+
+run_py() { # name, script
+  local name="$1" script="$2" log="$REPO/target/test-$1.log"
+  say "$name"
+  HOTLINE_BIN="$REPO/target/debug/hotline" PYTHON="$PYTHON" bash "$script" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -Eo '[0-9]+ passed' "$log" | tail -n1 | awk '{print $1+0}')
+  f=$(grep -Eo '[0-9]+ failed' "$log" | tail -n1 | awk '{print $1+0}')
+  p=${p:-0}; f=${f:-0}
+  total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
+  if [[ $rc -ne 0 ]]; then
+    FAILED=1
+    note "$name: FAILED (exit $rc): $p passed, $f failed (log: target/test-$name.log)"
+  else
+    note "$name: $p passed, $f failed"
+  fi
+}
+
+if [[ $# -eq 0 ]]; then
+  say "cargo build -p hotline (the binary for the Python peers)"
+  if cargo build -p hotline --locked; then
+    run_py python-interop tests/python/run.sh
+    if [[ -f tests/agi/run.sh ]]; then
+      run_py fastagi-peer tests/agi/run.sh
+    fi
+  else
+    FAILED=1
+    note "cargo build -p hotline: FAILED; the Python peers did not run"
+  fi
+else
+  note "cargo test was limited by arguments ($*): the Python peers did not run"
+fi
+
+# ---------------------------------------------------------------------------------------------
+say "summary"
+for line in "${SUMMARY[@]}"; do echo "  $line"; done
+echo "tests: $total_passed passed, $total_failed failed"
+exit $FAILED
