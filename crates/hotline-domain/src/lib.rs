@@ -13,11 +13,14 @@
 //! - [`rules`]: time rules as data: the repair time-limit table and the desk deadlines
 //!   (TE1/TE4 two hours, SO2 one hour, urgent at once), and the deadlines a ticket carries.
 //! - [`repeat`]: repeat-report (重复申告) classification.
+//! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
+//!   the others may not (rendered into `docs/permissions.md`).
 //!
 //! Invariant: nothing here performs I/O, reads a clock, or panics on caller input; every
 //! refusal is a typed error carrying a reason a person can act on.
 
 pub mod order;
+pub mod permissions;
 pub mod phone;
 pub mod repeat;
 pub mod role;
