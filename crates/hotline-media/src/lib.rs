@@ -10,7 +10,7 @@
 //! | module | what | RFC |
 //! |---|---|---|
 //! | [`g711`] | µ-law/A-law tables, [`sdp::Codec`] encode/decode/transcode | G.711, 3551 §4.5.14 |
-//! | [`rtp`] | RTP header parse/write, RTCP demux, seq/ts wrap arithmetic | 3550 §5.1, 5761 §4 |
+//! | [`rtp`] | RTP packets read and built with the `rtp-rs` crate; RTCP demux, wrap-safe seq/ts arithmetic (ours) | 3550 §5.1, 5761 §4 |
 //! | [`sdp`] | SDP parse/build, [`sdp::answer_offer`], [`sdp::build_offer`], [`sdp::accept_answer`] | 4566, 3264 |
 //! | [`session`] | [`session::RtpSession`]: SSRC/seq/ts, symmetric RTP latching, garbage/RTCP drop, inactivity | 3550, 4961 |
 //! | [`prompt`] | [`prompt::PromptCache`]: WAV decoded once, encoded once per codec, shared | — |

@@ -719,3 +719,72 @@ fn relayed_talk_spurt_after_a_paced_prompt_never_steps_the_timestamp_back() {
         "relayed audio {step} samples after the last prompt frame"
     );
 }
+
+/// A packet as a conference bridge or WebRTC gateway sends it: CSRC list, an RFC 8285
+/// one-byte header extension (audio level) and padding to a multiple of 4, built by rtp-rs.
+fn rtp_decorated(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    rtp_rs::RtpPacketBuilder::new()
+        .payload_type(pt)
+        .marked(marker)
+        .sequence(rtp_rs::Seq::from(seq))
+        .timestamp(ts)
+        .ssrc(0xCAFE)
+        .set_csrc(&[0x1111_1111, 0x2222_2222])
+        .extension(0xBEDE, &[0x10, 0x9E, 0, 0])
+        .padded(rtp_rs::Pad::round_to(4))
+        .payload(payload)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn keys_and_audio_in_packets_with_csrcs_extension_and_padding() {
+    let t0 = Instant::now();
+    let mut c = core(t0, 30, media(Codec::Pcmu, Some(101)));
+    let path = crate::prompt::tests::temp_path("leg-decorated.wav");
+    let sink = crate::wav::WavFileSink::create(&path).unwrap();
+    let spec = RecordSpec {
+        min_duration: Duration::ZERO,
+        end_keys: String::new(),
+        ..RecordSpec::default()
+    };
+    c.record(t0, 5, Recorder::new(t0, spec, path.clone(), Box::new(sink)));
+    // 3 frames of audio of 158 samples each (so that rtp-rs pads 2 bytes), then a key as
+    // telephone-event.
+    let loud = [ulaw(5000); 158];
+    for i in 0..3u16 {
+        let b = rtp_decorated(0, 100 + i, 8000 + u32::from(i) * 158, i == 0, &loud);
+        assert_eq!(b.len(), 12 + 8 + 8 + 158 + 2);
+        assert_ne!(b[0] & 0x30, 0, "padding and extension flags set");
+        c.handle_packet(t0 + F * u32::from(i), peer(), &b);
+    }
+    for (i, end) in [false, true, true, true].into_iter().enumerate() {
+        let ev = TelephoneEvent {
+            event: 9,
+            end,
+            volume: 10,
+            duration: 400,
+        }
+        .to_bytes();
+        let b = rtp_decorated(101, 103 + i as u16, 8474, i == 0, &ev);
+        c.handle_packet(t0 + F * (3 + i as u32), peer(), &b);
+    }
+    c.stop_record();
+    let ev = events(&mut c);
+    assert_eq!(digits_of(&ev, DtmfSource::Rfc4733), "9");
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, LegEvent::RecordDone { result: Ok(_), .. })),
+        "{ev:?}"
+    );
+    assert_eq!(c.unknown_payload, 0);
+    let samples: Vec<i16> = hound::WavReader::open(&path)
+        .unwrap()
+        .into_samples::<i16>()
+        .map(|s| s.unwrap())
+        .collect();
+    // Only the payloads were recorded: no CSRC, extension or padding bytes as samples.
+    let expected = crate::g711::ulaw_decode(ulaw(5000));
+    assert_eq!(samples.len(), 3 * 158);
+    assert!(samples.iter().all(|s| *s == expected));
+}
