@@ -6,10 +6,11 @@
 //! other than JSON 415. Errors are TMF-style `{code, reason, message, status}` JSON.
 
 use crate::faults;
-use crate::lifecycle::{now_ms, rfc3339, set_status};
+use crate::lifecycle::set_status;
 use crate::linetest;
-use crate::sim::Shared;
+use crate::state::Shared;
 use crate::store::{self, Write};
+use crate::util::{BASE_PATH, error_response, now_ms, rfc3339};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -26,23 +27,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Where the trouble-ticket API lives.
-pub const BASE_PATH: &str = "/tmf-api/troubleTicketManagement/v4";
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
 const MAX_ID_LEN: usize = 128;
-
-/// A TMF-style error answer.
-pub fn error_response(status: StatusCode, code: &str, reason: impl Into<String>) -> Response {
-    let reason = reason.into();
-    let body = serde_json::json!({
-        "code": code,
-        "reason": reason,
-        "message": reason,
-        "status": status.as_u16().to_string(),
-    });
-    (status, Json(body)).into_response()
-}
 
 /// An API failure, answered by [`error_response`].
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,8 @@
 //! processing), then the call runs and `drop_reply_rate` replaces its answer by a 500 after it
 //! committed — the reply "lost" on the way back.
 
-use crate::api::error_response;
 use crate::config::Faults;
+use crate::util::error_response;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;

@@ -5,7 +5,9 @@
 //! Layout:
 //! - [`config`]: [`SimConfig`] and the injectable [`Faults`].
 //! - [`sim`]: [`Simulator::start`] → [`RunningSim`] (address, faults, stats, shutdown).
-//! - [`api`]: the routes under [`api::BASE_PATH`] and the `/sim` admin endpoints.
+//! - [`api`]: the routes under [`util::BASE_PATH`] and the `/sim` admin endpoints.
+//! - [`state`]: what handlers and tasks share, and its [`Stats`].
+//! - [`util`]: leaf helpers (the base path, the TMF error body, wall-clock ms, RFC 3339).
 //! - [`store`]: its own SQLite file; exactly-once by a unique index on `externalIdentifier`.
 //! - [`lifecycle`]: acknowledged → inProgress → resolved (回单), some late, some failed.
 //! - [`events`]: hub subscriptions and signed event delivery with retries.
@@ -29,7 +31,10 @@ pub mod faults;
 pub mod lifecycle;
 pub mod linetest;
 pub mod sim;
+pub mod state;
 pub mod store;
+pub mod util;
 
 pub use config::{Faults, IN_MEMORY, SimConfig};
-pub use sim::{RunningSim, SimError, Simulator, Stats};
+pub use sim::{RunningSim, SimError, Simulator};
+pub use state::Stats;

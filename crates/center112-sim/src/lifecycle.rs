@@ -11,6 +11,7 @@
 
 use crate::events::Hub;
 use crate::store::{NewTicket, Store, StoredTicket};
+use crate::util::{now_ms, rfc3339};
 use hotline_center112::wire::{
     Characteristic, Note, Status, StatusChange, TroubleTicket, TroubleTicketCreate,
 };
@@ -33,24 +34,6 @@ pub struct Plan {
     pub late_fraction: f64,
     pub fail_fraction: f64,
     pub seed: u64,
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 UTC with exactly three fraction digits, so that the strings sort like the times.
-pub fn rfc3339(ms: i64) -> String {
-    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .format(FORMAT)
-        .unwrap_or_default()
 }
 
 /// A uniform draw in [0, 1) fixed by the seed, a purpose and the external identifier.
@@ -288,19 +271,6 @@ mod tests {
         assert!(
             ids.iter()
                 .all(|i| none.draws(i) == (false, false) && all.draws(i) == (true, true))
-        );
-    }
-
-    #[test]
-    fn rfc3339_has_milliseconds() {
-        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
-        assert_eq!(rfc3339(1_700_000_000_140), "2023-11-14T22:13:20.140Z");
-        assert!(rfc3339(1_700_000_000_999) < rfc3339(1_700_000_001_000));
-        assert_eq!(
-            rfc3339(i64::MAX),
-            "1970-01-01T00:00:00.000Z",
-            "out of range: no panic"
         );
     }
 }

@@ -6,13 +6,13 @@ use crate::config::{Faults, SimConfig};
 use crate::events::Hub;
 use crate::faults::FaultState;
 use crate::lifecycle::{self, Plan};
-use crate::store::{self, Store, StoreError};
+use crate::state::Shared;
+pub use crate::state::Stats;
+use crate::store::{Store, StoreError};
 use hotline_center112::wire::TroubleTicket;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::net::TcpSocket;
 use tokio::sync::Notify;
@@ -33,67 +33,6 @@ pub enum SimError {
     Store(#[from] StoreError),
     #[error("cannot build the event client: {0}")]
     Http(#[from] reqwest::Error),
-}
-
-/// Counts for `GET /sim/stats` and [`RunningSim::stats`]. Ticket and note counts come from the
-/// store (they survive restarts); event and fault counts are since this start.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stats {
-    pub tickets: u64,
-    /// Dispatches answered with an existing ticket (same externalIdentifier).
-    pub duplicate_dispatches: u64,
-    /// Notes added by the hotline (follow-ups, urges, warnings, dispatch notes).
-    pub notes: u64,
-    /// Notes not added again because the ticket already had their id.
-    pub duplicate_notes: u64,
-    pub by_status: BTreeMap<String, u64>,
-    pub line_tests: u64,
-    pub subscriptions: u64,
-    pub events_emitted: u64,
-    pub events_delivered: u64,
-    /// Deliveries given up after the last attempt.
-    pub events_failed: u64,
-    /// Events not queued because a subscriber's queue was full.
-    pub events_dropped: u64,
-    pub faults_down_refused: u64,
-    pub faults_errors_injected: u64,
-    pub faults_replies_dropped: u64,
-}
-
-/// State shared by the handlers and tasks.
-pub(crate) struct Shared {
-    pub store: Store,
-    pub hub: Arc<Hub>,
-    pub faults: Arc<FaultState>,
-    pub plan: Plan,
-    pub wake: Arc<Notify>,
-    pub line_tests: AtomicU64,
-    pub run_id: u64,
-}
-
-impl Shared {
-    pub async fn stats(&self) -> Result<Stats, StoreError> {
-        let c = self.store.counts().await?;
-        let counter = |n: &str| c.counters.get(n).copied().unwrap_or(0);
-        let ev = &self.hub.counters;
-        Ok(Stats {
-            tickets: c.tickets,
-            duplicate_dispatches: counter(store::DUPLICATE_DISPATCHES),
-            notes: c.notes,
-            duplicate_notes: counter(store::DUPLICATE_NOTES),
-            by_status: c.by_status,
-            line_tests: counter(store::LINE_TESTS),
-            subscriptions: c.subscriptions,
-            events_emitted: ev.emitted.load(Ordering::Relaxed),
-            events_delivered: ev.delivered.load(Ordering::Relaxed),
-            events_failed: ev.failed.load(Ordering::Relaxed),
-            events_dropped: ev.dropped.load(Ordering::Relaxed),
-            faults_down_refused: self.faults.refused_down.load(Ordering::Relaxed),
-            faults_errors_injected: self.faults.injected_errors.load(Ordering::Relaxed),
-            faults_replies_dropped: self.faults.dropped_replies.load(Ordering::Relaxed),
-        })
-    }
 }
 
 /// Entry point: `Simulator::start(config).await`.
@@ -213,7 +152,7 @@ impl RunningSim {
 
     /// The trouble-ticket API root, for `HttpCenter::new`.
     pub fn base_url(&self) -> String {
-        format!("http://{}{}", self.addr, crate::api::BASE_PATH)
+        format!("http://{}{}", self.addr, crate::util::BASE_PATH)
     }
 
     /// `http://ADDR`, under which `/sim/faults` and `/sim/stats` live.

@@ -6,7 +6,7 @@
 //! the API never interleave inside a read-modify-write. Ticket ids are `TT-` and the row's
 //! sequence number; they are not stored in the JSON but derived from the row.
 
-use crate::api::BASE_PATH;
+use crate::util::BASE_PATH;
 use hotline_center112::wire::{HubSubscription, TroubleTicket};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
