@@ -94,8 +94,9 @@ impl Auth {
         }
     }
 
-    /// Creates an agent. `by` is the calling admin; `None` is the bootstrap path (config or
-    /// `hotline admin`), which works only for the first agent or when explicitly requested.
+    /// Creates an agent. `by` is the calling admin (the permission matrix lets only admins
+    /// call `CreateAgent`); `None` is the bootstrap path (config or `hotline admin`), which
+    /// works only for the first agent or when explicitly requested.
     pub async fn create_agent(
         &self,
         by: Option<&Principal>,
@@ -104,14 +105,6 @@ impl Auth {
         role: &str,
         password: &str,
     ) -> Result<AgentRecord, CoreError> {
-        if let Some(p) = by
-            && p.role != Role::Admin
-        {
-            return Err(CoreError::Forbidden {
-                role: p.role.as_str(),
-                what: "create agents",
-            });
-        }
         validate_agent_id(agent_id)?;
         let role = Role::parse(role).ok_or_else(|| {
             ValidationError::new("role", format!("unknown role {role:?}; expected one of junior, senior, text_entry, recording_extractor, surveyor, data_manager, qa, admin, system"))
@@ -132,7 +125,12 @@ impl Auth {
             created_at: self.clock.now(),
         };
         self.store.create_agent(&rec).await?;
-        tracing::info!(agent_id, role = role.as_str(), "agent created");
+        tracing::info!(
+            agent_id,
+            role = role.as_str(),
+            by = by.map(|p| p.agent_id.as_str()),
+            "agent created"
+        );
         Ok(rec)
     }
 

@@ -11,7 +11,7 @@ use hotline_domain::order::{OrderId, ReviewState};
 use hotline_domain::rules::{DeadlineKind, DeskRules};
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, Context, decide};
-use hotline_domain::{Role, TicketId, TicketStatus};
+use hotline_domain::{TicketId, TicketStatus};
 use hotline_store::tickets::{CommitRequest, CreateRequest};
 use hotline_store::{AuditRecord, Created, ListFilter, Store, StoreError, TicketView};
 use std::sync::Arc;
@@ -29,18 +29,6 @@ pub struct Desk {
 
 const MAX_ATTEMPTS: usize = 4;
 
-fn may_create(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Junior
-            | Role::Senior
-            | Role::TextEntry
-            | Role::RecordingExtractor
-            | Role::Admin
-            | Role::System
-    )
-}
-
 impl Desk {
     pub fn new(store: Store, rules: DeskRules, clock: Arc<dyn Clock>) -> Self {
         Desk {
@@ -52,14 +40,9 @@ impl Desk {
         }
     }
 
-    /// Registers a report (JO3, TE1, TE2, RE1, SF4). Durable before it returns.
+    /// Registers a report (JO3, TE1, TE2, RE1, SF4). Durable before it returns. Who may is
+    /// the permission matrix's (`CreateTicket`, `ConvertVoicemail`), checked before the call.
     pub async fn create_ticket(&self, who: &Principal, t: NewTicket) -> Result<Created, CoreError> {
-        if !may_create(who.role) {
-            return Err(CoreError::Forbidden {
-                role: who.role.as_str(),
-                what: "register reports",
-            });
-        }
         let now = self.clock.now();
         let unknown_customer =
             t.customer_name.is_empty() && t.customer_class.is_empty() && t.branch.is_empty();

@@ -21,6 +21,11 @@ pub enum CoreError {
     SessionExpired,
     #[error("wrong agent id or password")]
     BadCredentials,
+    /// Refused by the permission matrix (the role may not call the method at all).
+    #[error("{0}")]
+    Denied(#[from] hotline_domain::permissions::Denied),
+    /// Refused by a rule on rows or fields that needs the data (a task kind the role does
+    /// not work, ...).
     #[error("the {role} role may not {what}")]
     Forbidden {
         role: &'static str,
@@ -83,7 +88,7 @@ pub fn to_status(e: CoreError) -> Status {
         CoreError::Unauthenticated | CoreError::SessionExpired | CoreError::BadCredentials => {
             Code::Unauthenticated
         }
-        CoreError::Forbidden { .. } => Code::PermissionDenied,
+        CoreError::Denied(_) | CoreError::Forbidden { .. } => Code::PermissionDenied,
         CoreError::Contended => Code::Aborted,
         CoreError::Unavailable => Code::Unavailable,
         CoreError::Center(c) if c.is_retryable() => Code::Unavailable,

@@ -6,18 +6,21 @@
 //! - [`acd`]: the agent queue at run time (JO2): the pure `hotline_acd` machine behind a lock,
 //!   instruction streams for the call server, screen pops, the stored queue log.
 //! - [`auth`]: agents, argon2 password hashes, bearer tokens (hashed in the store, cached).
+//! - [`authorize`]: the tower layer that authenticates every gRPC call and checks it against
+//!   the permission matrix (`hotline_domain::permissions`), once, before any handler.
 //! - [`events`]: the live event bus (alerts, review requests, ticket changes) with role filters.
 //! - [`reconcile`]: polls the 112 centre for dispatches whose status went quiet (lost events).
 //! - [`scheduler`]: raises warnings and breaches when deadlines come due; state in the database.
 //! - [`error`]: `CoreError` and the one function that maps it to a gRPC status.
 //! - [`convert`]: domain ↔ protobuf, the only place that knows both.
-//! - [`grpc`]: the tonic services; each handler authenticates, validates, calls the desk, and
-//!   ends with `.map_err(to_status)`.
+//! - [`grpc`]: the tonic services; each handler takes the checked caller, validates, calls the
+//!   desk, and ends with `.map_err(to_status)`.
 //! - [`server`]: wiring: gRPC with health and reflection, the HTTP side, shutdown.
 //! - [`clock`]: the injected clock.
 
 pub mod acd;
 pub mod auth;
+pub mod authorize;
 pub mod clock;
 pub mod convert;
 pub mod delivery;

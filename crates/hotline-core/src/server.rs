@@ -178,7 +178,9 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|e| StartError::Reflection(e.to_string()))?;
+    // every call is authenticated and checked against the permission matrix here, once
     let router = tonic::transport::Server::builder()
+        .layer(crate::authorize::AuthorizeLayer::new(auth.clone()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

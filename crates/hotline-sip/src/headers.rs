@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use crate::message::Method;
+use crate::method::Method;
 
 /// A `;name=value` parameter list; a valueless parameter has `None`.
 pub type Params = Vec<(String, Option<String>)>;

@@ -6,12 +6,14 @@
 //!
 //! | module | what | RFC |
 //! |--------|------|-----|
+//! | [`method`] | `Method`: the method tokens | 3261 §7.1 |
+//! | [`transport`] | `Transport`: UDP or TCP, its Via token, whether it is reliable | 3261 §18 |
 //! | [`message`] | `Message` model, serialisation, response construction | 3261 §7, §8.2.6 |
 //! | [`headers`] | typed views: Via, name-addr, CSeq, params, comma lists | 3261 §20, §25 |
 //! | [`parse`] | bytes → `Message`: unfolding, compact forms, Content-Length, checks, rsip cross-check; `ParseError::reply` builds the 400/505 | 3261 §7, §18.3, 4475 |
 //! | [`framer`] | TCP stream framing by Content-Length | 3261 §18.3 |
 //! | [`timers`] | T1/T2/T4 and timers A–K as a table | 3261 §17, Table 4 |
-//! | [`transaction`] | four sans-I/O state machines, one file each, and the matching key | 3261 §17, 6026 |
+//! | [`transaction`] | four sans-I/O state machines, one file each, sharing `Outputs` and the `Transaction` trait (drain, earliest timer), and the matching key | 3261 §17, 6026 |
 //! | [`dialog`] | dialog state, in-dialog requests, 2xx retransmission until ACK | 3261 §12, §13.3.1.4 |
 //! | [`digest`] | digest challenges/verification, stateless HMAC nonces | 3261 §22, 8760 |
 //! | [`registrar`] | bindings per AOR with expiry, `bindings(aor, now)` | 3261 §10.3 |
@@ -64,7 +66,9 @@ pub mod endpoint;
 pub mod framer;
 pub mod headers;
 pub mod message;
+pub mod method;
 pub mod parse;
 pub mod registrar;
 pub mod timers;
 pub mod transaction;
+pub mod transport;

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::digest::{Algorithm, AuthError, Credentials, DigestAuth};
-use crate::endpoint::Transport;
 use crate::headers::{NameAddr, param};
 use crate::message::{Message, Method};
+use crate::transport::Transport;
 
 /// Registrar settings.
 #[derive(Debug, Clone)]

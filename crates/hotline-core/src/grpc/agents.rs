@@ -1,6 +1,6 @@
 //! `hotline.v1.AgentService`: log-in, presence, administration and the event feed.
 
-use super::{bearer, principal};
+use super::{bearer, caller};
 use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
@@ -108,6 +108,20 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
     }
 }
 
+/// The feed carries no customer contact number to a surveyor (matrix row rule; it reads the
+/// contact of its worklist's tickets with GetTicket).
+fn redact_for_surveyor(ev: &mut pb::Event) {
+    use pb::event::Kind;
+    let ticket = match &mut ev.kind {
+        Some(Kind::TicketChanged(c)) => c.ticket.as_mut(),
+        Some(Kind::ReviewRequested(r)) => r.ticket.as_mut(),
+        _ => None,
+    };
+    if let Some(t) = ticket {
+        t.contact_number.clear();
+    }
+}
+
 impl Agents {
     /// Ringing, on a call and wrap-up live in the queue, not in the store.
     fn with_live_presence(&self, mut a: pb::Agent) -> pb::Agent {
@@ -140,7 +154,7 @@ impl AgentService for Agents {
     }
 
     async fn logout(&self, req: Request<pb::LogoutRequest>) -> R<pb::LogoutResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let token = bearer(&req).map_err(to_status)?;
         // an agent with a call ringing or connected stays in the queue until it ends
         if self
@@ -159,7 +173,7 @@ impl AgentService for Agents {
     }
 
     async fn get_me(&self, req: Request<pb::GetMeRequest>) -> R<pb::Agent> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let a = self
             .desk
             .store
@@ -170,7 +184,7 @@ impl AgentService for Agents {
     }
 
     async fn set_presence(&self, req: Request<pb::SetPresenceRequest>) -> R<pb::Agent> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let presence = req.get_ref().presence.as_str();
         if crate::auth::PRESENCES.contains(&presence) {
             let me = self
@@ -192,7 +206,7 @@ impl AgentService for Agents {
     }
 
     async fn create_agent(&self, req: Request<pb::CreateAgentRequest>) -> R<pb::Agent> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let a = self
             .auth
@@ -203,7 +217,7 @@ impl AgentService for Agents {
     }
 
     async fn list_agents(&self, req: Request<pb::ListAgentsRequest>) -> R<pb::ListAgentsResponse> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let agents = self
             .desk
             .store
@@ -225,7 +239,7 @@ impl AgentService for Agents {
         &self,
         req: Request<pb::StreamEventsRequest>,
     ) -> R<Self::StreamEventsStream> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let mut rx = self.desk.events.subscribe();
         let desk = self.desk.clone();
         let (tx, out) = tokio::sync::mpsc::channel::<Result<pb::Event, Status>>(256);
@@ -247,7 +261,11 @@ impl AgentService for Agents {
                 if !e.visible_to_agent(&who.agent_id, who.role) {
                     continue;
                 }
-                if tx.send(Ok(event(&desk, &e))).await.is_err() {
+                let mut ev = event(&desk, &e);
+                if who.role == hotline_domain::Role::Surveyor {
+                    redact_for_surveyor(&mut ev);
+                }
+                if tx.send(Ok(ev)).await.is_err() {
                     break; // the client went away
                 }
             }

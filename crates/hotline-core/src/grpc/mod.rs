@@ -1,32 +1,21 @@
-//! The tonic services. Each handler: authenticate, validate, call the desk, map errors once.
+//! The tonic services. Each handler: take the caller the authorisation layer checked
+//! ([`caller`]), validate, call the desk, map errors once.
 
 pub mod agents;
 pub mod queue;
 pub mod tickets;
 pub mod voicemail;
 
-use crate::auth::{Auth, Principal};
 use crate::error::CoreError;
 use hotline_domain::ValidationError;
 use tonic::Request;
 
-/// The bearer token of a request.
-pub fn bearer<T>(req: &Request<T>) -> Result<String, CoreError> {
-    let v = req
-        .metadata()
-        .get("authorization")
-        .ok_or(CoreError::Unauthenticated)?
-        .to_str()
-        .map_err(|_| CoreError::Unauthenticated)?;
-    let token = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-        .ok_or(CoreError::Unauthenticated)?;
-    Ok(token.trim().to_string())
-}
+pub use crate::authorize::caller;
 
-pub async fn principal<T>(auth: &Auth, req: &Request<T>) -> Result<Principal, CoreError> {
-    auth.authenticate(&bearer(req)?).await
+/// The bearer token of a request (the layer has already resolved it to the caller; `Logout`
+/// needs the token itself).
+pub fn bearer<T>(req: &Request<T>) -> Result<String, CoreError> {
+    crate::authorize::bearer_token(&req.metadata().clone().into_headers())
 }
 
 pub fn positive_id(field: &'static str, id: i64) -> Result<i64, ValidationError> {

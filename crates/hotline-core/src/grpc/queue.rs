@@ -1,13 +1,13 @@
 //! `hotline.v1.QueueService`: the call server queues callers for agents and reports what its
 //! softphone rings did; desktops read the queue and its metrics (JO2, JO8, PR1).
 
-use super::principal;
+use super::caller;
 use crate::acd::{self, AcdHandle, CallInfo, Instruction};
-use crate::auth::{Auth, Principal};
+use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
 use crate::error::{CoreError, to_status};
-use hotline_domain::{Role, Timestamp, ValidationError};
+use hotline_domain::{Timestamp, ValidationError};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::queue_service_server::QueueService;
 use hotline_store::ListFilter;
@@ -27,16 +27,6 @@ pub struct Queue {
 }
 
 type R<T> = Result<Response<T>, Status>;
-
-fn system_only(who: &Principal, what: &'static str) -> Result<(), CoreError> {
-    if who.role != Role::System {
-        return Err(CoreError::Forbidden {
-            role: who.role.as_str(),
-            what,
-        });
-    }
-    Ok(())
-}
 
 fn call_id(field: &'static str, s: &str) -> Result<String, ValidationError> {
     let s = s.trim();
@@ -158,8 +148,7 @@ impl QueueService for Queue {
         Pin<Box<dyn Stream<Item = Result<pb::QueueInstruction, Status>> + Send + 'static>>;
 
     async fn join_queue(&self, req: Request<pb::JoinQueueRequest>) -> R<Self::JoinQueueStream> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        system_only(&who, "queue calls").map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let info = async {
             let call = call_id("call_id", &r.call_id)?;
@@ -209,8 +198,7 @@ impl QueueService for Queue {
         &self,
         req: Request<pb::ReportOfferRequest>,
     ) -> R<pb::ReportOfferResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        system_only(&who, "report offers").map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let call = call_id("call_id", &r.call_id).map_err(|e| to_status(e.into()))?;
         if r.agent_id.is_empty() {
@@ -238,8 +226,7 @@ impl QueueService for Queue {
     }
 
     async fn end_call(&self, req: Request<pb::EndCallRequest>) -> R<pb::EndCallResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        system_only(&who, "end queued calls").map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let call = call_id("call_id", &r.call_id).map_err(|e| to_status(e.into()))?;
         let by_agent = match pb::CallEndedBy::try_from(r.ended_by) {
@@ -265,7 +252,7 @@ impl QueueService for Queue {
         &self,
         req: Request<pb::GetQueueMetricsRequest>,
     ) -> R<pb::QueueMetrics> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let now = self.desk.clock.now();
         let since = match req.get_ref().since {
             Some(ts) => {
@@ -298,7 +285,7 @@ impl QueueService for Queue {
     }
 
     async fn list_queue(&self, req: Request<pb::ListQueueRequest>) -> R<pb::ListQueueResponse> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         Ok(Response::new(pb::ListQueueResponse {
             entries: self
                 .acd

@@ -1,18 +1,19 @@
 //! `hotline.v1.TicketService`.
 
-use super::{positive_id, principal, text};
-use crate::auth::Auth;
+use super::{caller, positive_id, text};
+use crate::auth::{Auth, Principal};
 use crate::convert;
 use crate::desk::Desk;
 use crate::error::{CoreError, to_status};
 use hotline_center112::Center112;
-use hotline_domain::ValidationError;
 use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, ManagerReason};
+use hotline_domain::{Role, TicketId, ValidationError};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;
 use hotline_store::{CompleteOutcome, ListFilter};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -28,26 +29,69 @@ impl Tickets {
             .as_ref()
             .ok_or_else(|| CoreError::NotReady("no 112 centre is configured".into()))
     }
+
+    /// The tickets whose customer contact `who` may see, or `None` for every ticket. A
+    /// surveyor sees it only on tickets with an open survey task: its worklist (SS2).
+    async fn contact_visible(
+        &self,
+        who: &Principal,
+    ) -> Result<Option<HashSet<TicketId>>, CoreError> {
+        if who.role != Role::Surveyor {
+            return Ok(None);
+        }
+        let mut ids = HashSet::new();
+        let mut after = 0;
+        // at most 20 pages: past that, tickets not read are shown without contact (fail closed)
+        for _ in 0..20 {
+            let page = self
+                .desk
+                .store
+                .list_tasks(&[TaskKind::Survey.as_str()], false, after, 1000)
+                .await?;
+            ids.extend(page.iter().map(|t| t.ticket_id));
+            match page.last() {
+                Some(t) if page.len() == 1000 => after = t.id,
+                _ => break,
+            }
+        }
+        Ok(Some(ids))
+    }
+}
+
+/// Blanks the customer's contact number on tickets outside `visible` (row rule of the
+/// permission matrix for surveyors).
+pub fn redact_contact(t: &mut pb::Ticket, visible: Option<&HashSet<TicketId>>) {
+    if let Some(ids) = visible
+        && !ids.contains(&t.id)
+    {
+        t.contact_number.clear();
+    }
 }
 
 type R<T> = Result<Response<T>, Status>;
 
+/// How many tickets the system account's progress query returns at most.
+pub const SYSTEM_LIST_LIMIT: u32 = 5;
+
 impl Tickets {
-    /// Authenticates, builds the domain action from the request, applies it.
+    /// Takes the caller, builds the domain action from the request, applies it.
     async fn action<T>(
         &self,
         req: Request<T>,
         build: impl FnOnce(T) -> Result<(i64, Action), ValidationError>,
     ) -> R<pb::ActionResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let (id, action) = build(req.into_inner()).map_err(|e| to_status(e.into()))?;
         let (view, order) = self.desk.act(&who, id, action).await.map_err(to_status)?;
         let limit = self.desk.repair_limit_hours(&view.ticket);
         let order = order
             .and_then(|oid| view.orders.iter().find(|(o, _)| o.id == oid))
             .map(|(o, d)| convert::order(o, d));
+        let mut ticket = convert::view(&view, limit);
+        let visible = self.contact_visible(&who).await.map_err(to_status)?;
+        redact_contact(&mut ticket, visible.as_ref());
         Ok(Response::new(pb::ActionResponse {
-            ticket: Some(convert::view(&view, limit)),
+            ticket: Some(ticket),
             order,
         }))
     }
@@ -63,7 +107,7 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::CreateTicketRequest>,
     ) -> R<pb::CreateTicketResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let received_at = match &r.received_at {
             Some(t) => Some(convert::from_ts("received_at", t).map_err(|e| to_status(e.into()))?),
@@ -114,22 +158,30 @@ impl TicketService for Tickets {
     }
 
     async fn get_ticket(&self, req: Request<pb::GetTicketRequest>) -> R<pb::Ticket> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
         let v = self.desk.get(id).await.map_err(to_status)?;
-        Ok(Response::new(convert::view(
-            &v,
-            self.desk.repair_limit_hours(&v.ticket),
-        )))
+        let mut t = convert::view(&v, self.desk.repair_limit_hours(&v.ticket));
+        let visible = self.contact_visible(&who).await.map_err(to_status)?;
+        redact_contact(&mut t, visible.as_ref());
+        Ok(Response::new(t))
     }
 
     async fn list_tickets(
         &self,
         req: Request<pb::ListTicketsRequest>,
     ) -> R<pb::ListTicketsResponse> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let f = (|| -> Result<ListFilter, CoreError> {
+            // the IVR's progress query (JO9): by number, a few at a time, never a browse
+            if who.role == Role::System && r.faulty_number.is_empty() {
+                return Err(ValidationError::new(
+                    "faulty_number",
+                    "is required for the system account, which looks tickets up by number only",
+                )
+                .into());
+            }
             if r.page_size < 0 || r.page_size > 1000 {
                 return Err(ValidationError::new("page_size", "must be between 0 and 1000").into());
             }
@@ -159,10 +211,11 @@ impl TicketService for Tickets {
                 channel: (!r.channel.is_empty()).then(|| r.channel.clone()),
                 urgent_only: r.urgent_only,
                 before_id,
-                limit: if r.page_size == 0 {
-                    50
-                } else {
-                    r.page_size as u32
+                limit: match (who.role, r.page_size) {
+                    (Role::System, 0) => SYSTEM_LIST_LIMIT,
+                    (Role::System, n) => (n as u32).min(SYSTEM_LIST_LIMIT),
+                    (_, 0) => 50,
+                    (_, n) => n as u32,
                 },
             })
         })()
@@ -173,10 +226,15 @@ impl TicketService for Tickets {
         } else {
             String::new()
         };
+        let visible = self.contact_visible(&who).await.map_err(to_status)?;
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets
                 .iter()
-                .map(|t| convert::ticket(t, self.desk.repair_limit_hours(t)))
+                .map(|t| {
+                    let mut t = convert::ticket(t, self.desk.repair_limit_hours(t));
+                    redact_contact(&mut t, visible.as_ref());
+                    t
+                })
                 .collect(),
             next_page_token: next,
         }))
@@ -186,7 +244,7 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::GetTicketHistoryRequest>,
     ) -> R<pb::GetTicketHistoryResponse> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
         let events = self.desk.history(id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetTicketHistoryResponse {
@@ -315,7 +373,7 @@ impl TicketService for Tickets {
     }
 
     async fn list_tasks(&self, req: Request<pb::ListTasksRequest>) -> R<pb::ListTasksResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let kinds: Vec<TaskKind> = if r.kind.is_empty() {
             TaskKind::for_role(who.role)
@@ -363,7 +421,7 @@ impl TicketService for Tickets {
     }
 
     async fn complete_task(&self, req: Request<pb::CompleteTaskRequest>) -> R<pb::Task> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let id = positive_id("id", r.id).map_err(|e| to_status(e.into()))?;
         let note = text("note", &r.note).map_err(|e| to_status(e.into()))?;
@@ -400,7 +458,7 @@ impl TicketService for Tickets {
     }
 
     async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> R<pb::ListAlertsResponse> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         if r.ticket_id < 0 {
             return Err(to_status(
@@ -424,12 +482,12 @@ impl TicketService for Tickets {
     }
 
     async fn get_time_rules(&self, req: Request<pb::GetTimeRulesRequest>) -> R<pb::TimeRules> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         Ok(Response::new(convert::rules(&self.desk.rules)))
     }
 
     async fn run_line_test(&self, req: Request<pb::RunLineTestRequest>) -> R<pb::LineTestResult> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let number = hotline_domain::PhoneNumber::parse(&req.get_ref().faulty_number)
             .map_err(|e| to_status(ValidationError::new("faulty_number", e.to_string()).into()))?;
         let t = self
@@ -458,7 +516,7 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::GetCenterProgressRequest>,
     ) -> R<pb::CenterProgress> {
-        principal(&self.auth, &req).await.map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let id =
             positive_id("ticket_id", req.get_ref().ticket_id).map_err(|e| to_status(e.into()))?;
         let view = self.desk.get(id).await.map_err(to_status)?;

@@ -1,7 +1,8 @@
 //! `hotline.v1.VoicemailService`: the IVR registers recorded messages; recording extractors
 //! list, claim (one extractor per message), replay, convert into tickets or escalate (RE1).
+//! Who may call what is the permission matrix's; the claim rules stay here.
 
-use super::{positive_id, principal, text};
+use super::{caller, positive_id, text};
 use crate::auth::{Auth, Principal};
 use crate::convert;
 use crate::desk::Desk;
@@ -54,19 +55,6 @@ pub fn to_pb(v: &VoicemailRecord) -> pb::Voicemail {
     }
 }
 
-fn require(who: &Principal, allowed: &[Role], what: &'static str) -> Result<(), CoreError> {
-    if allowed.contains(&who.role) {
-        Ok(())
-    } else {
-        Err(CoreError::Forbidden {
-            role: who.role.as_str(),
-            what,
-        })
-    }
-}
-
-const EXTRACTORS: &[Role] = &[Role::RecordingExtractor, Role::Senior, Role::Admin];
-
 /// A bare file name of a WAV inside `dir`: no separators, no parent references.
 fn recording_path(dir: &Path, file_name: &str) -> Result<PathBuf, ValidationError> {
     let ok = !file_name.is_empty()
@@ -108,8 +96,7 @@ impl Voicemails {
 #[tonic::async_trait]
 impl VoicemailService for Voicemails {
     async fn create_voicemail(&self, req: Request<pb::CreateVoicemailRequest>) -> R<pb::Voicemail> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        require(&who, &[Role::System, Role::Admin], "register voicemail").map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let check = || -> Result<PathBuf, ValidationError> {
             if r.call_id.is_empty() || r.call_id.len() > 200 {
@@ -159,18 +146,7 @@ impl VoicemailService for Voicemails {
         &self,
         req: Request<pb::ListVoicemailsRequest>,
     ) -> R<pb::ListVoicemailsResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        require(
-            &who,
-            &[
-                Role::RecordingExtractor,
-                Role::Senior,
-                Role::Admin,
-                Role::Qa,
-            ],
-            "list voicemail",
-        )
-        .map_err(to_status)?;
+        caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         if !["", "new", "claimed", "converted", "escalated"].contains(&r.state.as_str()) {
             return Err(to_status(
@@ -194,8 +170,7 @@ impl VoicemailService for Voicemails {
     }
 
     async fn claim_voicemail(&self, req: Request<pb::ClaimVoicemailRequest>) -> R<pb::Voicemail> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        require(&who, EXTRACTORS, "claim voicemail").map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
         match self
             .desk
@@ -231,18 +206,7 @@ impl VoicemailService for Voicemails {
         &self,
         req: Request<pb::FetchVoicemailAudioRequest>,
     ) -> R<Self::FetchVoicemailAudioStream> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        require(
-            &who,
-            &[
-                Role::RecordingExtractor,
-                Role::Senior,
-                Role::Admin,
-                Role::Qa,
-            ],
-            "replay voicemail",
-        )
-        .map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
         let v = self
             .desk
@@ -298,8 +262,7 @@ impl VoicemailService for Voicemails {
         &self,
         req: Request<pb::ConvertVoicemailRequest>,
     ) -> R<pb::ConvertVoicemailResponse> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        require(&who, EXTRACTORS, "convert voicemail").map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let id = positive_id("id", r.id).map_err(|e| to_status(e.into()))?;
         let v = self.claimed_by(id, &who).await.map_err(to_status)?;
@@ -365,8 +328,7 @@ impl VoicemailService for Voicemails {
         &self,
         req: Request<pb::EscalateVoicemailRequest>,
     ) -> R<pb::Voicemail> {
-        let who = principal(&self.auth, &req).await.map_err(to_status)?;
-        require(&who, EXTRACTORS, "escalate voicemail").map_err(to_status)?;
+        let who = caller(&req).map_err(to_status)?;
         let r = req.into_inner();
         let id = positive_id("id", r.id).map_err(|e| to_status(e.into()))?;
         let reason = text("reason", &r.reason).map_err(|e| to_status(e.into()))?;

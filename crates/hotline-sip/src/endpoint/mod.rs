@@ -7,6 +7,7 @@
 mod uac;
 mod uas;
 
+pub use crate::transport::Transport;
 pub use uac::OutgoingCall;
 
 use std::cmp::Reverse;
@@ -26,34 +27,11 @@ use crate::parse::{ParseError, parse};
 use crate::registrar::{Contact, Registrar, RegistrarConfig};
 use crate::timers::Timers;
 use crate::transaction::{
-    ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TxEvent, TxKey,
+    ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, Transaction, TxEvent, TxKey,
 };
 
 /// Methods this UA implements (the `Allow` header).
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
-
-/// Transport of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Transport {
-    /// UDP datagrams (unreliable: retransmission timers run).
-    Udp,
-    /// TCP stream (reliable).
-    Tcp,
-}
-
-impl Transport {
-    /// Via token.
-    pub fn token(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-
-    fn reliable(self) -> bool {
-        self == Transport::Tcp
-    }
-}
 
 /// Bytes to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -852,9 +830,4 @@ fn patch_top_via(req: &mut Message, src: SocketAddr, transport: Transport) -> So
     } else {
         SocketAddr::new(src.ip(), via.port.unwrap_or(5060))
     }
-}
-
-/// Helper for tests and drivers: the delay until `at` from `now`.
-pub fn until(now: Instant, at: Instant) -> Duration {
-    at.saturating_duration_since(now)
 }

@@ -3,12 +3,11 @@
 //! finals itself (Timer D absorbs their retransmissions) and passes 2xx (and their
 //! retransmissions, until Timer M) to the TU, which sends the ACK for 2xx.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{TxEvent, ack_for_non_2xx};
+use super::{Outputs, Transaction, TxEvent, ack_for_non_2xx};
 use crate::message::Message;
 use crate::timers::{Timer, Timers};
 
@@ -41,8 +40,7 @@ pub struct ClientInvite {
     timer_b: Option<Instant>,
     timer_d: Option<Instant>,
     timer_m: Option<Instant>,
-    transmit: VecDeque<Bytes>,
-    events: VecDeque<TxEvent>,
+    out: Outputs,
 }
 
 impl ClientInvite {
@@ -55,7 +53,7 @@ impl ClientInvite {
             reliable,
             timers,
             request,
-            transmit: VecDeque::from([request_bytes.clone()]),
+            out: Outputs::sending(request_bytes.clone()),
             request_bytes,
             ack: None,
             a_interval: a.unwrap_or(timers.t1),
@@ -63,7 +61,6 @@ impl ClientInvite {
             timer_b: Some(now + timers.get(Timer::B, reliable)),
             timer_d: None,
             timer_m: None,
-            events: VecDeque::new(),
         }
     }
 
@@ -85,36 +82,32 @@ impl ClientInvite {
                 self.state = State::Proceeding;
                 self.timer_a = None;
                 self.timer_b = None;
-                self.events
-                    .push_back(TxEvent::Response(Box::new(resp.clone())));
+                self.out.event(TxEvent::Response(Box::new(resp.clone())));
             }
             (State::Calling | State::Proceeding, 200..=299) => {
                 self.state = State::Accepted;
                 self.timer_a = None;
                 self.timer_b = None;
                 self.timer_m = Some(now + self.timers.t1 * 64);
-                self.events
-                    .push_back(TxEvent::Response(Box::new(resp.clone())));
+                self.out.event(TxEvent::Response(Box::new(resp.clone())));
             }
             (State::Calling | State::Proceeding, _) => {
                 self.state = State::Completed;
                 self.timer_a = None;
                 self.timer_b = None;
                 let ack = ack_for_non_2xx(&self.request, resp).to_bytes();
-                self.transmit.push_back(ack.clone());
+                self.out.send(ack.clone());
                 self.ack = Some(ack);
                 self.timer_d = Some(now + self.timers.get(Timer::D, self.reliable));
-                self.events
-                    .push_back(TxEvent::Response(Box::new(resp.clone())));
+                self.out.event(TxEvent::Response(Box::new(resp.clone())));
                 self.handle_timeout(now);
             }
             (State::Accepted, 200..=299) => {
-                self.events
-                    .push_back(TxEvent::Response(Box::new(resp.clone())));
+                self.out.event(TxEvent::Response(Box::new(resp.clone())));
             }
             (State::Completed, 300..) => {
                 if let Some(ack) = &self.ack {
-                    self.transmit.push_back(ack.clone());
+                    self.out.send(ack.clone());
                 }
             }
             _ => {}
@@ -124,12 +117,12 @@ impl ClientInvite {
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timer_a.is_some_and(|t| t <= now) {
-            self.transmit.push_back(self.request_bytes.clone());
+            self.out.send(self.request_bytes.clone());
             self.a_interval *= 2;
             self.timer_a = Some(now + self.a_interval);
         }
         if self.timer_b.is_some_and(|t| t <= now) {
-            self.events.push_back(TxEvent::Timeout);
+            self.out.event(TxEvent::Timeout);
             self.terminate();
         }
         if self.timer_d.is_some_and(|t| t <= now) || self.timer_m.is_some_and(|t| t <= now) {
@@ -145,27 +138,19 @@ impl ClientInvite {
         self.timer_m = None;
     }
 
-    /// Next message to send.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
-    }
-
-    /// Earliest pending timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timer_a, self.timer_b, self.timer_d, self.timer_m]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// Next event for the TU.
-    pub fn poll_event(&mut self) -> Option<TxEvent> {
-        self.events.pop_front()
-    }
-
     /// Whether the transaction can be forgotten.
     pub fn is_terminated(&self) -> bool {
         self.state == State::Terminated
+    }
+}
+
+impl Transaction for ClientInvite {
+    fn outputs(&mut self) -> &mut Outputs {
+        &mut self.out
+    }
+
+    fn timers(&self) -> Vec<Option<Instant>> {
+        vec![self.timer_a, self.timer_b, self.timer_d, self.timer_m]
     }
 }
 

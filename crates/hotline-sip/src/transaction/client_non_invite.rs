@@ -1,27 +1,16 @@
 //! Client non-INVITE transaction (RFC 3261 §17.1.2): retransmits on Timer E (T1 doubling to
 //! T2, T2 once a provisional arrived), gives up on Timer F, lingers for Timer K after the final.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::TxEvent;
+use super::{Outputs, Transaction, TxEvent};
 use crate::message::Message;
 use crate::timers::{Timer, Timers};
 
-/// States of Figure 6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Request sent.
-    Trying,
-    /// A provisional response arrived.
-    Proceeding,
-    /// The final response arrived.
-    Completed,
-    /// Done.
-    Terminated,
-}
+/// States of Figure 6 (the same four as the other non-INVITE machine).
+pub use super::NonInviteState as State;
 
 /// A client non-INVITE transaction.
 #[derive(Debug)]
@@ -34,8 +23,7 @@ pub struct ClientNonInvite {
     timer_e: Option<Instant>,
     timer_f: Option<Instant>,
     timer_k: Option<Instant>,
-    transmit: VecDeque<Bytes>,
-    events: VecDeque<TxEvent>,
+    out: Outputs,
 }
 
 impl ClientNonInvite {
@@ -47,13 +35,12 @@ impl ClientNonInvite {
             state: State::Trying,
             reliable,
             timers,
-            transmit: VecDeque::from([request_bytes.clone()]),
+            out: Outputs::sending(request_bytes.clone()),
             request_bytes,
             e_interval: e.unwrap_or(timers.t1),
             timer_e: e.map(|d| now + d),
             timer_f: Some(now + timers.get(Timer::F, reliable)),
             timer_k: None,
-            events: VecDeque::new(),
         }
     }
 
@@ -68,8 +55,7 @@ impl ClientNonInvite {
         if !matches!(self.state, State::Trying | State::Proceeding) {
             return;
         }
-        self.events
-            .push_back(TxEvent::Response(Box::new(resp.clone())));
+        self.out.event(TxEvent::Response(Box::new(resp.clone())));
         if code < 200 {
             self.state = State::Proceeding;
         } else {
@@ -84,7 +70,7 @@ impl ClientNonInvite {
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timer_e.is_some_and(|t| t <= now) {
-            self.transmit.push_back(self.request_bytes.clone());
+            self.out.send(self.request_bytes.clone());
             self.e_interval = match self.state {
                 State::Proceeding => self.timers.t2,
                 _ => self.timers.backoff_capped(self.e_interval),
@@ -92,7 +78,7 @@ impl ClientNonInvite {
             self.timer_e = Some(now + self.e_interval);
         }
         if self.timer_f.is_some_and(|t| t <= now) {
-            self.events.push_back(TxEvent::Timeout);
+            self.out.event(TxEvent::Timeout);
             self.terminate();
         }
         if self.timer_k.is_some_and(|t| t <= now) {
@@ -107,27 +93,19 @@ impl ClientNonInvite {
         self.timer_k = None;
     }
 
-    /// Next message to send.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
-    }
-
-    /// Earliest pending timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timer_e, self.timer_f, self.timer_k]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// Next event for the TU.
-    pub fn poll_event(&mut self) -> Option<TxEvent> {
-        self.events.pop_front()
-    }
-
     /// Whether the transaction can be forgotten.
     pub fn is_terminated(&self) -> bool {
         self.state == State::Terminated
+    }
+}
+
+impl Transaction for ClientNonInvite {
+    fn outputs(&mut self) -> &mut Outputs {
+        &mut self.out
+    }
+
+    fn timers(&self) -> Vec<Option<Instant>> {
+        vec![self.timer_e, self.timer_f, self.timer_k]
     }
 }
 

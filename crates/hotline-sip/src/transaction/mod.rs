@@ -12,7 +12,75 @@ pub use client_non_invite::ClientNonInvite;
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
 
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+
 use crate::message::{Message, Method};
+
+/// What every transaction queues for its user: bytes to send and events, drained in order.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    transmit: VecDeque<Bytes>,
+    events: VecDeque<TxEvent>,
+}
+
+impl Outputs {
+    /// Outputs with `bytes` already queued (a client transaction's first request).
+    pub(crate) fn sending(bytes: Bytes) -> Outputs {
+        Outputs {
+            transmit: VecDeque::from([bytes]),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn send(&mut self, bytes: Bytes) {
+        self.transmit.push_back(bytes);
+    }
+
+    pub(crate) fn event(&mut self, event: TxEvent) {
+        self.events.push_back(event);
+    }
+}
+
+/// The draining side shared by the four state machines ([`Outputs`]), and the earliest of
+/// their timers. `handle_*` stay per machine: their inputs differ.
+pub trait Transaction {
+    /// The machine's queues.
+    fn outputs(&mut self) -> &mut Outputs;
+
+    /// Its timers (unset ones `None`), for [`Transaction::poll_timeout`].
+    fn timers(&self) -> Vec<Option<Instant>>;
+
+    /// Next message to send.
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.outputs().transmit.pop_front()
+    }
+
+    /// Next event for the transaction user.
+    fn poll_event(&mut self) -> Option<TxEvent> {
+        self.outputs().events.pop_front()
+    }
+
+    /// Earliest pending timer.
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.timers().into_iter().flatten().min()
+    }
+}
+
+/// The states of both non-INVITE machines (RFC 3261 Figures 6 and 8 share their names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonInviteState {
+    /// Client: request sent. Server: no response yet.
+    Trying,
+    /// A provisional response arrived (client) or was sent (server).
+    Proceeding,
+    /// The final response arrived (client) or was sent (server).
+    Completed,
+    /// Done.
+    Terminated,
+}
 
 /// The RFC 3261 branch prefix.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";

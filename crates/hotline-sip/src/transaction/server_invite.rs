@@ -3,12 +3,11 @@
 //! Timer G until the ACK (Timer H gives up), then waits Timer I. 2xx retransmission until the
 //! ACK is the TU's job (see `crate::dialog`).
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::TxEvent;
+use super::{Outputs, Transaction, TxEvent};
 use crate::message::{Message, Method};
 use crate::timers::{Timer, Timers};
 
@@ -39,8 +38,7 @@ pub struct ServerInvite {
     timer_h: Option<Instant>,
     timer_i: Option<Instant>,
     timer_l: Option<Instant>,
-    transmit: VecDeque<Bytes>,
-    events: VecDeque<TxEvent>,
+    out: Outputs,
 }
 
 impl ServerInvite {
@@ -56,8 +54,7 @@ impl ServerInvite {
             timer_h: None,
             timer_i: None,
             timer_l: None,
-            transmit: VecDeque::new(),
-            events: VecDeque::new(),
+            out: Outputs::default(),
         }
     }
 
@@ -71,7 +68,7 @@ impl ServerInvite {
         match (req.method(), self.state) {
             (Some(Method::Invite), State::Proceeding | State::Completed) => {
                 if let Some(r) = &self.last_response {
-                    self.transmit.push_back(r.clone());
+                    self.out.send(r.clone());
                 }
             }
             (Some(Method::Ack), State::Completed) => {
@@ -90,7 +87,7 @@ impl ServerInvite {
         if self.state != State::Proceeding {
             return;
         }
-        self.transmit.push_back(bytes.clone());
+        self.out.send(bytes.clone());
         self.last_response = Some(bytes);
         match code {
             100..=199 => {}
@@ -115,13 +112,13 @@ impl ServerInvite {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.timer_g.is_some_and(|t| t <= now) {
             if let Some(r) = &self.last_response {
-                self.transmit.push_back(r.clone());
+                self.out.send(r.clone());
             }
             self.g_interval = self.timers.backoff_capped(self.g_interval);
             self.timer_g = Some(now + self.g_interval);
         }
         if self.timer_h.is_some_and(|t| t <= now) {
-            self.events.push_back(TxEvent::Timeout);
+            self.out.event(TxEvent::Timeout);
             self.terminate();
         }
         if self.timer_i.is_some_and(|t| t <= now) || self.timer_l.is_some_and(|t| t <= now) {
@@ -137,27 +134,19 @@ impl ServerInvite {
         self.timer_l = None;
     }
 
-    /// Next message to send to the peer.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
-    }
-
-    /// Earliest pending timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timer_g, self.timer_h, self.timer_i, self.timer_l]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// Next event for the TU.
-    pub fn poll_event(&mut self) -> Option<TxEvent> {
-        self.events.pop_front()
-    }
-
     /// Whether the transaction can be forgotten.
     pub fn is_terminated(&self) -> bool {
         self.state == State::Terminated
+    }
+}
+
+impl Transaction for ServerInvite {
+    fn outputs(&mut self) -> &mut Outputs {
+        &mut self.out
+    }
+
+    fn timers(&self) -> Vec<Option<Instant>> {
+        vec![self.timer_g, self.timer_h, self.timer_i, self.timer_l]
     }
 }
 

@@ -1,25 +1,15 @@
 //! Server non-INVITE transaction (RFC 3261 §17.2.2): retransmitted requests get the last
 //! response again; after a final response the transaction lingers for Timer J.
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::{Outputs, Transaction};
 use crate::timers::{Timer, Timers};
 
-/// States of Figure 8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// No response yet.
-    Trying,
-    /// A provisional response was sent.
-    Proceeding,
-    /// A final response was sent.
-    Completed,
-    /// Done.
-    Terminated,
-}
+/// States of Figure 8 (the same four as the other non-INVITE machine).
+pub use super::NonInviteState as State;
 
 /// A server non-INVITE transaction.
 #[derive(Debug)]
@@ -29,7 +19,7 @@ pub struct ServerNonInvite {
     timers: Timers,
     last_response: Option<Bytes>,
     timer_j: Option<Instant>,
-    transmit: VecDeque<Bytes>,
+    out: Outputs,
 }
 
 impl ServerNonInvite {
@@ -41,7 +31,7 @@ impl ServerNonInvite {
             timers,
             last_response: None,
             timer_j: None,
-            transmit: VecDeque::new(),
+            out: Outputs::default(),
         }
     }
 
@@ -55,7 +45,7 @@ impl ServerNonInvite {
         if matches!(self.state, State::Proceeding | State::Completed)
             && let Some(r) = &self.last_response
         {
-            self.transmit.push_back(r.clone());
+            self.out.send(r.clone());
         }
     }
 
@@ -64,7 +54,7 @@ impl ServerNonInvite {
         if !matches!(self.state, State::Trying | State::Proceeding) {
             return;
         }
-        self.transmit.push_back(bytes.clone());
+        self.out.send(bytes.clone());
         self.last_response = Some(bytes);
         if code < 200 {
             self.state = State::Proceeding;
@@ -82,19 +72,20 @@ impl ServerNonInvite {
         }
     }
 
-    /// Next message to send to the peer.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
-    }
-
-    /// Earliest pending timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer_j
-    }
-
     /// Whether the transaction can be forgotten.
     pub fn is_terminated(&self) -> bool {
         self.state == State::Terminated
+    }
+}
+
+/// It reports no events: a retransmitted request is absorbed, Timer J only ends it.
+impl Transaction for ServerNonInvite {
+    fn outputs(&mut self) -> &mut Outputs {
+        &mut self.out
+    }
+
+    fn timers(&self) -> Vec<Option<Instant>> {
+        vec![self.timer_j]
     }
 }
 
