@@ -414,7 +414,8 @@ async fn ss2_a_surveyor_sees_the_customer_contact_only_on_its_worklist() {
     }
 }
 
-/// JO9: the IVR's account reads a number's latest tickets, and cannot browse them.
+/// JO9: the IVR's account reads a number's latest tickets (without the customer's contact
+/// number), and cannot browse them.
 #[tokio::test]
 async fn jo9_the_system_account_looks_tickets_up_by_number_only() {
     for (url, _dir) in database_urls().await {
@@ -458,6 +459,8 @@ async fn jo9_the_system_account_looks_tickets_up_by_number_only() {
                 "at most 5 for the IVR (page_size {page_size})"
             );
             assert!(list.iter().all(|x| x.faulty_number == "01062220000"));
+            // the IVR needs status and progress, not the customer's contact number
+            assert!(list.iter().all(|x| x.contact_number.is_empty()), "{list:?}");
         }
         let one = t
             .list_tickets(authed(ivr, by_number(1)))
@@ -466,6 +469,12 @@ async fn jo9_the_system_account_looks_tickets_up_by_number_only() {
             .into_inner()
             .tickets;
         assert_eq!(one.len(), 1);
+        let got = t
+            .get_ticket(authed(ivr, pb::GetTicketRequest { id: one[0].id }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((got.id, got.contact_number.as_str()), (one[0].id, ""));
         // a person lists as many as asked
         let list = t
             .list_tickets(authed(&tokens[&Role::Junior], by_number(100)))
@@ -474,6 +483,10 @@ async fn jo9_the_system_account_looks_tickets_up_by_number_only() {
             .into_inner()
             .tickets;
         assert_eq!(list.len(), 7);
+        assert!(
+            list.iter()
+                .all(|x| x.contact_number.starts_with("1390000000"))
+        );
         core.shutdown().await;
     }
 }

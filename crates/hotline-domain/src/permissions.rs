@@ -194,14 +194,14 @@ pub const MATRIX: &[Rule] = &[
         STAFF_AND_SYSTEM,
         "",
         "JO9 SO8 SS2 DM3 QA2",
-        "a surveyor sees the customer's contact number only on tickets with an open survey task (its worklist, SS2)",
+        "a surveyor sees the customer's contact number only on tickets with an open survey task (its worklist, SS2); the system account never sees it",
     ),
     roles(
         "hotline.v1.TicketService/ListTickets",
         STAFF_AND_SYSTEM,
         "",
         "JO9 SO8 DM3 QA2",
-        "the system account lists only by faulty_number, at most 5 (the IVR's progress query, JO9); a surveyor sees contact numbers only on its worklist's tickets",
+        "the system account lists only by faulty_number, at most 5, without contact numbers (the IVR's progress query, JO9); a surveyor sees contact numbers only on its worklist's tickets",
     ),
     roles(
         "hotline.v1.TicketService/GetTicketHistory",

@@ -31,13 +31,16 @@ impl Tickets {
     }
 
     /// The tickets whose customer contact `who` may see, or `None` for every ticket. A
-    /// surveyor sees it only on tickets with an open survey task: its worklist (SS2).
+    /// surveyor sees it only on tickets with an open survey task: its worklist (SS2); the
+    /// system account (the IVR's progress query, the call server's screen pop) on none.
     async fn contact_visible(
         &self,
         who: &Principal,
     ) -> Result<Option<HashSet<TicketId>>, CoreError> {
-        if who.role != Role::Surveyor {
-            return Ok(None);
+        match who.role {
+            Role::System => return Ok(Some(HashSet::new())),
+            Role::Surveyor => {}
+            _ => return Ok(None),
         }
         let mut ids = HashSet::new();
         let mut after = 0;
