@@ -288,7 +288,8 @@ fn ticket(number: &str, contact: &str) -> pb::CreateTicketRequest {
 }
 
 /// SS2: a surveyor calls back the customers of its worklist (open survey tasks) and sees their
-/// contact number there, on no other ticket, in GetTicket, ListTickets and action replies.
+/// contact number there, on no other ticket, in GetTicket, ListTickets, action replies and the
+/// event feed.
 #[tokio::test]
 async fn ss2_a_surveyor_sees_the_customer_contact_only_on_its_worklist() {
     for (url, _dir) in database_urls().await {
@@ -311,8 +312,37 @@ async fn ss2_a_surveyor_sees_the_customer_contact_only_on_its_worklist() {
                     .unwrap()
             }
         };
+        // the live feed: a surveyor's carries no contact number, a junior's does
+        let feed = |token: String| {
+            let mut agents = AgentServiceClient::new(ch.clone());
+            async move {
+                agents
+                    .stream_events(authed(&token, pb::StreamEventsRequest {}))
+                    .await
+                    .unwrap()
+                    .into_inner()
+            }
+        };
+        let mut surveyor_feed = feed(surveyor.clone()).await;
+        let mut junior_feed = feed(tokens[&Role::Junior].clone()).await;
         let surveyed = create("01061110001", "13900000001").await;
         let other = create("01061110002", "13900000002").await;
+        for (f, want) in [(&mut surveyor_feed, ""), (&mut junior_feed, "13900000002")] {
+            let seen = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Some(ev) = f.message().await.unwrap() {
+                    if let Some(pb::event::Kind::TicketChanged(c)) = ev.kind
+                        && let Some(t) = c.ticket
+                        && t.id == other.id
+                    {
+                        return t;
+                    }
+                }
+                panic!("feed ended");
+            })
+            .await
+            .expect("the creation on the feed within 5 s");
+            assert_eq!(seen.contact_number, want, "{url}");
+        }
         // dispatched and cleared: the 112 centre's 回单 leaves a survey task (SS2)
         t.dispatch_ticket(authed(
             senior,
