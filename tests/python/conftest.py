@@ -56,6 +56,8 @@ class Server:
     grpc_addr: str
     data_dir: pathlib.Path
     log_path: pathlib.Path
+    # The HTTP listener (/healthz, /metrics), host:port.
+    http_addr: str = ""
 
     def log(self) -> str:
         try:
@@ -104,7 +106,7 @@ def _start(binary: pathlib.Path, data_dir: pathlib.Path) -> Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = Server(proc, f"127.0.0.1:{grpc_port}", data_dir, log_path)
+    server = Server(proc, f"127.0.0.1:{grpc_port}", data_dir, log_path, f"127.0.0.1:{http_port}")
     try:
         _wait_serving(server)
     except Exception:

@@ -7,8 +7,10 @@
 //!   [`Acd::poll_timeout`]. It never reads a clock and never does I/O.
 //! - [`queue_log`]: entries shaped like Asterisk's `queue_log`
 //!   (`time|callid|queue|agent|event|data1|data2|data3`).
-//! - [`metrics`]: service level (the JO2 rule: answered within 15 s of the offer; Asterisk SL
-//!   and SL2 by hold time), ASA, abandonment, per-agent no-answers, computed from the log.
+//! - [`metrics`]: the service level (15秒接听率: answered within 15 s of joining the queue,
+//!   short abandons left out) and, separately, the JO2 offer answer rate (offers answered
+//!   within 15 s of ringing), Asterisk SL2, ASA, abandonment, per-agent no-answers, per
+//!   15-minute interval and per Beijing day, computed from the log.
 //!
 //! Invariants: an agent has at most one offer or call at a time; a call is offered to at most
 //! one agent at a time; the longest-idle available agent with the right skill gets the next
@@ -19,5 +21,5 @@ pub mod metrics;
 pub mod queue_log;
 
 pub use acd::{Acd, AcdAction, AcdConfig, AcdError, CallEnd, Presence, Skill};
-pub use metrics::Metrics;
+pub use metrics::{Figures, Metrics, SlRules, Window};
 pub use queue_log::{QueueEvent, QueueLogEntry};

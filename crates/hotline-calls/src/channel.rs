@@ -100,6 +100,7 @@ pub struct SipChannel {
     shared: Arc<Shared>,
     signalling: Option<JoinHandle<()>>,
     played: Vec<String>,
+    setup: Option<crate::metrics::SetupTimer>,
 }
 
 impl std::fmt::Debug for SipChannel {
@@ -113,6 +114,12 @@ impl std::fmt::Debug for SipChannel {
 }
 
 impl SipChannel {
+    /// Observes the call's setup time (INVITE received → 200 OK sent) when it is answered.
+    pub fn with_setup_timer(mut self, timer: crate::metrics::SetupTimer) -> SipChannel {
+        self.setup = Some(timer);
+        self
+    }
+
     /// A channel for the incoming call `inv` over `leg`, which must have been bound with
     /// `gone` (or a child of it) as its shutdown token. The signalling task that reads the
     /// call's SIP events is spawned here.
@@ -157,6 +164,7 @@ impl SipChannel {
             shared,
             signalling: Some(signalling),
             played: Vec::new(),
+            setup: None,
         }
     }
 
@@ -359,6 +367,9 @@ impl Channel for SipChannel {
             return Err(ChannelError::Hangup);
         }
         self.answered = true;
+        if let Some(t) = self.setup.take() {
+            t.answered();
+        }
         if self.offer.is_none() {
             // The media is negotiated only when the ACK brings the caller's answer.
             let mut acked = self.acked.clone();

@@ -13,6 +13,7 @@
 //! | [`queue`] | [`AgentQueue`] (what `ToAgent` becomes), [`CallContext`], [`VoicemailFallback`] |
 //! | [`acd`] | [`GrpcQueue`]: the agent queue in the core (`QueueService`): hold announcements, ring the agent's softphone, bridge |
 //! | [`voicemail`] | markers beside recordings in flight, [`voicemail::MarkingBackend`], the start-up [`voicemail::sweep`] |
+//! | [`metrics`] | [`metrics::CallMetrics`]: call setup time (INVITE → 200 OK) and live calls, registered into the registry the binary passes in |
 //! | [`dialer`] | a scripted caller (our UAC + a media leg sending RFC 4733 keys): `hotline demo` and tests |
 //!
 //! # Choices
@@ -31,6 +32,7 @@
 pub mod acd;
 pub mod channel;
 pub mod dialer;
+pub mod metrics;
 pub mod queue;
 pub mod router;
 pub mod server;
@@ -38,5 +40,6 @@ pub mod voicemail;
 
 pub use acd::GrpcQueue;
 pub use channel::SipChannel;
+pub use metrics::CallMetrics;
 pub use queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
 pub use server::{CallServer, CallServerConfig, CallSummary, StartError};

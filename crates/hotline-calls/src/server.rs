@@ -67,6 +67,8 @@ pub struct CallServerConfig {
     /// here as `<call-id>.wav` (8 kHz mono 16-bit, both parties mixed; the Call-ID with
     /// anything but `[A-Za-z0-9._-]` replaced by `_`). Created at start. `None` = off.
     pub qa_recording_dir: Option<PathBuf>,
+    /// Call setup time and live calls (register them where `/metrics` shows them).
+    pub metrics: crate::metrics::CallMetrics,
 }
 
 impl CallServerConfig {
@@ -85,6 +87,7 @@ impl CallServerConfig {
             shutdown_grace: Duration::from_secs(5),
             sip_seed: None,
             qa_recording_dir: None,
+            metrics: crate::metrics::CallMetrics::default(),
         }
     }
 }
@@ -140,6 +143,7 @@ struct Shared {
     queue: Arc<dyn AgentQueue>,
     shutdown: CancellationToken,
     call_log: Option<mpsc::UnboundedSender<CallSummary>>,
+    metrics: crate::metrics::CallMetrics,
 }
 
 /// The SIP side of the hotline: answers calls and runs the IVR on them.
@@ -270,6 +274,7 @@ impl CallServer {
                 queue,
                 shutdown,
                 call_log: None,
+                metrics: cfg.metrics.clone(),
             }),
             local_addr,
             driver,
@@ -326,10 +331,11 @@ impl CallServer {
                     let Some(ev) = ev else { break };
                     match ev {
                         Event::IncomingCall { call, from, offer, remote, .. } => {
+                            let received = std::time::Instant::now();
                             let rx = router.insert(call.clone()).await;
                             let span = tracing::info_span!("sip", call_id = %call);
                             tracing::info!(parent: &span, %from, %remote, "incoming call");
-                            calls.spawn(call_task(shared.clone(), call, from, offer, rx).instrument(span));
+                            calls.spawn(call_task(shared.clone(), call, from, offer, rx, received).instrument(span));
                         }
                         Event::Registration { aor, contacts } => {
                             tracing::info!(%aor, contacts, "agent registration");
@@ -387,7 +393,9 @@ async fn call_task(
     from: String,
     offer: Option<Bytes>,
     events: mpsc::UnboundedReceiver<Event>,
+    received: std::time::Instant,
 ) {
+    let _live = shared.metrics.live_call();
     let ctx = &shared.ctx;
     let gone = shared.shutdown.child_token();
     let mut media = ctx.media.clone();
@@ -412,7 +420,11 @@ async fn call_task(
         leg,
         shared.prompts.clone(),
         gone,
-    );
+    )
+    .with_setup_timer(crate::metrics::SetupTimer {
+        received,
+        histogram: shared.metrics.setup.clone(),
+    });
     let now = time::OffsetDateTime::now_utc();
     let mut outcome = run_call(&mut ch, ctx.backend.as_ref(), &ctx.ivr, now).await;
     if let Ok(FlowOutcome::ToAgent { senior, ticket }) = outcome {

@@ -77,6 +77,24 @@ async fn caller_hanging_up_mid_report_creates_no_ticket() {
             summary.played
         );
         assert!(h.tickets_on("01066554433").await.is_empty());
+        // the call was set up once (INVITE → 200 OK) and is no longer live once its task ends
+        let mut registry = prometheus_client::registry::Registry::default();
+        h.call_metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("hotline_call_setup_seconds_count 1\n"),
+            "{text}"
+        );
+        let mut live = h.call_metrics.live.get();
+        for _ in 0..50 {
+            if live == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            live = h.call_metrics.live.get();
+        }
+        assert_eq!(live, 0);
         h.stop().await;
     }
 }

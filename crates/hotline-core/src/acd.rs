@@ -15,7 +15,10 @@
 
 use crate::clock::Clock;
 use crate::events::{DeskEvent, EventBus};
-use hotline_acd::{Acd, AcdAction, AcdConfig, AcdError, CallEnd, Presence, QueueLogEntry, Skill};
+use crate::metrics::{CoreMetrics, QueueWatch};
+use hotline_acd::{
+    Acd, AcdAction, AcdConfig, AcdError, CallEnd, Presence, QueueLogEntry, Skill, SlRules,
+};
 use hotline_domain::{Customer, Role, Ticket, Timestamp};
 use hotline_store::{QueueLogRow, Store};
 use std::collections::HashMap;
@@ -125,6 +128,7 @@ struct State {
     acd: Acd,
     calls: HashMap<String, CallMeta>,
     names: HashMap<String, String>,
+    watch: QueueWatch,
 }
 
 struct Shared {
@@ -135,6 +139,8 @@ struct Shared {
     log_tx: mpsc::UnboundedSender<QueueLogRow>,
     settings: AcdSettings,
     queue_name: &'static str,
+    metrics: CoreMetrics,
+    sl: SlRules,
 }
 
 /// The running queue; cheap to clone.
@@ -154,13 +160,16 @@ pub fn tier_for(role: Role) -> Option<Skill> {
 
 impl AcdHandle {
     /// Creates the queue and spawns its timer task and log writer; both stop on `cancel`
-    /// (the writer after writing what is left).
+    /// (the writer after writing what is left). Its log is counted into `metrics` as it is
+    /// written, judged by `sl` (the service level's thresholds).
     pub fn start(
         settings: AcdSettings,
         clock: Arc<dyn Clock>,
         bus: EventBus,
         store: Store,
         cancel: CancellationToken,
+        metrics: CoreMetrics,
+        sl: SlRules,
     ) -> (AcdHandle, Vec<tokio::task::JoinHandle<()>>) {
         let cfg = AcdConfig {
             queue_name: "hotline",
@@ -175,6 +184,7 @@ impl AcdHandle {
                 acd: Acd::new(cfg.clone()),
                 calls: HashMap::new(),
                 names: HashMap::new(),
+                watch: QueueWatch::default(),
             }),
             wake: Notify::new(),
             clock,
@@ -182,6 +192,8 @@ impl AcdHandle {
             log_tx,
             settings,
             queue_name: cfg.queue_name,
+            metrics,
+            sl,
         }));
         let timer = tokio::spawn(timer_task(h.clone(), cancel.clone()));
         let writer = tokio::spawn(log_writer(store, log_rx, cancel));
@@ -440,6 +452,7 @@ impl AcdHandle {
         while let Some(a) = st.acd.poll_action() {
             match a {
                 AcdAction::Offer { call, agent } => {
+                    st.watch.offered(&call, now);
                     let name = st.names.get(&agent).cloned().unwrap_or_default();
                     if let Some(c) = st.calls.get_mut(&call) {
                         c.state = "offered";
@@ -534,9 +547,9 @@ impl AcdHandle {
             }
         }
         while let Some(e) = st.acd.poll_log() {
+            self.0.metrics.observe_queue(&mut st.watch, self.0.sl, &e);
             let _ = self.0.log_tx.send(row(&e));
         }
-        let _ = now;
     }
 }
 

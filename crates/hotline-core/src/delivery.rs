@@ -70,6 +70,9 @@ pub struct DeliveryConfig {
     /// recorded); what is still in flight after it is abandoned and sent again after the
     /// restart (the centre deduplicates by the idempotency key).
     pub shutdown_grace: Duration,
+    /// Where each delivery's latency (outbox row created → the centre's 2xx, retries
+    /// included) is observed; the server sets its `/metrics` histogram here.
+    pub latency_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 impl Default for DeliveryConfig {
@@ -84,6 +87,7 @@ impl Default for DeliveryConfig {
             mark_interval: Duration::from_millis(5),
             look_gap: Duration::from_millis(10),
             shutdown_grace: Duration::from_secs(5),
+            latency_histogram: None,
         }
     }
 }
@@ -297,6 +301,9 @@ async fn record_outcomes(
         match attempt {
             Attempt::Delivered { center_ref, status } => {
                 tracing::info!(ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind, center = ?center_ref, "delivered to the 112 centre");
+                if let Some(h) = &cfg.latency_histogram {
+                    h.observe((at.0 - row.created_at.0).max(0) as f64 / 1000.0);
+                }
                 delivered.push(Delivered {
                     row,
                     center_ref,

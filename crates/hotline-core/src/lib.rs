@@ -15,6 +15,8 @@
 //! - [`convert`]: domain ↔ protobuf, the only place that knows both.
 //! - [`grpc`]: the tonic services; each handler takes the checked caller, validates, calls the
 //!   desk, and ends with `.map_err(to_status)`.
+//! - [`metrics`]: the `/metrics` families (prometheus-client): live counters, histograms in
+//!   seconds, gauges read at scrape time, the CreateTicket timing layer.
 //! - [`server`]: wiring: gRPC with health and reflection, the HTTP side, shutdown.
 //! - [`clock`]: the injected clock.
 
@@ -28,6 +30,7 @@ pub mod desk;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod metrics;
 pub mod reconcile;
 pub mod scheduler;
 pub mod server;

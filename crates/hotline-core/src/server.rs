@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::delivery::{self, DeliveryConfig};
 use crate::desk::Desk;
 use crate::grpc::{agents::Agents, queue::Queue, tickets::Tickets, voicemail::Voicemails};
+use crate::metrics::{CoreMetrics, SharedRegistry};
 use crate::scheduler;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -74,6 +75,9 @@ pub struct RunningCore {
     pub desk: Desk,
     pub auth: Arc<Auth>,
     pub acd: AcdHandle,
+    /// The families `/metrics` shows (the call server may register more into `registry`).
+    pub metrics: CoreMetrics,
+    pub registry: SharedRegistry,
     tasks: Vec<JoinHandle<()>>,
     cancel: CancellationToken,
 }
@@ -112,8 +116,19 @@ pub enum StartError {
     Reflection(String),
 }
 
-/// Opens the store, binds both listeners and spawns everything.
+/// Opens the store, binds both listeners and spawns everything, with a registry of its own.
 pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore, StartError> {
+    start_with_registry(cfg, clock, SharedRegistry::default()).await
+}
+
+/// [`start`], registering the core's metric families into `registry`, which `/metrics`
+/// encodes (the binary registers the call server's families into the same one).
+pub async fn start_with_registry(
+    cfg: CoreConfig,
+    clock: Arc<dyn Clock>,
+    registry: SharedRegistry,
+) -> Result<RunningCore, StartError> {
+    let metrics = CoreMetrics::register(&registry);
     let store = Store::open(StoreOptions::new(cfg.database_url.clone()).tuned(&cfg.store)).await?;
     tracing::info!(backend = ?store.backend(), "store open");
     let desk = Desk::new(store.clone(), cfg.rules.clone(), clock.clone());
@@ -135,6 +150,12 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         desk.events.clone(),
         store.clone(),
         cancel.clone(),
+        metrics.clone(),
+        hotline_acd::SlRules {
+            service_level_ms: i64::from(cfg.rules.queue_service_level_secs) * 1000,
+            short_abandon_ms: i64::from(cfg.rules.queue_short_abandon_secs) * 1000,
+            answer_limit_ms: cfg.acd.answer_timeout.as_millis() as i64,
+        },
     );
     tasks.extend(acd_tasks);
     // agents who were available or not ready before a restart stay so (in idle order of id)
@@ -180,6 +201,7 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         .map_err(|e| StartError::Reflection(e.to_string()))?;
     // every call is authenticated and checked against the permission matrix here, once
     let router = tonic::transport::Server::builder()
+        .layer(crate::metrics::TimingLayer::new(&metrics))
         .layer(crate::authorize::AuthorizeLayer::new(auth.clone()))
         .add_service(health)
         .add_service(reflection_v1)
@@ -235,13 +257,15 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
     );
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_page))
         .route("/center112/events", post(center_event))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(HttpState {
             desk: desk.clone(),
             acd: acd.clone(),
             secret,
+            metrics: metrics.clone(),
+            registry: registry.clone(),
         });
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
@@ -287,10 +311,12 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
             c.cancelled_owned(),
         )));
         let c = cancel.clone();
+        let mut delivery_cfg = link.delivery.clone();
+        delivery_cfg.latency_histogram = Some(metrics.delivery.clone());
         tasks.push(tokio::spawn(delivery::run(
             desk.clone(),
             link.client.clone(),
-            link.delivery.clone(),
+            delivery_cfg,
             desk.outbox_wake.clone(),
             c.cancelled_owned(),
         )));
@@ -309,6 +335,8 @@ pub async fn start(cfg: CoreConfig, clock: Arc<dyn Clock>) -> Result<RunningCore
         desk,
         auth,
         acd,
+        metrics,
+        registry,
         tasks,
         cancel,
     })
@@ -332,6 +360,8 @@ struct HttpState {
     desk: Desk,
     acd: AcdHandle,
     secret: Arc<Vec<u8>>,
+    metrics: CoreMetrics,
+    registry: SharedRegistry,
 }
 
 /// POST /center112/events: a signed event from the 112 centre.
@@ -362,58 +392,22 @@ async fn center_event(
     }
 }
 
-/// Prometheus text format: alerts by deadline kind and level, outbox by kind.
-async fn metrics(State(st): State<HttpState>) -> String {
-    let desk = st.desk;
-    let mut out = String::from(
-        "# HELP hotline_deadline_alerts_total Deadline alerts raised (warning = 预警, breach = 超时).\n# TYPE hotline_deadline_alerts_total counter\n",
-    );
-    match desk.store.alert_counts().await {
-        Ok(rows) => {
-            for (kind, level, n) in rows {
-                out.push_str(&format!(
-                    "hotline_deadline_alerts_total{{kind=\"{kind}\",level=\"{level}\"}} {n}\n"
-                ));
-            }
-            out.push_str("hotline_store_up 1\n");
-            if let Ok(rows) = desk.store.outbox_counts().await {
-                out.push_str("# HELP hotline_center112_outbox Messages to the 112 centre (dispatch, follow_up, cancellation, urge = 催单).\n# TYPE hotline_center112_outbox gauge\n");
-                for (kind, delivered, pending) in rows {
-                    out.push_str(&format!("hotline_center112_outbox{{kind=\"{kind}\",state=\"delivered\"}} {delivered}\nhotline_center112_outbox{{kind=\"{kind}\",state=\"pending\"}} {pending}\n"));
-                }
-            }
-        }
+/// GET /metrics: OpenMetrics text from the registry (see [`crate::metrics`]); what lives in
+/// the database is read first.
+async fn metrics_page(State(st): State<HttpState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match st.metrics.scrape(&st.registry, &st.desk, &st.acd).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "metrics: store unavailable");
-            out.push_str("hotline_store_up 0\n");
+            tracing::error!(error = %e, "metrics: cannot encode");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response()
         }
     }
-    // the agent queue over the last 24 hours of its log, and its live state
-    let since = hotline_domain::Timestamp(desk.clock.now().0 - 24 * 3_600_000);
-    if let Ok(m) = crate::grpc::queue::metrics(&desk, &st.acd, since).await {
-        out.push_str(&m.to_prometheus());
-    }
-    out.push_str(&format!(
-        "# HELP hotline_acd_waiting Callers waiting for an agent now.\n# TYPE hotline_acd_waiting gauge\nhotline_acd_waiting {}\n",
-        st.acd.waiting()
-    ));
-    if let Ok(agents) = desk.store.list_agents().await {
-        let ids: Vec<String> = agents.into_iter().map(|a| a.agent_id).collect();
-        let counts = st.acd.presence_counts(&ids);
-        out.push_str("# HELP hotline_acd_agents Agents taking calls, by presence.\n# TYPE hotline_acd_agents gauge\n");
-        for p in [
-            "available",
-            "ringing",
-            "on_call",
-            "wrap_up",
-            "not_ready",
-            "logged_out",
-        ] {
-            out.push_str(&format!(
-                "hotline_acd_agents{{presence=\"{p}\"}} {}\n",
-                counts.get(p).copied().unwrap_or(0)
-            ));
-        }
-    }
-    out
 }

@@ -179,7 +179,10 @@ impl Env {
         self.queue
             .get_queue_metrics(authed(
                 &self.admin,
-                pb::GetQueueMetricsRequest { since: None },
+                pb::GetQueueMetricsRequest {
+                    with_intervals: true,
+                    ..Default::default()
+                },
             ))
             .await
             .unwrap()
@@ -341,8 +344,10 @@ async fn jo2_unanswered_offer_moves_to_the_next_idle_agent_after_15_s() {
             m = env.metrics().await;
         }
         assert_eq!((m.entered, m.answered, m.abandoned), (1, 1, 0));
-        // j2 answered 3 s into its offer: within 15 s
-        assert_eq!(m.service_level, 1.0);
+        // the caller waited 18 s (15 s ringing j1, 3 s ringing j2): late in the service level
+        assert_eq!(m.queue_service_level, 0.0, "{m:?}");
+        // of the two offers, j2's was answered within 15 s of ringing, j1's not at all
+        assert_eq!(m.offer_answer_rate, 0.5, "{m:?}");
         // ASA: entered at t, connected 18 s later
         assert!(
             (m.average_speed_of_answer_secs - 18.0).abs() < 0.01,
@@ -357,11 +362,143 @@ async fn jo2_unanswered_offer_moves_to_the_next_idle_agent_after_15_s() {
 
         // the same figures on /metrics
         let text = http_get(env.core.http_addr, "/metrics").await;
-        assert!(text.contains("hotline_acd_connected_total 1"), "{text}");
         assert!(
-            text.contains("hotline_acd_agents{presence=\"wrap_up\"} 1"),
+            text.contains("hotline_queue_calls_total{outcome=\"answered_late\"} 1"),
             "{text}"
         );
+        assert!(
+            text.contains("hotline_queue_offers_total{outcome=\"no_answer\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hotline_agents{presence=\"wrap_up\"} 1"),
+            "{text}"
+        );
+        env.core.shutdown().await;
+    }
+}
+
+/// Waits until the stored queue log shows `n` calls that left the queue.
+async fn settled_metrics(env: &mut Env, n: u64) -> pb::QueueMetrics {
+    let mut m = env.metrics().await;
+    for _ in 0..50 {
+        let t = m.total.unwrap_or_default();
+        if t.answered + t.abandoned + t.to_voicemail >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        m = env.metrics().await;
+    }
+    m
+}
+
+#[tokio::test]
+async fn jo2_caller_who_waited_18_s_answered_on_the_first_ring_is_late_in_the_service_level() {
+    for url in urls().await {
+        let mut env = boot(&url).await;
+        let j1 = env.agent("j1", "junior").await;
+        env.presence(&j1, "not_ready").await.unwrap();
+        // a short abandon (3 s) and a long one (8 s) first
+        let short = env.join("short@test", "01088880011", false).await;
+        env.clock.advance_ms(3_000);
+        drop(short);
+        let long = env.join("long@test", "01088880012", false).await;
+        env.clock.advance_ms(8_000);
+        drop(long);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let mut call = env.join("waited@test", "01088880013", false).await;
+        assert!(matches!(next(&mut call).await, Kind::Position(_)));
+        // the agent becomes free after 17 s; its phone rings and it answers 1 s later
+        env.clock.advance_ms(17_000);
+        env.presence(&j1, "available").await.unwrap();
+        match next(&mut call).await {
+            Kind::Offer(o) => assert_eq!(o.agent_id, "j1"),
+            other => panic!("expected an offer, got {other:?}"),
+        }
+        env.clock.advance_ms(1_000);
+        env.report("waited@test", "j1", pb::OfferOutcome::Answered)
+            .await
+            .unwrap();
+        assert!(matches!(next(&mut call).await, Kind::Connected(_)));
+
+        let m = settled_metrics(&mut env, 3).await;
+        let t = m.total.unwrap();
+        assert_eq!(
+            (
+                t.entered,
+                t.answered,
+                t.answered_in_time,
+                t.abandoned,
+                t.short_abandons
+            ),
+            (3, 1, 0, 2, 1),
+            "{t:?}"
+        );
+        // denominator: the answered call and the 8-second abandon; the 3-second one is left out
+        assert_eq!(t.service_level_calls, 2);
+        assert_eq!(m.queue_service_level, 0.0, "18 s after joining is late");
+        assert_eq!((t.offers, t.offers_answered_in_time), (1, 1));
+        assert_eq!(m.offer_answer_rate, 1.0, "answered 1 s into the ring");
+        let rules = m.rules.unwrap();
+        assert_eq!(
+            (
+                rules.service_level_secs,
+                rules.short_abandon_secs,
+                rules.answer_limit_secs
+            ),
+            (15, 5, 15)
+        );
+        assert_eq!(m.days.len(), 1, "{:?}", m.days);
+        assert_eq!(m.days[0].entered, 3);
+        assert!(!m.intervals.is_empty());
+        assert_eq!(m.intervals.iter().map(|i| i.entered).sum::<u64>(), 3);
+
+        // /metrics: OpenMetrics from prometheus-client, the families typed
+        let resp = http_get(env.core.http_addr, "/metrics").await;
+        let (head, text) = resp.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.to_ascii_lowercase().contains(
+                "content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"
+            ),
+            "{head}"
+        );
+        for (family, kind) in [
+            ("hotline_queue_joined", "counter"),
+            ("hotline_queue_calls", "counter"),
+            ("hotline_queue_offers", "counter"),
+            ("hotline_queue_wait_seconds", "histogram"),
+            ("hotline_queue_ring_seconds", "histogram"),
+            ("hotline_ticket_create_seconds", "histogram"),
+            ("hotline_center112_delivery_seconds", "histogram"),
+            ("hotline_queue_waiting", "gauge"),
+            ("hotline_agents", "gauge"),
+            ("hotline_store_up", "gauge"),
+            ("hotline_queue_service_level_ratio", "gauge"),
+            ("hotline_queue_offer_answer_ratio", "gauge"),
+            ("hotline_deadline_alerts", "counter"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} {kind}\n")),
+                "{family} {kind}: {text}"
+            );
+        }
+        for line in [
+            "hotline_queue_joined_total 3",
+            "hotline_queue_calls_total{outcome=\"short_abandon\"} 1",
+            "hotline_queue_calls_total{outcome=\"abandon\"} 1",
+            "hotline_queue_calls_total{outcome=\"answered_late\"} 1",
+            "hotline_queue_offers_total{outcome=\"answered_in_time\"} 1",
+            "hotline_queue_wait_seconds_count{outcome=\"answered\"} 1",
+            "hotline_queue_wait_seconds_sum{outcome=\"answered\"} 18.0",
+            "hotline_queue_ring_seconds_sum{outcome=\"answered\"} 1.0",
+            "hotline_queue_service_level_ratio{period=\"day\"} 0.0",
+            "hotline_queue_offer_answer_ratio{period=\"day\"} 1.0",
+            "hotline_store_up 1",
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line}: {text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
         env.core.shutdown().await;
     }
 }

@@ -1,6 +1,8 @@
 //! The fault-report desk's domain: pure types and rules, no I/O.
 //!
 //! Layout:
+//! - [`ids`]: `TicketId`, `OrderId` (a leaf: `ticket` and `order` do not import each other).
+//! - [`named`]: `named_enum!`, the one way an enum gets its wire name and Chinese label.
 //! - [`time`]: `Timestamp` (ms since the Unix epoch) and `Duration` helpers; the domain never
 //!   reads a clock, callers pass `now`.
 //! - [`phone`]: validated phone numbers.
@@ -19,6 +21,8 @@
 //! Invariant: nothing here performs I/O, reads a clock, or panics on caller input; every
 //! refusal is a typed error carrying a reason a person can act on.
 
+pub mod ids;
+pub mod named;
 pub mod order;
 pub mod permissions;
 pub mod phone;

@@ -1,11 +1,12 @@
 //! Orders attached to a ticket (派单/追单/退单/二次派单), each with its second-review state (二次审核).
 
+use crate::ids::TicketId;
+use crate::named::named_enum;
 use crate::role::Role;
-use crate::ticket::{TicketId, named_enum};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub type OrderId = i64;
+pub use crate::ids::OrderId;
 
 named_enum!(
     OrderKind {

@@ -1,7 +1,8 @@
 //! Time rules as data (JO1, TE1, TE4, SO2, SS3): the repair time-limit table by fault type ×
 //! customer class, the desk deadlines, and the deadlines a ticket carries.
 
-use crate::ticket::{Channel, CustomerClass, FaultType, TicketStatus, named_enum};
+use crate::named::named_enum;
+use crate::ticket::{Channel, CustomerClass, FaultType, TicketStatus};
 use crate::time::{HOUR_MS, MINUTE_MS, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +110,13 @@ pub struct DeskRules {
     pub warn_ratio: f64,
     /// A report on a number with a ticket resolved this recently is a repeat.
     pub repeat_window_days: u32,
+    /// JO2 service level (15秒接听率): a call counts as answered in time when an agent answered
+    /// within this many seconds of the caller joining the agent queue.
+    pub queue_service_level_secs: u32,
+    /// Abandons within this many seconds of joining the queue are short abandons, left out of
+    /// the service level's denominator; later abandons count as not answered in time. 0 counts
+    /// every abandon.
+    pub queue_short_abandon_secs: u32,
     pub time_limits: TimeLimitTable,
 }
 
@@ -121,6 +129,8 @@ impl Default for DeskRules {
             urgent_dispatch_minutes: 5,
             warn_ratio: 0.8,
             repeat_window_days: 7,
+            queue_service_level_secs: 15,
+            queue_short_abandon_secs: 5,
             time_limits: TimeLimitTable::default(),
         }
     }

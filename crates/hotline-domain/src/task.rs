@@ -1,41 +1,21 @@
 //! Follow-up work the workflow leaves for a role: who works which kind.
 
 use crate::Role;
+use crate::named::named_enum;
 
-/// A kind of task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TaskKind {
-    /// SO4: call the customer back after a senior rejected the dispatch (answered without one).
-    Callback,
-    /// SS2: callback survey after the 112 centre cleared the fault (回单).
-    Survey,
-    /// TE3: file the original of a letter, fax or e-mail (the data manager, DM5).
-    FileOriginal,
-}
+named_enum!(
+    /// A kind of task.
+    TaskKind {
+        /// SO4: call the customer back after a senior rejected the dispatch (answered without one).
+        Callback = "callback", "回访用户";
+        /// SS2: callback survey after the 112 centre cleared the fault (回单).
+        Survey = "survey", "满意度回访调查";
+        /// TE3: file the original of a letter, fax or e-mail (the data manager, DM5).
+        FileOriginal = "file_original", "原件归档";
+    }
+);
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 3] = [TaskKind::Callback, TaskKind::Survey, TaskKind::FileOriginal];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::Callback => "callback",
-            TaskKind::Survey => "survey",
-            TaskKind::FileOriginal => "file_original",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TaskKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            TaskKind::Callback => "回访用户",
-            TaskKind::Survey => "满意度回访调查",
-            TaskKind::FileOriginal => "原件归档",
-        }
-    }
-
     /// Who works this kind (admins stand in for everyone).
     pub fn worked_by(self, role: Role) -> bool {
         role == Role::Admin

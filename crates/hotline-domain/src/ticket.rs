@@ -1,34 +1,13 @@
 //! The fault report (申告单): who reported which line, what is wrong, how it came in, and where
 //! it stands. Validation of a new report happens here, before anything is stored.
 
-use crate::order::OrderId;
+use crate::ids::OrderId;
+use crate::named::named_enum;
 use crate::phone::{PhoneError, PhoneNumber};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// Numeric so the IVR can read it back digit by digit.
-pub type TicketId = i64;
-
-/// Declares a fieldless enum with a stable wire name and a Chinese label for each variant.
-macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $($var:ident = $wire:literal, $zh:literal;)+ }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($var),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$var),+];
-            /// Stable name used in storage, the API and config files.
-            pub fn as_str(self) -> &'static str { match self { $($name::$var => $wire),+ } }
-            /// Name shown to people (zh-CN).
-            pub fn label_zh(self) -> &'static str { match self { $($name::$var => $zh),+ } }
-            pub fn parse(s: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-        }
-    };
-}
-pub(crate) use named_enum;
+pub use crate::ids::TicketId;
 
 named_enum!(
     /// Customer class; everything but `Ordinary` goes to a senior (JO8).
@@ -245,7 +224,7 @@ impl NewTicket {
                     format!(
                         "unknown class {:?}; expected one of {}",
                         self.customer_class,
-                        list(CustomerClass::ALL, CustomerClass::as_str)
+                        list(&CustomerClass::ALL, CustomerClass::as_str)
                     ),
                 )
             })?
@@ -256,7 +235,7 @@ impl NewTicket {
                 format!(
                     "unknown fault type {:?}; expected one of {}",
                     self.fault_type,
-                    list(FaultType::ALL, FaultType::as_str)
+                    list(&FaultType::ALL, FaultType::as_str)
                 ),
             )
         })?;
@@ -266,7 +245,7 @@ impl NewTicket {
                 format!(
                     "unknown channel {:?}; expected one of {}",
                     self.channel,
-                    list(Channel::ALL, Channel::as_str)
+                    list(&Channel::ALL, Channel::as_str)
                 ),
             )
         })?;
@@ -394,7 +373,7 @@ mod tests {
     #[test]
     fn labels_are_chinese_and_names_round_trip() {
         for f in FaultType::ALL {
-            assert_eq!(FaultType::parse(f.as_str()), Some(*f));
+            assert_eq!(FaultType::parse(f.as_str()), Some(f));
             assert!(!f.label_zh().is_ascii());
         }
         assert_eq!(FaultType::NoDialTone.label_zh(), "无音");

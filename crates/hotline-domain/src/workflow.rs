@@ -6,10 +6,10 @@
 //! that exists, nobody reviews their own order, one review at a time, a junior transfers to the
 //! manager hotline only for an overdue repeat or a caller who refuses the answer).
 
+use crate::named::named_enum;
 use crate::order::{Order, OrderId, OrderKind, ReviewState};
 use crate::role::Role;
-use crate::ticket::{Ticket, TicketStatus, named_enum};
-use serde::{Deserialize, Serialize};
+use crate::ticket::{Ticket, TicketStatus};
 
 named_enum!(
     ActionKind {

@@ -124,8 +124,8 @@ fn every_row_of_the_table_is_accepted_for_every_role_and_state_it_names() {
 fn every_combination_outside_the_table_is_refused_with_a_reason() {
     let mut refused = 0;
     for &role in &Role::ALL {
-        for &action in ActionKind::ALL {
-            for &from in TicketStatus::ALL {
+        for action in ActionKind::ALL {
+            for from in TicketStatus::ALL {
                 let in_table = TABLE.iter().any(|r| {
                     r.action == action && r.roles.contains(&role) && r.from.contains(&from)
                 });
@@ -654,7 +654,7 @@ fn te_and_re_roles_work_the_junior_flow() {
 #[test]
 fn qa_and_data_manager_may_only_add_notes() {
     for role in [Role::Qa, Role::DataManager] {
-        for &kind in ActionKind::ALL {
+        for kind in ActionKind::ALL {
             let allowed = TABLE
                 .iter()
                 .any(|r| r.action == kind && r.roles.contains(&role));

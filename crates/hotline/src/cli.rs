@@ -416,15 +416,22 @@ async fn serve_core_and_calls(
     calls: Option<hotline_calls::CallServerConfig>,
     ivr_password: &str,
 ) -> anyhow::Result<()> {
-    let core = hotline_core::server::start(cfg, Arc::new(SystemClock)).await?;
+    // one registry for /metrics: the core's families and the call server's
+    let registry = hotline_core::metrics::SharedRegistry::default();
+    let core =
+        hotline_core::server::start_with_registry(cfg, Arc::new(SystemClock), registry.clone())
+            .await?;
     let calls = match calls {
-        Some(c) => match crate::calls::start(c, core.grpc_addr, ivr_password).await {
-            Ok(running) => Some(running),
-            Err(e) => {
-                core.shutdown().await;
-                return Err(e);
+        Some(c) => {
+            registry.with(|r| c.metrics.register(r));
+            match crate::calls::start(c, core.grpc_addr, ivr_password).await {
+                Ok(running) => Some(running),
+                Err(e) => {
+                    core.shutdown().await;
+                    return Err(e);
+                }
             }
-        },
+        }
         None => {
             tracing::info!("--no-sip: the telephone side is off");
             None

@@ -141,6 +141,25 @@ pub async fn desk(conn: &Conn, presence: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// "93.0% (40/43)", or "-" when no call counts.
+fn percent(ok: u64, of: u64, ratio: f64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}% ({ok}/{of})", ratio * 100.0)
+    }
+}
+
+fn period_sl(p: Option<&pb::QueuePeriod>) -> String {
+    p.map(|p| percent(p.answered_in_time, p.service_level_calls, p.service_level))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn period_offer_rate(p: Option<&pb::QueuePeriod>) -> String {
+    p.map(|p| percent(p.offers_answered_in_time, p.offers, p.offer_answer_rate))
+        .unwrap_or_else(|| "-".into())
+}
+
 /// Prints the waiting and connected calls and the last 24 hours' figures.
 pub async fn queue(conn: &Conn) -> anyhow::Result<()> {
     let mut q = QueueServiceClient::new(connect(&conn.server).await?);
@@ -173,20 +192,52 @@ pub async fn queue(conn: &Conn) -> anyhow::Result<()> {
         );
     }
     let m = q
-        .get_queue_metrics(authed(conn, pb::GetQueueMetricsRequest { since: None })?)
+        .get_queue_metrics(authed(
+            conn,
+            pb::GetQueueMetricsRequest {
+                since: None,
+                until: None,
+                with_intervals: true,
+            },
+        )?)
         .await?
         .into_inner();
+    let rules = m.rules.unwrap_or_default();
     println!(
-        "近24小时: 进入 {}  接通 {}  放弃 {}  转留言 {}  15秒接听率 {:.1}%  平均应答 {:.1} 秒  放弃率 {:.1}%  当前排队 {}",
+        "近24小时: 进入 {}  接通 {}  放弃 {}  转留言 {}  15秒接听率 {}  坐席15秒应答率 {}  平均应答 {:.1} 秒  放弃率 {:.1}%  当前排队 {}",
         m.entered,
         m.answered,
         m.abandoned,
         m.to_voicemail,
-        m.service_level * 100.0,
+        period_sl(m.total.as_ref()),
+        period_offer_rate(m.total.as_ref()),
         m.average_speed_of_answer_secs,
         m.abandonment_rate * 100.0,
         m.waiting_now
     );
+    println!(
+        "  口径 definitions: 15秒接听率 = 进队 {} 秒内接通 ÷ 进队呼叫 (进队 {} 秒内放弃不计, 其后放弃和转留言算未及时接听); 坐席15秒应答率 = 振铃 {} 秒内应答 ÷ 振铃次数 (来电方挂机的振铃不计)",
+        rules.service_level_secs, rules.short_abandon_secs, rules.answer_limit_secs
+    );
+    for (label, periods) in [("按日 (北京时间)", &m.days), ("按15分钟", &m.intervals)] {
+        if periods.is_empty() {
+            continue;
+        }
+        println!("{label}:");
+        for p in periods {
+            println!(
+                "  {}  进入 {}  接通 {}  放弃 {} (短放弃 {})  转留言 {}  15秒接听率 {}  坐席15秒应答率 {}",
+                beijing_time(p.start.as_ref()),
+                p.entered,
+                p.answered,
+                p.abandoned,
+                p.short_abandons,
+                p.to_voicemail,
+                period_sl(Some(p)),
+                period_offer_rate(Some(p)),
+            );
+        }
+    }
     for n in &m.no_answers {
         println!("  坐席 {} 未接听 {} 次", n.agent_id, n.no_answers);
     }

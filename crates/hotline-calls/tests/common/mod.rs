@@ -100,6 +100,8 @@ pub struct Hotline {
     pub server_sip: Option<hotline_sip::driver::SipHandle>,
     /// See [`Options::big_customers`].
     pub big_customers: Vec<String>,
+    /// The call server's metric families (call setup time, live calls).
+    pub call_metrics: hotline_calls::CallMetrics,
 }
 
 /// How [`Hotline::start_opts`] sets the system up.
@@ -235,6 +237,7 @@ impl Hotline {
             qa_recording_dir,
             server_sip: None,
             big_customers,
+            call_metrics: Default::default(),
         };
         let queue: Arc<dyn AgentQueue> = if acd {
             Arc::new(
@@ -271,6 +274,7 @@ impl Hotline {
         cfg.sip_seed = Some(7);
         cfg.agents = self.softphones.iter().cloned().collect();
         cfg.qa_recording_dir = self.qa_recording_dir.clone();
+        cfg.metrics = self.call_metrics.clone();
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let server = CallServer::start(cfg, backend, queue, shutdown.clone())

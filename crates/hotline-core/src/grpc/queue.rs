@@ -254,24 +254,35 @@ impl QueueService for Queue {
     ) -> R<pb::QueueMetrics> {
         caller(&req).map_err(to_status)?;
         let now = self.desk.clock.now();
-        let since = match req.get_ref().since {
-            Some(ts) => {
-                Timestamp(ts.seconds.saturating_mul(1000) + i64::from(ts.nanos) / 1_000_000)
-            }
-            None => Timestamp(now.0 - 24 * 3_600_000),
+        let r = req.get_ref();
+        let ms = |ts: &prost_types::Timestamp| {
+            Timestamp(ts.seconds.saturating_mul(1000) + i64::from(ts.nanos) / 1_000_000)
         };
-        let m = metrics(&self.desk, &self.acd, since)
+        let since = r
+            .since
+            .as_ref()
+            .map(ms)
+            .unwrap_or(Timestamp(now.0 - 24 * 3_600_000));
+        let until = r.until.as_ref().map(ms).unwrap_or(Timestamp(now.0 + 1));
+        if until.0 <= since.0 {
+            return Err(to_status(
+                ValidationError::new("until", "must be after since").into(),
+            ));
+        }
+        let m = metrics(&self.desk, &self.acd, since, until)
             .await
             .map_err(to_status)?;
+        let t = &m.total;
         Ok(Response::new(pb::QueueMetrics {
-            entered: m.entered,
-            answered: m.connected,
-            abandoned: m.abandoned,
-            to_voicemail: m.timed_out,
-            service_level: m.service_level_offer,
-            service_level_with_abandons: m.service_level2,
-            average_speed_of_answer_secs: m.asa_seconds,
-            abandonment_rate: m.abandonment_rate,
+            entered: t.entered,
+            answered: t.answered,
+            abandoned: t.abandoned,
+            to_voicemail: t.to_voicemail,
+            #[allow(deprecated)]
+            answered_offers_in_time_rate: t.answered_offers_in_time_rate().unwrap_or(0.0),
+            service_level_with_abandons: t.service_level2().unwrap_or(0.0),
+            average_speed_of_answer_secs: t.asa_seconds().unwrap_or(0.0),
+            abandonment_rate: t.abandonment_rate().unwrap_or(0.0),
             no_answers: m
                 .no_answers_by_agent
                 .iter()
@@ -281,6 +292,20 @@ impl QueueService for Queue {
                 })
                 .collect(),
             waiting_now: self.acd.waiting() as u32,
+            queue_service_level: t.service_level().unwrap_or(0.0),
+            offer_answer_rate: t.offer_answer_rate().unwrap_or(0.0),
+            rules: Some(pb::ServiceLevelRules {
+                service_level_secs: (m.rules.service_level_ms / 1000) as u32,
+                short_abandon_secs: (m.rules.short_abandon_ms / 1000) as u32,
+                answer_limit_secs: (m.rules.answer_limit_ms / 1000) as u32,
+            }),
+            total: Some(period(t)),
+            intervals: if r.with_intervals {
+                m.intervals.iter().map(period).collect()
+            } else {
+                Vec::new()
+            },
+            days: m.days.iter().map(period).collect(),
         }))
     }
 
@@ -304,14 +329,51 @@ impl QueueService for Queue {
     }
 }
 
-/// Metrics over the stored queue log since `since` (at most the last million rows).
+/// One period's figures on the wire (ratios 0 when their denominator is 0).
+fn period(f: &hotline_acd::Figures) -> pb::QueuePeriod {
+    pb::QueuePeriod {
+        start: Some(convert::ts(Timestamp(f.start_ms))),
+        end: Some(convert::ts(Timestamp(f.end_ms))),
+        entered: f.entered,
+        answered: f.answered,
+        answered_in_time: f.answered_in_time,
+        abandoned: f.abandoned,
+        short_abandons: f.short_abandons,
+        to_voicemail: f.to_voicemail,
+        in_queue: f.in_queue,
+        service_level: f.service_level().unwrap_or(0.0),
+        service_level_calls: f.service_level_calls(),
+        offers: f.offers,
+        offers_answered: f.offers_answered,
+        offers_answered_in_time: f.offers_answered_in_time,
+        offer_answer_rate: f.offer_answer_rate().unwrap_or(0.0),
+        average_speed_of_answer_secs: f.asa_seconds().unwrap_or(0.0),
+    }
+}
+
+/// The service-level thresholds in force: `[rules]` for the service level, the queue's answer
+/// limit for JO2.
+pub fn sl_rules(desk: &Desk, acd: &AcdHandle) -> hotline_acd::SlRules {
+    hotline_acd::SlRules {
+        service_level_ms: i64::from(desk.rules.queue_service_level_secs) * 1000,
+        short_abandon_ms: i64::from(desk.rules.queue_short_abandon_secs) * 1000,
+        answer_limit_ms: acd.settings().answer_timeout.as_millis() as i64,
+    }
+}
+
+/// Metrics over the stored queue log for calls that joined in `[since, until)` (at most a
+/// million rows from `since` on). Periods are cut in Beijing time.
 pub async fn metrics(
     desk: &Desk,
     acd: &AcdHandle,
     since: Timestamp,
+    until: Timestamp,
 ) -> Result<hotline_acd::Metrics, CoreError> {
     let rows = desk.store.queue_log_since(since, 1_000_000).await?;
     let entries = acd::entries(&rows, acd.queue_name());
-    let threshold = acd.settings().answer_timeout.as_secs_f64();
-    Ok(hotline_acd::Metrics::from_log(&entries, threshold))
+    Ok(hotline_acd::Metrics::from_log(
+        &entries,
+        sl_rules(desk, acd),
+        hotline_acd::Window::beijing(since.0, until.0),
+    ))
 }
