@@ -117,7 +117,7 @@ fn parse_ip(s: &str, what: &str) -> anyhow::Result<IpAddr> {
 
 /// The prompt catalog: the given path, else `prompts/prompts.toml` under the working
 /// directory, else the one in this source tree (for `cargo run` from elsewhere).
-fn prompts_path(given: Option<PathBuf>) -> PathBuf {
+pub(crate) fn prompts_path(given: Option<PathBuf>) -> PathBuf {
     if let Some(p) = given {
         return p;
     }

@@ -31,7 +31,7 @@ impl Cli {
     /// The log level when HOTLINE_LOG is unset: `demo` prints its own story, so only warnings.
     pub fn default_log_level(&self) -> &'static str {
         match self.cmd {
-            Cmd::Demo(_) => "warn",
+            Cmd::Demo(_) | Cmd::AgiDemo(_) => "warn",
             _ => "info",
         }
     }
@@ -43,6 +43,8 @@ enum Cmd {
     Serve(Box<ServeArgs>),
     /// Call the hotline (`serve` running), report a fault with the keypad, show the ticket.
     Demo(crate::calls::DemoArgs),
+    /// Play Asterisk against the FastAGI server (`serve` running): report a fault over AGI.
+    AgiDemo(crate::agi::AgiDemoArgs),
     /// Create an agent directly in the store (bootstrap the first admin).
     Admin(AdminArgs),
     /// Log in and print a bearer token (export it as HOTLINE_TOKEN).
@@ -114,6 +116,8 @@ struct ServeArgs {
     sip_listen: Option<String>,
     #[command(flatten)]
     sip: crate::calls::SipArgs,
+    #[command(flatten)]
+    agi: crate::agi::AgiArgs,
     /// First admin's id, created if no agent exists.
     #[arg(long, env = "HOTLINE_ADMIN_ID", default_value = "admin")]
     admin_id: String,
@@ -271,6 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve(a) => serve(*a).await,
         Cmd::Demo(a) => crate::calls::demo(a).await,
+        Cmd::AgiDemo(a) => crate::agi::agi_demo(a).await,
         Cmd::Admin(a) => admin(a).await,
         Cmd::Login(a) => {
             let mut c = AgentServiceClient::new(connect(&a.server).await?);
@@ -386,6 +391,18 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         file.ivr.as_ref(),
         &voicemail_dir,
     )?;
+    let agi = crate::agi::agi_plan(
+        &a.agi,
+        file.agi.as_ref(),
+        file.ivr.as_ref(),
+        crate::calls::prompts_path(
+            a.sip
+                .prompts
+                .clone()
+                .or_else(|| file.sip.as_ref().and_then(|s| s.prompts.clone())),
+        ),
+        &voicemail_dir,
+    )?;
     let ivr_password = crate::calls::random_password();
     let cfg = CoreConfig {
         grpc_listen: addr(&grpc, "--grpc-listen")?,
@@ -394,15 +411,14 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         store: file.store_tuning()?,
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
-        service_account: calls
-            .as_ref()
-            .map(|_| (crate::calls::IVR_ACCOUNT.to_owned(), ivr_password.clone())),
+        service_account: (calls.is_some() || agi.is_some())
+            .then(|| (crate::calls::IVR_ACCOUNT.to_owned(), ivr_password.clone())),
         acd: Default::default(),
         scheduler_max_sleep: Duration::from_secs(1),
         voicemail_dir: voicemail_dir.clone(),
         center: Some(center),
     };
-    let res = serve_core_and_calls(cfg, calls, &ivr_password).await;
+    let res = serve_core_and_calls(cfg, calls, agi, &ivr_password).await;
     if let Some(sim) = sim {
         sim.shutdown().await;
     }
@@ -414,6 +430,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
 async fn serve_core_and_calls(
     cfg: CoreConfig,
     calls: Option<hotline_calls::CallServerConfig>,
+    agi: Option<crate::agi::AgiPlan>,
     ivr_password: &str,
 ) -> anyhow::Result<()> {
     // one registry for /metrics: the core's families and the call server's
@@ -437,8 +454,28 @@ async fn serve_core_and_calls(
             None
         }
     };
+    // FastAGI (Asterisk in front), beside or instead of SIP.
+    let agi = match agi {
+        Some(plan) => match crate::agi::start(plan, core.grpc_addr, ivr_password).await {
+            Ok(running) => Some(running),
+            Err(e) => {
+                if let Some(c) = calls {
+                    c.shutdown().await;
+                }
+                core.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => {
+            tracing::info!("--no-agi: the FastAGI server is off");
+            None
+        }
+    };
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(a) = agi {
+        a.shutdown().await;
+    }
     if let Some(c) = calls {
         c.shutdown().await;
     }

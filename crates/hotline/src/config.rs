@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub sip: Option<crate::calls::SipSection>,
     /// IVR flows: timeouts, retries, voicemail limits, service hours.
     pub ivr: Option<hotline_ivr::IvrConfig>,
+    /// FastAGI front end (Asterisk): listener, prompt names, Dial pattern, recordings.
+    pub agi: Option<hotline_agi::AgiConfig>,
     /// Desk time rules and the repair time-limit table.
     #[serde(default)]
     pub rules: Option<DeskRules>,

@@ -1,6 +1,7 @@
 //! `hotline`: the one binary. `serve` runs the system; `admin` bootstraps agents; `ticket` and
 //! `agent` are a small gRPC client for operators trying the system.
 
+mod agi;
 mod calls;
 mod cli;
 mod config;
