@@ -245,6 +245,12 @@ async fn ticket_goes_from_review_to_clearance_and_a_survey_task() {
             1,
             "SS2 survey task"
         );
+        // /metrics: one delivery observed (outbox row committed → the centre's 2xx), counted
+        let text = core.registry.encode().unwrap();
+        assert!(
+            text.contains("hotline_center112_delivery_seconds_count 1\n"),
+            "{text}"
+        );
         core.shutdown().await;
         centre.shutdown().await;
     }
