@@ -27,6 +27,7 @@ EXPECTED = {
     "hotline_ticket_create_seconds": "histogram",
     "hotline_center112_delivery_seconds": "histogram",
     "hotline_queue_waiting": "gauge",
+    "hotline_queue_live_calls": "gauge",
     "hotline_agents": "gauge",
     "hotline_center112_outbox_backlog": "gauge",
     "hotline_store_up": "gauge",

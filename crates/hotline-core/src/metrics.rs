@@ -92,6 +92,7 @@ pub struct CoreMetrics {
     pub ticket_create: Histogram,
     pub delivery: Histogram,
     waiting: Gauge,
+    queue_live: Family<Labels1, Gauge>,
     agents: Family<Labels1, Gauge>,
     outbox_backlog: Family<Owned1, Gauge>,
     store_up: Gauge,
@@ -144,6 +145,7 @@ impl CoreMetrics {
             ticket_create: Histogram::new(LATENCY_BUCKETS),
             delivery: Histogram::new(DELIVERY_BUCKETS),
             waiting: Gauge::default(),
+            queue_live: Family::default(),
             agents: Family::default(),
             outbox_backlog: Family::default(),
             store_up: Gauge::default(),
@@ -196,6 +198,11 @@ impl CoreMetrics {
                 "hotline_queue_waiting",
                 "Callers waiting for an agent now",
                 m.waiting.clone(),
+            );
+            r.register(
+                "hotline_queue_live_calls",
+                "Calls in the agent queue now, by state (waiting, offered, connected), whatever front end (SIP or FastAGI) holds them",
+                m.queue_live.clone(),
             );
             r.register(
                 "hotline_agents",
@@ -352,6 +359,13 @@ impl CoreMetrics {
         acd: &AcdHandle,
     ) -> Result<String, std::fmt::Error> {
         self.waiting.set(acd.waiting() as i64);
+        let live = acd.list();
+        for state in ["waiting", "offered", "connected"] {
+            let n = live.iter().filter(|c| c.state == state).count();
+            self.queue_live
+                .get_or_create(&[("state", state)])
+                .set(n as i64);
+        }
         let mut up = true;
         match desk.store.alert_counts().await {
             Ok(rows) => self.db.set_alerts(rows),

@@ -472,6 +472,7 @@ async fn jo2_caller_who_waited_18_s_answered_on_the_first_ring_is_late_in_the_se
             ("hotline_ticket_create_seconds", "histogram"),
             ("hotline_center112_delivery_seconds", "histogram"),
             ("hotline_queue_waiting", "gauge"),
+            ("hotline_queue_live_calls", "gauge"),
             ("hotline_agents", "gauge"),
             ("hotline_store_up", "gauge"),
             ("hotline_queue_service_level_ratio", "gauge"),
@@ -495,6 +496,8 @@ async fn jo2_caller_who_waited_18_s_answered_on_the_first_ring_is_late_in_the_se
             "hotline_queue_service_level_ratio{period=\"day\"} 0.0",
             "hotline_queue_offer_answer_ratio{period=\"day\"} 1.0",
             "hotline_store_up 1",
+            "hotline_queue_live_calls{state=\"connected\"} 1",
+            "hotline_queue_live_calls{state=\"waiting\"} 0",
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line}: {text}");
         }
