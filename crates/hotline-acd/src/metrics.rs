@@ -19,8 +19,10 @@
 //!   within [`SlRules::answer_limit_ms`] (15 s) **of ringing** ÷ offers made, where an offer
 //!   counts as made when it ended by an answer, a no-answer (the limit passed) or a failure of
 //!   the agent's phone; offers withdrawn because the caller hung up are left out (the agent
-//!   had no full chance). Offers are attributed to the period in which they ended. The ring
-//!   time of an answer is the `CONNECT` line's whole seconds (Asterisk's format).
+//!   had no full chance). Offers are attributed to the period in which they ended. In time
+//!   means answered *before* the limit ran out (ring < 15 s: at 15 s the ACD withdraws the
+//!   offer); the ring time of an answer is the `CONNECT` line's whole seconds (Asterisk's
+//!   format), and whole seconds below 15 are exactly the rings shorter than 15 000 ms.
 //!
 //! Also: Asterisk SL2 ((answered + abandoned, each within the service-level threshold of
 //! joining) ÷ (answered + abandoned)), ASA (mean hold time of answered calls), abandonment
@@ -45,7 +47,8 @@ pub struct SlRules {
     /// Abandons within this long of joining are short abandons, left out of the service
     /// level's denominator (5 s); 0 counts every abandon as not answered in time.
     pub short_abandon_ms: i64,
-    /// JO2: an offer must be answered within this long of ringing (15 s).
+    /// JO2: an offer must be answered before it has rung this long (15 s; the ACD withdraws
+    /// it at this point).
     pub answer_limit_ms: i64,
 }
 
@@ -272,8 +275,8 @@ impl Metrics {
                         });
                     }
                     if window.contains(t) {
-                        let ring_ok = secs_to_ms(&e.data[2])
-                            .is_some_and(|ring| ring <= rules.answer_limit_ms);
+                        let ring_ok =
+                            secs_to_ms(&e.data[2]).is_some_and(|ring| ring < rules.answer_limit_ms);
                         p.at(t, |f| {
                             f.offers += 1;
                             f.offers_answered += 1;

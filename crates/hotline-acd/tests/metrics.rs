@@ -244,3 +244,24 @@ fn jo2_a_call_that_joined_before_the_window_is_not_counted() {
     assert_eq!((m.total.entered, m.total.answered), (0, 0));
     assert_eq!(m.total.offers, 1, "its offer ended inside the window");
 }
+
+#[test]
+fn jo2_an_answer_reported_after_the_limit_ran_out_is_late_in_the_offer_answer_rate() {
+    let mut a = acd_with_busy_junior();
+    a.handle_available(T, "j1").unwrap();
+    a.handle_enqueue(T, "c1", "010", Skill::Ordinary).unwrap();
+    // the answer arrives 15.2 s into the ring, before the timer task fired the limit
+    a.handle_answered(T + 15_200, "c1", "j1").unwrap();
+    drain(&mut a);
+    let t = metrics(&logs(&mut a), SlRules::default()).total;
+    assert_eq!(
+        (t.offers, t.offers_answered, t.offers_answered_in_time),
+        (1, 1, 0)
+    );
+    assert_eq!(t.offer_answer_rate(), Some(0.0));
+    assert_eq!(
+        t.service_level(),
+        Some(0.0),
+        "and 15.2 s after joining the queue is late too"
+    );
+}

@@ -166,7 +166,7 @@ impl CoreMetrics {
             );
             r.register(
                 "hotline_queue_offers",
-                "Offers to agents that ended, by outcome: answered_in_time (within the JO2 answer limit of ringing), answered_late, no_answer, failed (the phone refused or failed), caller_left",
+                "Offers to agents that ended, by outcome: answered_in_time (before the JO2 answer limit of ringing ran out), answered_late, no_answer, failed (the phone refused or failed), caller_left",
                 m.queue_offers.clone(),
             );
             r.register(
@@ -284,7 +284,8 @@ impl CoreMetrics {
                 self.queue_ring
                     .get_or_create(&[("outcome", "answered")])
                     .observe(secs(ring));
-                let outcome = if ring <= rules.answer_limit_ms {
+                // before the limit ran out (the ACD withdraws the offer at the limit)
+                let outcome = if ring < rules.answer_limit_ms {
                     "answered_in_time"
                 } else {
                     "answered_late"
