@@ -328,8 +328,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> AgiChannel<S> {
     /// may take) plus `command_timeout`.
     pub async fn command(&mut self, cmd: &Command, length: Duration) -> Result<Reply, AgiError> {
         self.send(cmd).await?;
-        let after = length + self.settings.command_timeout;
-        match self.recv_reply(cmd.name(), Instant::now() + after).await {
+        let after = length.saturating_add(self.settings.command_timeout);
+        let deadline = Instant::now()
+            .checked_add(after)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        match self.recv_reply(cmd.name(), deadline).await {
             Err(AgiError::Timeout { command, .. }) => {
                 let e = AgiError::Timeout { command, after };
                 tracing::warn!(error = %e, "Asterisk stopped answering; ending the session");
@@ -493,7 +496,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> AgiChannel<S> {
                 timeout_ms: timeout.as_millis() as u64,
                 max_digits: spec.max_digits,
             };
-            let length = sound.length + timeout * (spec.max_digits as u32).min(64);
+            let length = sound
+                .length
+                .saturating_add(timeout.saturating_mul((spec.max_digits as u32).min(64)));
             let r = self.command(&cmd, length).await?;
             if r.is_failure() || self.dead {
                 self.dead = true;

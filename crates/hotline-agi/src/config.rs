@@ -128,11 +128,15 @@ impl AgiConfig {
         if !word(&self.language) {
             return Err(bad("language", "must be a language code like \"zh\""));
         }
-        if self.command_timeout_ms == 0 {
-            return Err(bad("command_timeout_ms", "must be positive"));
+        const HOUR_MS: u64 = 3_600_000;
+        if !(1..=HOUR_MS).contains(&self.command_timeout_ms) {
+            return Err(bad("command_timeout_ms", "must be 1 ms to 1 hour"));
         }
-        if self.header_timeout_ms == 0 {
-            return Err(bad("header_timeout_ms", "must be positive"));
+        if !(1..=HOUR_MS).contains(&self.header_timeout_ms) {
+            return Err(bad("header_timeout_ms", "must be 1 ms to 1 hour"));
+        }
+        if self.recording_wait_ms > HOUR_MS {
+            return Err(bad("recording_wait_ms", "must be at most 1 hour"));
         }
         if self.max_sessions == 0 {
             return Err(bad("max_sessions", "must be positive"));
@@ -146,8 +150,11 @@ impl AgiConfig {
                 "must be one Dial option string without commas",
             ));
         }
-        if self.max_call_secs == 0 || self.hold_interval_secs == 0 {
-            return Err(bad("max_call_secs", "durations must be positive"));
+        if !(1..=86_400).contains(&self.max_call_secs) {
+            return Err(bad("max_call_secs", "must be 1 s to 1 day"));
+        }
+        if !(1..=3_600).contains(&self.hold_interval_secs) {
+            return Err(bad("hold_interval_secs", "must be 1 s to 1 hour"));
         }
         if !word(&self.record_format) {
             return Err(bad("record_format", "must be a format name like \"wav\""));

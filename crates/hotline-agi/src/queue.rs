@@ -345,7 +345,9 @@ impl AgiQueue {
             loop {
                 match ch.recv_reply("EXEC", deadline).await {
                     Err(AgiError::Timeout { .. }) if ring.connected() => {
-                        deadline = Instant::now() + self.settings.max_call;
+                        deadline = Instant::now()
+                            .checked_add(self.settings.max_call)
+                            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
                     }
                     Err(AgiError::Timeout { command, .. }) => {
                         return Err(AgiError::Timeout {
