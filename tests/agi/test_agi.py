@@ -248,6 +248,24 @@ def test_busy_agent_is_reported_and_a_late_answer_is_refused(server, core, admin
         core.call("AgentService", "SetPresence", t, presence="logged_out")
 
 
+def test_an_answer_without_the_hook_is_not_offered_again(server, core, admin):
+    """dial_options without U(): Asterisk bridges and Dial returns ANSWER only afterwards."""
+    toks = agents(core, admin)
+    dials = []
+
+    def dial(ast, args):
+        dials.append(args[0])
+        return 0, "ANSWER"
+    a = call(server, Caller(keys={"hotline/main_menu": "0"}), dial=dial, uniqueid="1733500000.305")
+    assert len(dials) == 1, dials
+    assert a.commands[-1] == "HANGUP"
+    assert wait_log(server, r"hotline-answered hook did not run")
+    time.sleep(0.3)
+    assert not [e for e in queue_entries(core, admin) if e.call_id == "1733500000.305"]
+    for t in toks.values():
+        core.call("AgentService", "SetPresence", t, presence="logged_out")
+
+
 def test_hangup_while_waiting_in_the_queue_leaves_no_queued_caller(server, core, admin):
     toks = agents(core, admin)
     # logged in but not ready: the caller waits in the queue and hears the hold announcement

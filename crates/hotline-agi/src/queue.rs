@@ -19,6 +19,10 @@
 //! who hangs up while waiting drops the instruction stream (the core counts an abandon); the
 //! core unreachable or `ToVoicemail` → the voicemail flow.
 //!
+//! Without the hook (`dial_options` lacking `U(...)`), an answered `Dial` returns only after
+//! the conversation: the session logs an error naming the missing hook and leaves the queue
+//! (the core counts it as abandoned) rather than offer the caller again.
+//!
 //! Asterisk cannot stop a `Dial` through AGI: a `CancelOffer` that arrives while it rings
 //! (not for the 15-second rule, whose `Dial` timeout ends with it) takes effect when the
 //! agent answers (the hook is refused) or at the `Dial` timeout.
@@ -50,11 +54,17 @@ pub struct Ring {
     /// The offered agent.
     pub agent_id: String,
     connected: std::sync::atomic::AtomicBool,
+    /// The answer hook ran (accepted or not).
+    hooked: std::sync::atomic::AtomicBool,
 }
 
 impl Ring {
     fn connected(&self) -> bool {
         self.connected.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn hooked(&self) -> bool {
+        self.hooked.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -63,6 +73,7 @@ impl AnswerHooks {
         let ring = Arc::new(Ring {
             agent_id: agent_id.to_owned(),
             connected: false.into(),
+            hooked: false.into(),
         });
         if let Ok(mut m) = self.rings.lock() {
             m.insert(call_id.to_owned(), ring.clone());
@@ -408,7 +419,19 @@ impl AgiQueue {
                 }
                 Dialled::NotConnected(status)
             }
-            "ANSWER" => Dialled::NotConnected("answered but not accepted by the core".into()),
+            "ANSWER" if ring.hooked() => {
+                Dialled::NotConnected("answered too late: the core had withdrawn the offer".into())
+            }
+            "ANSWER" => {
+                // Bridged by Asterisk without the hook: the core never heard of the answer.
+                tracing::error!(
+                    %agent_id,
+                    "the agent answered but the hotline-answered hook did not run: add \
+                     U(hotline-answered^{{uniqueid}}) to [agi] dial_options and the context from \
+                     deploy/asterisk/extensions.conf; the call leaves the queue uncounted"
+                );
+                Dialled::CallerGone { connected: false }
+            }
             _ => {
                 // BUSY, CHANUNAVAIL, CONGESTION, anything else: the core offers the next agent.
                 if let Err(e) = self.core.report_offer(call_id, agent_id, false).await {
@@ -439,18 +462,21 @@ impl AgiQueue {
                 );
                 false
             }
-            Some(ring) => match self.core.report_offer(caller, &ring.agent_id, true).await {
-                Ok(()) => {
-                    ring.connected
-                        .store(true, std::sync::atomic::Ordering::SeqCst);
-                    tracing::info!(caller, agent_id = %ring.agent_id, "agent answered: connected");
-                    true
+            Some(ring) => {
+                ring.hooked.store(true, std::sync::atomic::Ordering::SeqCst);
+                match self.core.report_offer(caller, &ring.agent_id, true).await {
+                    Ok(()) => {
+                        ring.connected
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                        tracing::info!(caller, agent_id = %ring.agent_id, "agent answered: connected");
+                        true
+                    }
+                    Err(e) => {
+                        tracing::info!(caller, agent_id = %ring.agent_id, error = %e, "answer came too late");
+                        false
+                    }
                 }
-                Err(e) => {
-                    tracing::info!(caller, agent_id = %ring.agent_id, error = %e, "answer came too late");
-                    false
-                }
-            },
+            }
         };
         if !accepted {
             let _ = ch.set_variable("GOSUB_RESULT", "CONTINUE").await;
