@@ -13,7 +13,6 @@ use common::agents::{
     self, Agent, AgentAudio, NO_ANSWER, finished, metrics, received_at, softphone, wait_log,
     wait_state,
 };
-use common::sipp;
 use common::{AGENT_ID, Hotline, Options, SOFTPHONE_PASSWORD, database_urls, temp_dir};
 use hotline_calls::dialer::Caller;
 use hotline_ivr::FlowOutcome;

@@ -181,5 +181,4 @@ mod tests {
         assert!(!opted_out("baresipp", Peer::Baresip));
         assert!(!opted_out("sip", Peer::Sipp));
     }
-
 }

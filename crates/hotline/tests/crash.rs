@@ -61,12 +61,18 @@ async fn start(dir: &Path, url: &str) -> (Child, String) {
         if let Some(status) = child.try_wait().expect("serve status") {
             panic!("hotline serve exited during start-up: {status}");
         }
-        if let Ok(ch) = Channel::from_shared(server.clone()).unwrap().connect().await
+        if let Ok(ch) = Channel::from_shared(server.clone())
+            .unwrap()
+            .connect()
+            .await
             && login(ch, "admin", ADMIN_PASSWORD).await.is_ok()
         {
             return (child, server);
         }
-        assert!(Instant::now() < deadline, "hotline serve did not answer gRPC in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "hotline serve did not answer gRPC in 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -224,7 +230,10 @@ async fn acknowledged_tickets_survive_sigkill_mid_load() {
     let mut urls = vec![hotline_testkit::sqlite_url(&dir, "crash.db")];
     urls.extend(hotline_testkit::fresh_postgres().await);
     for url in &urls {
-        let run = dir.join(format!("run-{}", urls.iter().position(|u| u == url).unwrap()));
+        let run = dir.join(format!(
+            "run-{}",
+            urls.iter().position(|u| u == url).unwrap()
+        ));
         std::fs::create_dir_all(&run).unwrap();
         kill_mid_load_then_check(&run, url).await;
     }
