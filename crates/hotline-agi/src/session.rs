@@ -195,3 +195,6 @@ async fn hotline<S: AsyncRead + AsyncWrite + Unpin + Send>(
         Err(e) => format!("failed: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests;
