@@ -99,8 +99,10 @@ def _start(binary: pathlib.Path, data_dir: pathlib.Path) -> Server:
                 f"127.0.0.1:{grpc_port}",
                 "--http-listen",
                 f"127.0.0.1:{http_port}",
-                # gRPC interop only: no SIP listener to collide with another server on :5060
+                # gRPC interop only: no SIP or FastAGI listener to collide with another
+                # server on :5060 or :4573
                 "--no-sip",
+                "--no-agi",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -50,10 +50,8 @@ async fn start(dir: &Path, url: &str) -> (Child, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    if serve_has_flag("--no-agi") {
-        cmd.arg("--no-agi");
-    }
+        .kill_on_drop(true)
+        .arg("--no-agi");
     let mut child = cmd.spawn().expect("start hotline serve");
     let server = format!("http://127.0.0.1:{grpc}");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -75,15 +73,6 @@ async fn start(dir: &Path, url: &str) -> (Child, String) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Whether `hotline serve --help` lists `flag` (the FastAGI listener is optional to name).
-fn serve_has_flag(flag: &str) -> bool {
-    std::process::Command::new(BIN)
-        .args(["serve", "--help"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
-        .unwrap_or(false)
 }
 
 async fn login(ch: Channel, id: &str, password: &str) -> Result<String, tonic::Status> {

@@ -51,6 +51,8 @@ async fn start_serve(
             .args(["--media-ip", "127.0.0.1", "--rtp-ports", "31000-31998"])
             .args(["--prompts", &repo_prompts().to_string_lossy()])
             .args(["--admin-password", "admin-pw-123"])
+            // SIP only: no FastAGI listener to collide with another server on :4573
+            .arg("--no-agi")
             .env("HOTLINE_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
