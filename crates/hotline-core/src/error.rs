@@ -76,35 +76,43 @@ impl From<crate::acd::QueueError> for CoreError {
     }
 }
 
-/// The one mapping from core errors to gRPC status codes (exhaustive: no `_` arm).
+/// The one mapping from core errors to gRPC status codes (exhaustive: no `_` arm), so
+/// handlers end with `?`.
+impl From<CoreError> for Status {
+    fn from(e: CoreError) -> Status {
+        let code = match &e {
+            CoreError::Invalid(_) => Code::InvalidArgument,
+            CoreError::Refused(r) if r.is_permission() => Code::PermissionDenied,
+            CoreError::Refused(Refusal::OrderNotFound(_)) => Code::NotFound,
+            CoreError::Refused(_) => Code::FailedPrecondition,
+            CoreError::NotFound(_) => Code::NotFound,
+            CoreError::AlreadyExists(_) => Code::AlreadyExists,
+            CoreError::Unauthenticated | CoreError::SessionExpired | CoreError::BadCredentials => {
+                Code::Unauthenticated
+            }
+            CoreError::Denied(_) | CoreError::Forbidden { .. } => Code::PermissionDenied,
+            CoreError::Contended => Code::Aborted,
+            CoreError::Unavailable => Code::Unavailable,
+            CoreError::Center(c) if c.is_retryable() => Code::Unavailable,
+            CoreError::Center(hotline_center112::CenterError::NotFound(_)) => Code::NotFound,
+            CoreError::Center(_) => Code::FailedPrecondition,
+            CoreError::NotReady(_) => Code::FailedPrecondition,
+            CoreError::OutcomeUnknown(msg) => {
+                tracing::error!(error = %msg, "commit outcome unknown");
+                Code::Unknown
+            }
+            CoreError::Internal(msg) => {
+                tracing::error!(error = %msg, "internal error");
+                Code::Internal
+            }
+        };
+        Status::new(code, e.to_string())
+    }
+}
+
+/// [`CoreError`] as a gRPC status (the `From` impl above), for `map_err`.
 pub fn to_status(e: CoreError) -> Status {
-    let code = match &e {
-        CoreError::Invalid(_) => Code::InvalidArgument,
-        CoreError::Refused(r) if r.is_permission() => Code::PermissionDenied,
-        CoreError::Refused(Refusal::OrderNotFound(_)) => Code::NotFound,
-        CoreError::Refused(_) => Code::FailedPrecondition,
-        CoreError::NotFound(_) => Code::NotFound,
-        CoreError::AlreadyExists(_) => Code::AlreadyExists,
-        CoreError::Unauthenticated | CoreError::SessionExpired | CoreError::BadCredentials => {
-            Code::Unauthenticated
-        }
-        CoreError::Denied(_) | CoreError::Forbidden { .. } => Code::PermissionDenied,
-        CoreError::Contended => Code::Aborted,
-        CoreError::Unavailable => Code::Unavailable,
-        CoreError::Center(c) if c.is_retryable() => Code::Unavailable,
-        CoreError::Center(hotline_center112::CenterError::NotFound(_)) => Code::NotFound,
-        CoreError::Center(_) => Code::FailedPrecondition,
-        CoreError::NotReady(_) => Code::FailedPrecondition,
-        CoreError::OutcomeUnknown(msg) => {
-            tracing::error!(error = %msg, "commit outcome unknown");
-            Code::Unknown
-        }
-        CoreError::Internal(msg) => {
-            tracing::error!(error = %msg, "internal error");
-            Code::Internal
-        }
-    };
-    Status::new(code, e.to_string())
+    e.into()
 }
 
 #[cfg(test)]

@@ -3,10 +3,25 @@
 
 use crate::acd::CallInfo;
 use hotline_domain::Role;
+use hotline_domain::named::named_enum;
 use hotline_domain::order::Order;
 use hotline_store::{AlertRecord, TicketView, VoicemailRecord};
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+named_enum!(
+    /// What happened to a voicemail message (`VoicemailChanged.action` on the feed).
+    VoicemailAction {
+        /// The IVR registered it.
+        Created = "created", "新留言";
+        /// An extractor claimed it.
+        Claimed = "claimed", "已认领";
+        /// It became a ticket.
+        Converted = "converted", "已转工单";
+        /// It went to a senior.
+        Escalated = "escalated", "已转高级话务员";
+    }
+);
 
 #[derive(Clone, Debug)]
 pub enum DeskEvent {
@@ -22,7 +37,7 @@ pub enum DeskEvent {
     },
     Voicemail {
         record: Box<VoicemailRecord>,
-        action: String,
+        action: VoicemailAction,
         actor: String,
     },
     /// Screen pop for the offered agent only.
@@ -56,9 +71,13 @@ impl DeskEvent {
     pub fn visible_to(&self, role: Role) -> bool {
         match self {
             DeskEvent::ReviewRequested { .. } => role.is_senior(),
-            DeskEvent::Voicemail { action, .. } => match action.as_str() {
-                "escalated" => role.is_senior(),
-                _ => role.is_senior() || role == Role::RecordingExtractor,
+            DeskEvent::Voicemail { action, .. } => match action {
+                VoicemailAction::Escalated => role.is_senior(),
+                VoicemailAction::Created
+                | VoicemailAction::Claimed
+                | VoicemailAction::Converted => {
+                    role.is_senior() || role == Role::RecordingExtractor
+                }
             },
             DeskEvent::Alert(_) | DeskEvent::TicketChanged { .. } => role != Role::System,
             DeskEvent::AgentAlert { .. } => role.is_senior(),

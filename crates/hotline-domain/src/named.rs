@@ -5,6 +5,10 @@
 
 /// Declares `pub enum $name` with `ALL` (every variant, in declaration order), `as_str` (the
 /// wire name), `label_zh` and `parse` (the inverse of `as_str`).
+///
+/// Exported for the other crates (`hotline_domain::named::named_enum!`): the derives name
+/// `serde`, so a calling crate needs `serde` (with `derive`) among its dependencies.
+#[macro_export]
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident {
         $($(#[$vm:meta])* $var:ident = $wire:literal, $zh:literal;)+
@@ -27,7 +31,7 @@ macro_rules! named_enum {
         }
     };
 }
-pub(crate) use named_enum;
+pub use crate::named_enum;
 
 #[cfg(test)]
 mod tests {

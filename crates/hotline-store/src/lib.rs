@@ -44,7 +44,7 @@ pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;
 pub use tasks::{CompleteOutcome, Task};
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
-pub use voicemail::{NewVoicemail, VoicemailRecord};
+pub use voicemail::{Finish, NewVoicemail, VoicemailRecord, VoicemailState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -2,9 +2,44 @@
 //! time (the claim is a conditional update, so two extractors never get the same message),
 //! then converted into a ticket or escalated to a senior.
 
+use crate::rows::parse;
 use crate::{Result, Store, StoreError};
+use hotline_domain::named::named_enum;
 use hotline_domain::{TicketId, Timestamp};
 use sqlx::Row;
+
+named_enum!(
+    /// Where a voicemail message is in its life: the database's `voicemails.state` and the
+    /// API's `Voicemail.state`.
+    VoicemailState {
+        /// Registered by the IVR, not yet claimed.
+        New = "new", "新留言";
+        /// Held by one recording extractor.
+        Claimed = "claimed", "处理中";
+        /// Turned into a `voicemail`-channel ticket.
+        Converted = "converted", "已转工单";
+        /// Handed to a senior.
+        Escalated = "escalated", "已转高级话务员";
+    }
+);
+
+/// How a claimed message ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// Converted into this ticket.
+    Converted(TicketId),
+    /// Escalated to a senior.
+    Escalated,
+}
+
+impl Finish {
+    pub fn state(self) -> VoicemailState {
+        match self {
+            Finish::Converted(_) => VoicemailState::Converted,
+            Finish::Escalated => VoicemailState::Escalated,
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VoicemailRecord {
@@ -16,8 +51,7 @@ pub struct VoicemailRecord {
     pub file_name: String,
     pub duration_ms: i64,
     pub received_at: Timestamp,
-    /// `new`, `claimed`, `converted`, `escalated`.
-    pub state: String,
+    pub state: VoicemailState,
     pub claimed_by: Option<String>,
     pub ticket_id: Option<TicketId>,
     pub note: String,
@@ -44,7 +78,11 @@ fn row(r: &sqlx::any::AnyRow) -> Result<VoicemailRecord> {
         file_name: r.try_get("file_name")?,
         duration_ms: r.try_get("duration_ms")?,
         received_at: Timestamp(r.try_get("received_at")?),
-        state: r.try_get("state")?,
+        state: parse(
+            "voicemail state",
+            &r.try_get::<String, _>("state")?,
+            VoicemailState::parse,
+        )?,
         claimed_by: r.try_get("claimed_by")?,
         ticket_id: r.try_get("ticket_id")?,
         note: r.try_get("note")?,
@@ -84,21 +122,25 @@ impl Store {
         row(&r)
     }
 
-    /// Messages in a state (empty = any), oldest first.
-    pub async fn list_voicemails(&self, state: &str, limit: u32) -> Result<Vec<VoicemailRecord>> {
+    /// Messages in a state (`None` = any), oldest first.
+    pub async fn list_voicemails(
+        &self,
+        state: Option<VoicemailState>,
+        limit: u32,
+    ) -> Result<Vec<VoicemailRecord>> {
         let limit = i64::from(limit.clamp(1, 1000));
-        let rows = if state.is_empty() {
+        let rows = if let Some(state) = state {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} ORDER BY id LIMIT $1"
+                "{COLUMNS} WHERE state = $1 ORDER BY id LIMIT $2"
             )))
+            .bind(state.as_str())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?
         } else {
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{COLUMNS} WHERE state = $1 ORDER BY id LIMIT $2"
+                "{COLUMNS} ORDER BY id LIMIT $1"
             )))
-            .bind(state)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?
@@ -113,11 +155,13 @@ impl Store {
         agent: &str,
         now: Timestamp,
     ) -> Result<Option<VoicemailRecord>> {
-        let done = sqlx::query("UPDATE voicemails SET state = 'claimed', claimed_by = $1, claimed_at = $2, updated_at = $3 WHERE id = $4 AND state = 'new'")
+        let done = sqlx::query("UPDATE voicemails SET state = $1, claimed_by = $2, claimed_at = $3, updated_at = $4 WHERE id = $5 AND state = $6")
+            .bind(VoicemailState::Claimed.as_str())
             .bind(agent)
             .bind(now.0)
             .bind(now.0)
             .bind(id)
+            .bind(VoicemailState::New.as_str())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -133,17 +177,21 @@ impl Store {
         &self,
         id: i64,
         agent: &str,
-        state: &str,
-        ticket: Option<TicketId>,
+        how: Finish,
         note: &str,
         now: Timestamp,
     ) -> Result<bool> {
-        let done = sqlx::query("UPDATE voicemails SET state = $1, ticket_id = $2, note = $3, updated_at = $4 WHERE id = $5 AND state = 'claimed' AND claimed_by = $6")
-            .bind(state)
+        let ticket = match how {
+            Finish::Converted(t) => Some(t),
+            Finish::Escalated => None,
+        };
+        let done = sqlx::query("UPDATE voicemails SET state = $1, ticket_id = $2, note = $3, updated_at = $4 WHERE id = $5 AND state = $6 AND claimed_by = $7")
+            .bind(how.state().as_str())
             .bind(ticket)
             .bind(note)
             .bind(now.0)
             .bind(id)
+            .bind(VoicemailState::Claimed.as_str())
             .bind(agent)
             .execute(&self.pool)
             .await?;

@@ -48,7 +48,7 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
             actor,
         } => Kind::VoicemailChanged(pb::VoicemailChanged {
             voicemail: Some(super::voicemail::to_pb(record)),
-            action: action.clone(),
+            action: action.as_str().into(),
             actor: actor.clone(),
         }),
         DeskEvent::TicketChanged {

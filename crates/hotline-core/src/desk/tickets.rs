@@ -1,45 +1,22 @@
-//! The desk's operations, written against the domain and the store (no protobuf). Every
-//! workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read, then
-//! committed with an optimistic version check; a concurrent change makes it re-read and
-//! re-decide (a few times) rather than overwrite.
+//! Tickets: create (JO3, TE1, TE2, RE1, SF4), act on (the workflow table, with re-decide on a
+//! version conflict), read, list, history.
 
+use super::Desk;
 use crate::auth::Principal;
-use crate::clock::Clock;
 use crate::error::CoreError;
-use crate::events::{DeskEvent, EventBus};
+use crate::events::DeskEvent;
 use hotline_domain::order::{OrderId, ReviewState};
-use hotline_domain::rules::{DeadlineKind, DeskRules};
+use hotline_domain::rules::DeadlineKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, Context, decide};
 use hotline_domain::{TicketId, TicketStatus};
 use hotline_store::tickets::{CommitRequest, CreateRequest};
-use hotline_store::{AuditRecord, Created, ListFilter, Store, StoreError, TicketView};
-use std::sync::Arc;
+use hotline_store::{AuditRecord, Created, ListFilter, StoreError, TicketView};
 use tracing::Instrument;
-
-#[derive(Clone)]
-pub struct Desk {
-    pub store: Store,
-    pub rules: Arc<DeskRules>,
-    pub clock: Arc<dyn Clock>,
-    pub events: EventBus,
-    /// Woken when an order is queued for the 112 centre, so delivery starts at once.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
-}
 
 const MAX_ATTEMPTS: usize = 4;
 
 impl Desk {
-    pub fn new(store: Store, rules: DeskRules, clock: Arc<dyn Clock>) -> Self {
-        Desk {
-            store,
-            rules: Arc::new(rules),
-            clock,
-            events: EventBus::default(),
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-
     /// Registers a report (JO3, TE1, TE2, RE1, SF4). Durable before it returns. Who may is
     /// the permission matrix's (`CreateTicket`, `ConvertVoicemail`), checked before the call.
     pub async fn create_ticket(&self, who: &Principal, t: NewTicket) -> Result<Created, CoreError> {

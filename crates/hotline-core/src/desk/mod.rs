@@ -1,0 +1,46 @@
+//! The desk's operations, written against the domain and the store (no protobuf), one file per
+//! concern. Each operation takes typed domain inputs and returns a domain result; the gRPC
+//! handlers in `crate::grpc` only convert requests and results around them, and no handler
+//! touches the store.
+//!
+//! - [`tickets`]: create a ticket, act on it (workflow), read, list, history, contact rules.
+//! - [`tasks`]: list and complete follow-up tasks (SO4, SS2, TE3).
+//! - [`voicemail`]: register, list, claim, replay, convert and escalate messages (RE1).
+//! - [`agents`]: agents as stored, presence, log-out (with the queue).
+//! - [`alerts`]: the alert list.
+//! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
+//!
+//! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
+//! then committed with an optimistic version check; a concurrent change makes it re-read and
+//! re-decide (a few times) rather than overwrite.
+
+pub mod tickets;
+pub mod voicemail;
+
+use crate::clock::Clock;
+use crate::events::EventBus;
+use hotline_domain::rules::DeskRules;
+use hotline_store::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Desk {
+    pub store: Store,
+    pub rules: Arc<DeskRules>,
+    pub clock: Arc<dyn Clock>,
+    pub events: EventBus,
+    /// Woken when an order is queued for the 112 centre, so delivery starts at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Desk {
+    pub fn new(store: Store, rules: DeskRules, clock: Arc<dyn Clock>) -> Self {
+        Desk {
+            store,
+            rules: Arc::new(rules),
+            clock,
+            events: EventBus::default(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+}
