@@ -68,10 +68,8 @@ pub fn task(t: &hotline_store::Task) -> pb::Task {
     pb::Task {
         id: t.id,
         ticket_id: t.ticket_id,
-        kind: t.kind.clone(),
-        kind_label: hotline_domain::task::TaskKind::parse(&t.kind)
-            .map_or("", |k| k.label_zh())
-            .into(),
+        kind: t.kind.as_str().into(),
+        kind_label: t.kind.label_zh().into(),
         order_id: t.order_id.unwrap_or(0),
         created_at: Some(ts(t.created_at)),
         done_at: t.done_at.map(ts),

@@ -416,13 +416,13 @@ impl CoreMetrics {
         let day_start = window.period_start(now, hotline_acd::metrics::DAY_MS);
         self.service_level.clear();
         self.offer_answer_rate.clear();
-        match crate::grpc::queue::metrics(
-            desk,
-            acd,
-            hotline_domain::Timestamp(day_start),
-            hotline_domain::Timestamp(now + 1),
-        )
-        .await
+        match desk
+            .queue_metrics(
+                acd,
+                hotline_domain::Timestamp(day_start),
+                hotline_domain::Timestamp(now + 1),
+            )
+            .await
         {
             Ok(m) => {
                 let interval = hotline_acd::Metrics::period_at(&m.intervals, now);

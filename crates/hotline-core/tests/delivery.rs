@@ -15,6 +15,7 @@ use hotline_core::clock::ManualClock;
 use hotline_core::delivery::{self, DeliveryConfig, EventRefused};
 use hotline_core::desk::Desk;
 use hotline_domain::rules::DeskRules;
+use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, TicketStatus, Timestamp};
@@ -513,7 +514,7 @@ async fn resolved_event_clears_the_ticket_once_and_old_events_change_nothing() {
     let v = r.desk.get(id).await.unwrap();
     assert_eq!(v.ticket.status, TicketStatus::Cleared);
     assert_eq!(v.orders[0].1.center_status.as_deref(), Some("resolved"));
-    let surveys = r.desk.store.open_tasks("survey", 10).await.unwrap();
+    let surveys = r.desk.store.open_tasks(TaskKind::Survey, 10).await.unwrap();
     assert_eq!(surveys.len(), 1, "SS2: one callback survey task");
     assert_eq!(surveys[0].ticket_id, id);
 

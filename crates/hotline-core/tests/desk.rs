@@ -1,6 +1,6 @@
 //! The desk's operations called directly, without gRPC (on SQLite, and on PostgreSQL when
 //! `HOTLINE_TEST_DATABASE_URL` is set): a voicemail is claimed once and converted by its
-//! claimer only; escalation needs a reason.
+//! claimer only; escalation needs a reason; a TE3 task is the data manager's and done once.
 
 use hotline_core::auth::Principal;
 use hotline_core::clock::ManualClock;
@@ -9,6 +9,7 @@ use hotline_core::desk::voicemail::{Recording, TicketForm};
 use hotline_core::error::CoreError;
 use hotline_core::events::{DeskEvent, VoicemailAction};
 use hotline_domain::rules::DeskRules;
+use hotline_domain::task::TaskKind;
 use hotline_domain::{Channel, Role, Timestamp};
 use hotline_store::{Store, StoreOptions, VoicemailState};
 use std::path::Path;
@@ -224,5 +225,75 @@ async fn voicemail_escalation_needs_a_claim_and_a_reason() {
         assert_eq!(up.state, VoicemailState::Escalated, "{url}");
         assert_eq!(up.note, "需要高级话务员", "{url}");
         assert_eq!(up.ticket_id, None, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn te3_original_task_is_listed_for_the_data_manager_and_completed_once() {
+    let dir = hotline_testkit::temp_dir("desk-tasks");
+    let clerk = who("c1", Role::Junior);
+    let dm = who("dm1", Role::DataManager);
+    for (url, desk, _clock) in desks(&dir).await {
+        let created = desk
+            .create_ticket(
+                &clerk,
+                hotline_domain::ticket::NewTicket {
+                    faulty_number: "01066554433".into(),
+                    fault_type: "no_dial_tone".into(),
+                    description: "传真报障".into(),
+                    channel: "fax".into(),
+                    received_at: Some(Timestamp(T0)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mine = desk.list_tasks(&dm, None, false, 0, 100).await.unwrap();
+        assert_eq!(mine.len(), 1, "{url}");
+        assert_eq!(mine[0].kind, TaskKind::FileOriginal, "{url}");
+        assert_eq!(mine[0].ticket_id, created.ticket.id, "{url}");
+        // a junior neither sees nor completes originals
+        assert!(
+            matches!(
+                desk.list_tasks(&clerk, Some(TaskKind::FileOriginal), false, 0, 100)
+                    .await,
+                Err(CoreError::Forbidden { .. })
+            ),
+            "{url}"
+        );
+        assert!(
+            desk.list_tasks(&clerk, None, false, 0, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{url}"
+        );
+        assert!(
+            matches!(
+                desk.complete_task(&clerk, mine[0].id, String::new()).await,
+                Err(CoreError::Forbidden { .. })
+            ),
+            "{url}"
+        );
+        let done = desk
+            .complete_task(&dm, mine[0].id, "已归档".into())
+            .await
+            .unwrap();
+        assert_eq!(done.done_at, Some(Timestamp(T0)), "{url}");
+        assert_eq!(done.note, "已归档", "{url}");
+        assert!(
+            matches!(
+                desk.complete_task(&dm, mine[0].id, String::new()).await,
+                Err(CoreError::NotReady(m)) if m.contains("already done")
+            ),
+            "{url}"
+        );
+        assert!(
+            desk.list_tasks(&dm, None, false, 0, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{url}"
+        );
     }
 }

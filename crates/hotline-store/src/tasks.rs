@@ -3,8 +3,10 @@
 //! e-mails to be filed by the data manager (TE3). Completing one appends an audit row to its
 //! ticket in the same transaction.
 
+use crate::rows::parse;
 use crate::tickets::audit;
 use crate::{Result, Store, StoreError};
+use hotline_domain::task::TaskKind;
 use hotline_domain::{OrderId, Role, TicketId, Timestamp};
 use sqlx::Row;
 
@@ -13,8 +15,7 @@ use sqlx::Row;
 pub struct Task {
     pub id: i64,
     pub ticket_id: TicketId,
-    /// `callback` (SO4), `survey` (SS2) or `file_original` (TE3).
-    pub kind: String,
+    pub kind: TaskKind,
     pub order_id: Option<OrderId>,
     pub created_at: Timestamp,
     pub done_at: Option<Timestamp>,
@@ -27,7 +28,11 @@ fn row(r: &sqlx::any::AnyRow) -> Result<Task> {
     Ok(Task {
         id: r.try_get("id")?,
         ticket_id: r.try_get("ticket_id")?,
-        kind: r.try_get("kind")?,
+        kind: parse(
+            "task kind",
+            &r.try_get::<String, _>("kind")?,
+            TaskKind::parse,
+        )?,
         order_id: r.try_get("order_id")?,
         created_at: Timestamp(r.try_get("created_at")?),
         done_at: r.try_get::<Option<i64>, _>("done_at")?.map(Timestamp),
@@ -48,7 +53,7 @@ impl Store {
     /// id above `after_id` (page token).
     pub async fn list_tasks(
         &self,
-        kinds: &[&str],
+        kinds: &[TaskKind],
         include_done: bool,
         after_id: i64,
         limit: u32,
@@ -66,7 +71,7 @@ impl Store {
             .bind(after_id)
             .bind(i64::from(include_done));
         for k in kinds {
-            q = q.bind(*k);
+            q = q.bind(k.as_str());
         }
         q.fetch_all(&self.pool).await?.iter().map(row).collect()
     }
@@ -123,7 +128,7 @@ impl Store {
             actor,
             role,
             at,
-            &format!("task_done:{}", task.kind),
+            &format!("task_done:{}", task.kind.as_str()),
             &status,
             &status,
             note,

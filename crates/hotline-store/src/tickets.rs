@@ -82,8 +82,7 @@ pub struct AuditRecord {
 pub struct TaskRecord {
     pub id: i64,
     pub ticket_id: TicketId,
-    /// `callback` (SO4), `survey` (SS2) or `file_original` (TE3).
-    pub kind: String,
+    pub kind: TaskKind,
     pub order_id: Option<OrderId>,
     pub created_at: Timestamp,
 }
@@ -557,13 +556,16 @@ async fn commit_rest(
         // SO5: a second dispatch restarts the repair clock.
         rearm(conn, c.ticket.id, &c.repair_restart, false).await?;
     }
-    for (kind, wanted) in [("callback", t.callback_task), ("survey", t.survey_task)] {
+    for (kind, wanted) in [
+        (TaskKind::Callback, t.callback_task),
+        (TaskKind::Survey, t.survey_task),
+    ] {
         if wanted {
             sqlx::query(
                 "INSERT INTO tasks (ticket_id, kind, order_id, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(c.ticket.id)
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(order_id)
             .bind(c.now.0)
             .execute(&mut *conn)
@@ -719,10 +721,10 @@ impl Store {
             .collect()
     }
 
-    /// Open tasks of a kind (`callback`, `survey`), oldest first.
-    pub async fn open_tasks(&self, kind: &str, limit: u32) -> Result<Vec<TaskRecord>> {
+    /// Open tasks of a kind, oldest first.
+    pub async fn open_tasks(&self, kind: TaskKind, limit: u32) -> Result<Vec<TaskRecord>> {
         let rows = sqlx::query("SELECT id, ticket_id, kind, order_id, created_at FROM tasks WHERE kind = $1 AND done_at IS NULL ORDER BY id LIMIT $2")
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
@@ -731,7 +733,11 @@ impl Store {
                 Ok(TaskRecord {
                     id: r.try_get("id")?,
                     ticket_id: r.try_get("ticket_id")?,
-                    kind: r.try_get("kind")?,
+                    kind: rows::parse(
+                        "task kind",
+                        &r.try_get::<String, _>("kind")?,
+                        TaskKind::parse,
+                    )?,
                     order_id: r.try_get("order_id")?,
                     created_at: Timestamp(r.try_get("created_at")?),
                 })

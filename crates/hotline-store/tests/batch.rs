@@ -7,6 +7,7 @@ mod common;
 
 use hotline_domain::repeat::RepeatAdvice;
 use hotline_domain::rules::DeskRules;
+use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::time::{DAY_MS, HOUR_MS};
 use hotline_domain::{Role, Timestamp};
@@ -100,7 +101,12 @@ async fn snapshot(store: &Store, ids: &[i64]) -> Vec<String> {
         }
     }
     let tasks = store
-        .list_tasks(&["callback", "survey", "file_original"], true, 0, 1000)
+        .list_tasks(
+            &[TaskKind::Callback, TaskKind::Survey, TaskKind::FileOriginal],
+            true,
+            0,
+            1000,
+        )
         .await
         .expect("tasks");
     out.push(format!("{tasks:?}"));
@@ -182,7 +188,7 @@ async fn a_mixed_batch_stores_what_one_by_one_creation_stores() {
             a.name,
         );
         let tasks = batched
-            .list_tasks(&["file_original"], false, 0, 100)
+            .list_tasks(&[TaskKind::FileOriginal], false, 0, 100)
             .await
             .unwrap();
         assert_eq!(
@@ -302,7 +308,7 @@ async fn a_bad_request_in_a_batch_fails_alone() {
             .unwrap();
         assert_eq!(tickets.len(), 6, "{}", db.name);
         let tasks = store
-            .list_tasks(&["file_original"], false, 0, 100)
+            .list_tasks(&[TaskKind::FileOriginal], false, 0, 100)
             .await
             .unwrap();
         assert_eq!(tasks.len(), 6, "one original per fax on {}", db.name);

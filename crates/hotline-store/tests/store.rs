@@ -6,6 +6,7 @@ mod common;
 use hotline_domain::order::ReviewState;
 use hotline_domain::repeat::RepeatAdvice;
 use hotline_domain::rules::{DeadlineKind, DeskRules};
+use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::time::{HOUR_MS, MINUTE_MS};
 use hotline_domain::workflow::{Action, Context, decide};
@@ -295,7 +296,7 @@ async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
         )
         .await
         .unwrap();
-        let tasks = store.open_tasks("callback", 10).await.unwrap();
+        let tasks = store.open_tasks(TaskKind::Callback, 10).await.unwrap();
         assert_eq!(tasks.len(), 1);
         assert_eq!(tasks[0].ticket_id, id);
         store.close().await;
@@ -538,7 +539,12 @@ async fn te3_a_fax_ticket_gets_one_file_original_task_and_a_phone_ticket_none() 
             .await
             .unwrap();
         let tasks = store
-            .list_tasks(&["callback", "survey", "file_original"], true, 0, 100)
+            .list_tasks(
+                &[TaskKind::Callback, TaskKind::Survey, TaskKind::FileOriginal],
+                true,
+                0,
+                100,
+            )
             .await
             .unwrap();
         for fax in [&fax, &fax2] {
@@ -547,7 +553,7 @@ async fn te3_a_fax_ticket_gets_one_file_original_task_and_a_phone_ticket_none() 
                 .filter(|t| t.ticket_id == fax.ticket.id)
                 .collect();
             assert_eq!(mine.len(), 1, "{}", db.name);
-            assert_eq!(mine[0].kind, "file_original");
+            assert_eq!(mine[0].kind.as_str(), "file_original");
             assert_eq!(mine[0].order_id, None);
             assert_eq!(mine[0].created_at, Timestamp(T0));
             assert_eq!(mine[0].done_at, None);

@@ -200,7 +200,12 @@ async fn lost_events_are_reconciled_by_polling_the_centre() {
         let v = core.desk.get(id).await.unwrap();
         assert_eq!(v.ticket.status, TicketStatus::Cleared);
         assert_eq!(v.orders[0].1.center_status.as_deref(), Some("resolved"));
-        let surveys = core.desk.store.open_tasks("survey", 10).await.unwrap();
+        let surveys = core
+            .desk
+            .store
+            .open_tasks(hotline_domain::task::TaskKind::Survey, 10)
+            .await
+            .unwrap();
         assert_eq!(surveys.iter().filter(|t| t.ticket_id == id).count(), 1);
         // nothing left to poll; a second pass changes nothing
         let again = hotline_core::reconcile::pass(&core.desk, &client, &cfg).await;
@@ -239,7 +244,12 @@ async fn ticket_goes_from_review_to_clearance_and_a_survey_task() {
             .unwrap()
             .expect("order at the centre");
         assert_eq!(Some(at_centre.id.as_str()), d.center_ref.as_deref());
-        let surveys = core.desk.store.open_tasks("survey", 10).await.unwrap();
+        let surveys = core
+            .desk
+            .store
+            .open_tasks(hotline_domain::task::TaskKind::Survey, 10)
+            .await
+            .unwrap();
         assert_eq!(
             surveys.iter().filter(|t| t.ticket_id == id).count(),
             1,
@@ -361,7 +371,12 @@ async fn duplicated_and_reordered_events_leave_one_correct_state() {
                 .count();
             assert_eq!(clears, 1, "cleared once");
         }
-        let surveys = core.desk.store.open_tasks("survey", 100).await.unwrap();
+        let surveys = core
+            .desk
+            .store
+            .open_tasks(hotline_domain::task::TaskKind::Survey, 100)
+            .await
+            .unwrap();
         assert_eq!(surveys.len(), 5, "one survey task per ticket");
         core.shutdown().await;
         centre.shutdown().await;

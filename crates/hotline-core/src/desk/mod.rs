@@ -14,6 +14,10 @@
 //! then committed with an optimistic version check; a concurrent change makes it re-read and
 //! re-decide (a few times) rather than overwrite.
 
+pub mod agents;
+pub mod alerts;
+pub mod queue;
+pub mod tasks;
 pub mod tickets;
 pub mod voicemail;
 

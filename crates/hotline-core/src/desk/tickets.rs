@@ -201,3 +201,19 @@ impl Desk {
         })
     }
 }
+
+impl Desk {
+    /// The tickets whose customer contact `who` may see, or `None` for every ticket. A
+    /// surveyor sees it only on tickets with an open survey task: its worklist (SS2); the
+    /// system account (the IVR's progress query, the call server's screen pop) on none.
+    pub async fn contact_visible(
+        &self,
+        who: &Principal,
+    ) -> Result<Option<std::collections::HashSet<TicketId>>, CoreError> {
+        match who.role {
+            hotline_domain::Role::System => Ok(Some(Default::default())),
+            hotline_domain::Role::Surveyor => Ok(Some(self.survey_worklist().await?)),
+            _ => Ok(None),
+        }
+    }
+}

@@ -4,7 +4,7 @@ use super::{bearer, caller};
 use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
-use crate::error::to_status;
+use crate::error::CoreError;
 use crate::events::DeskEvent;
 use hotline_domain::ValidationError;
 use hotline_proto::v1 as pb;
@@ -137,15 +137,9 @@ impl AgentService for Agents {
     async fn login(&self, req: Request<pb::LoginRequest>) -> R<pb::LoginResponse> {
         let r = req.into_inner();
         if r.agent_id.is_empty() {
-            return Err(to_status(
-                ValidationError::new("agent_id", "is empty").into(),
-            ));
+            return Err(CoreError::from(ValidationError::new("agent_id", "is empty")).into());
         }
-        let (token, expires, agent) = self
-            .auth
-            .login(&r.agent_id, &r.password)
-            .await
-            .map_err(to_status)?;
+        let (token, expires, agent) = self.auth.login(&r.agent_id, &r.password).await?;
         Ok(Response::new(pb::LoginResponse {
             token,
             expires_at: Some(convert::ts(expires)),
@@ -154,76 +148,43 @@ impl AgentService for Agents {
     }
 
     async fn logout(&self, req: Request<pb::LogoutRequest>) -> R<pb::LogoutResponse> {
-        let who = caller(&req).map_err(to_status)?;
-        let token = bearer(&req).map_err(to_status)?;
+        let who = caller(&req)?;
+        let token = bearer(&req)?;
         // an agent with a call ringing or connected stays in the queue until it ends
-        if self
-            .acd
-            .set_presence(&who.agent_id, "", who.role, "logged_out")
-            .is_ok()
-        {
-            let _ = self
-                .desk
-                .store
-                .set_presence(&who.agent_id, "logged_out")
-                .await;
-        }
-        self.auth.logout(&token).await.map_err(to_status)?;
+        self.desk.leave_queue(&self.acd, &who).await;
+        self.auth.logout(&token).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
     async fn get_me(&self, req: Request<pb::GetMeRequest>) -> R<pb::Agent> {
-        let who = caller(&req).map_err(to_status)?;
-        let a = self
-            .desk
-            .store
-            .get_agent(&who.agent_id)
-            .await
-            .map_err(|e| to_status(e.into()))?;
+        let who = caller(&req)?;
+        let a = self.desk.agent(&who.agent_id).await?;
         Ok(Response::new(self.with_live_presence(convert::agent(&a))))
     }
 
     async fn set_presence(&self, req: Request<pb::SetPresenceRequest>) -> R<pb::Agent> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let presence = req.get_ref().presence.as_str();
-        if crate::auth::PRESENCES.contains(&presence) {
-            let me = self
-                .desk
-                .store
-                .get_agent(&who.agent_id)
-                .await
-                .map_err(|e| to_status(e.into()))?;
-            self.acd
-                .set_presence(&who.agent_id, &me.name, who.role, presence)
-                .map_err(|e| to_status(e.into()))?;
-        }
         let a = self
-            .auth
-            .set_presence(&who, presence)
-            .await
-            .map_err(to_status)?;
+            .desk
+            .set_presence(&self.acd, &self.auth, &who, presence)
+            .await?;
         Ok(Response::new(self.with_live_presence(convert::agent(&a))))
     }
 
     async fn create_agent(&self, req: Request<pb::CreateAgentRequest>) -> R<pb::Agent> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let r = req.into_inner();
         let a = self
             .auth
             .create_agent(Some(&who), &r.agent_id, &r.name, &r.role, &r.password)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(convert::agent(&a)))
     }
 
     async fn list_agents(&self, req: Request<pb::ListAgentsRequest>) -> R<pb::ListAgentsResponse> {
-        caller(&req).map_err(to_status)?;
-        let agents = self
-            .desk
-            .store
-            .list_agents()
-            .await
-            .map_err(|e| to_status(e.into()))?;
+        caller(&req)?;
+        let agents = self.desk.agents().await?;
         Ok(Response::new(pb::ListAgentsResponse {
             agents: agents
                 .iter()
@@ -239,7 +200,7 @@ impl AgentService for Agents {
         &self,
         req: Request<pb::StreamEventsRequest>,
     ) -> R<Self::StreamEventsStream> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let mut rx = self.desk.events.subscribe();
         let desk = self.desk.clone();
         let (tx, out) = tokio::sync::mpsc::channel::<Result<pb::Event, Status>>(256);

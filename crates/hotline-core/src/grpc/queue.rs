@@ -2,15 +2,15 @@
 //! softphone rings did; desktops read the queue and its metrics (JO2, JO8, PR1).
 
 use super::caller;
-use crate::acd::{self, AcdHandle, CallInfo, Instruction};
+use crate::acd::{AcdHandle, CallInfo, Instruction};
 use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
-use crate::error::{CoreError, to_status};
+use crate::desk::queue::Caller;
+use crate::error::CoreError;
 use hotline_domain::{Timestamp, ValidationError};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::queue_service_server::QueueService;
-use hotline_store::ListFilter;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -148,43 +148,23 @@ impl QueueService for Queue {
         Pin<Box<dyn Stream<Item = Result<pb::QueueInstruction, Status>> + Send + 'static>>;
 
     async fn join_queue(&self, req: Request<pb::JoinQueueRequest>) -> R<Self::JoinQueueStream> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         let r = req.into_inner();
-        let info = async {
-            let call = call_id("call_id", &r.call_id)?;
-            let caller = digits("caller_number", &r.caller_number)?;
-            let faulty = digits("faulty_number", &r.faulty_number)?;
-            let reason = super::text("reason", &r.reason)?;
-            let number = if faulty.is_empty() { &caller } else { &faulty };
-            // the screen pop: the number's recent tickets and customer, read once
-            let recent = if number.is_empty() {
-                Vec::new()
-            } else {
-                self.desk
-                    .list(&ListFilter {
-                        faulty_number: Some(number.clone()),
-                        limit: 5,
-                        ..Default::default()
-                    })
-                    .await?
-            };
-            Ok::<_, CoreError>(CallInfo {
-                call_id: call,
-                caller_number: caller,
-                faulty_number: faulty,
+        let c = (|| -> Result<Caller, ValidationError> {
+            Ok(Caller {
+                call_id: call_id("call_id", &r.call_id)?,
+                caller_number: digits("caller_number", &r.caller_number)?,
+                faulty_number: digits("faulty_number", &r.faulty_number)?,
                 senior: r.senior,
-                reason,
-                customer: recent.first().map(|t| t.customer.clone()),
-                repeat: recent.iter().any(|t| t.status.is_open()),
-                recent,
+                reason: super::text("reason", &r.reason)?,
             })
-        }
-        .await
-        .map_err(to_status)?;
+        })()
+        .map_err(CoreError::from)?;
+        let info = self.desk.screen_pop(c).await?;
         let call_id = info.call_id.clone();
         let span = tracing::info_span!("queue", call_id = %call_id);
         let _g = span.enter();
-        let rx = self.acd.join(info).map_err(|e| to_status(e.into()))?;
+        let rx = self.acd.join(info).map_err(CoreError::from)?;
         tracing::info!("caller joined the agent queue");
         Ok(Response::new(Box::pin(CallStream {
             call_id,
@@ -198,53 +178,47 @@ impl QueueService for Queue {
         &self,
         req: Request<pb::ReportOfferRequest>,
     ) -> R<pb::ReportOfferResponse> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         let r = req.into_inner();
-        let call = call_id("call_id", &r.call_id).map_err(|e| to_status(e.into()))?;
+        let call = call_id("call_id", &r.call_id).map_err(CoreError::from)?;
         if r.agent_id.is_empty() {
-            return Err(to_status(
-                ValidationError::new("agent_id", "is empty").into(),
-            ));
+            return Err(CoreError::from(ValidationError::new("agent_id", "is empty")).into());
         }
         let answered = match pb::OfferOutcome::try_from(r.outcome) {
             Ok(pb::OfferOutcome::Answered) => true,
             Ok(pb::OfferOutcome::Failed) => false,
             _ => {
-                return Err(to_status(
-                    ValidationError::new(
-                        "outcome",
-                        "must be OFFER_OUTCOME_ANSWERED or OFFER_OUTCOME_FAILED",
-                    )
-                    .into(),
-                ));
+                return Err(CoreError::from(ValidationError::new(
+                    "outcome",
+                    "must be OFFER_OUTCOME_ANSWERED or OFFER_OUTCOME_FAILED",
+                ))
+                .into());
             }
         };
         self.acd
             .report_offer(&call, &r.agent_id, answered)
-            .map_err(|e| to_status(e.into()))?;
+            .map_err(CoreError::from)?;
         Ok(Response::new(pb::ReportOfferResponse {}))
     }
 
     async fn end_call(&self, req: Request<pb::EndCallRequest>) -> R<pb::EndCallResponse> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         let r = req.into_inner();
-        let call = call_id("call_id", &r.call_id).map_err(|e| to_status(e.into()))?;
+        let call = call_id("call_id", &r.call_id).map_err(CoreError::from)?;
         let by_agent = match pb::CallEndedBy::try_from(r.ended_by) {
             Ok(pb::CallEndedBy::Caller) => false,
             Ok(pb::CallEndedBy::Agent) => true,
             _ => {
-                return Err(to_status(
-                    ValidationError::new(
-                        "ended_by",
-                        "must be CALL_ENDED_BY_CALLER or CALL_ENDED_BY_AGENT",
-                    )
-                    .into(),
-                ));
+                return Err(CoreError::from(ValidationError::new(
+                    "ended_by",
+                    "must be CALL_ENDED_BY_CALLER or CALL_ENDED_BY_AGENT",
+                ))
+                .into());
             }
         };
         self.acd
             .end_call(&call, by_agent)
-            .map_err(|e| to_status(e.into()))?;
+            .map_err(CoreError::from)?;
         Ok(Response::new(pb::EndCallResponse {}))
     }
 
@@ -252,7 +226,7 @@ impl QueueService for Queue {
         &self,
         req: Request<pb::GetQueueMetricsRequest>,
     ) -> R<pb::QueueMetrics> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         let now = self.desk.clock.now();
         let r = req.get_ref();
         let ms = |ts: &prost_types::Timestamp| {
@@ -265,13 +239,11 @@ impl QueueService for Queue {
             .unwrap_or(Timestamp(now.0 - 24 * 3_600_000));
         let until = r.until.as_ref().map(ms).unwrap_or(Timestamp(now.0 + 1));
         if until.0 <= since.0 {
-            return Err(to_status(
-                ValidationError::new("until", "must be after since").into(),
-            ));
+            return Err(
+                CoreError::from(ValidationError::new("until", "must be after since")).into(),
+            );
         }
-        let m = metrics(&self.desk, &self.acd, since, until)
-            .await
-            .map_err(to_status)?;
+        let m = self.desk.queue_metrics(&self.acd, since, until).await?;
         let t = &m.total;
         Ok(Response::new(pb::QueueMetrics {
             entered: t.entered,
@@ -310,7 +282,7 @@ impl QueueService for Queue {
     }
 
     async fn list_queue(&self, req: Request<pb::ListQueueRequest>) -> R<pb::ListQueueResponse> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         Ok(Response::new(pb::ListQueueResponse {
             entries: self
                 .acd
@@ -349,31 +321,4 @@ fn period(f: &hotline_acd::Figures) -> pb::QueuePeriod {
         offer_answer_rate: f.offer_answer_rate().unwrap_or(0.0),
         average_speed_of_answer_secs: f.asa_seconds().unwrap_or(0.0),
     }
-}
-
-/// The service-level thresholds in force: `[rules]` for the service level, the queue's answer
-/// limit for JO2.
-pub fn sl_rules(desk: &Desk, acd: &AcdHandle) -> hotline_acd::SlRules {
-    hotline_acd::SlRules {
-        service_level_ms: i64::from(desk.rules.queue_service_level_secs) * 1000,
-        short_abandon_ms: i64::from(desk.rules.queue_short_abandon_secs) * 1000,
-        answer_limit_ms: acd.settings().answer_timeout.as_millis() as i64,
-    }
-}
-
-/// Metrics over the stored queue log for calls that joined in `[since, until)` (at most a
-/// million rows from `since` on). Periods are cut in Beijing time.
-pub async fn metrics(
-    desk: &Desk,
-    acd: &AcdHandle,
-    since: Timestamp,
-    until: Timestamp,
-) -> Result<hotline_acd::Metrics, CoreError> {
-    let rows = desk.store.queue_log_since(since, 1_000_000).await?;
-    let entries = acd::entries(&rows, acd.queue_name());
-    Ok(hotline_acd::Metrics::from_log(
-        &entries,
-        sl_rules(desk, acd),
-        hotline_acd::Window::beijing(since.0, until.0),
-    ))
 }

@@ -1,10 +1,10 @@
 //! `hotline.v1.TicketService`.
 
 use super::{caller, positive_id, text};
-use crate::auth::{Auth, Principal};
+use crate::auth::Auth;
 use crate::convert;
 use crate::desk::Desk;
-use crate::error::{CoreError, to_status};
+use crate::error::CoreError;
 use hotline_center112::Center112;
 use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
@@ -12,7 +12,7 @@ use hotline_domain::workflow::{Action, ManagerReason};
 use hotline_domain::{Role, TicketId, ValidationError};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_server::TicketService;
-use hotline_store::{CompleteOutcome, ListFilter};
+use hotline_store::ListFilter;
 use std::collections::HashSet;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -28,36 +28,6 @@ impl Tickets {
         self.center
             .as_ref()
             .ok_or_else(|| CoreError::NotReady("no 112 centre is configured".into()))
-    }
-
-    /// The tickets whose customer contact `who` may see, or `None` for every ticket. A
-    /// surveyor sees it only on tickets with an open survey task: its worklist (SS2); the
-    /// system account (the IVR's progress query, the call server's screen pop) on none.
-    async fn contact_visible(
-        &self,
-        who: &Principal,
-    ) -> Result<Option<HashSet<TicketId>>, CoreError> {
-        match who.role {
-            Role::System => return Ok(Some(HashSet::new())),
-            Role::Surveyor => {}
-            _ => return Ok(None),
-        }
-        let mut ids = HashSet::new();
-        let mut after = 0;
-        // at most 20 pages: past that, tickets not read are shown without contact (fail closed)
-        for _ in 0..20 {
-            let page = self
-                .desk
-                .store
-                .list_tasks(&[TaskKind::Survey.as_str()], false, after, 1000)
-                .await?;
-            ids.extend(page.iter().map(|t| t.ticket_id));
-            match page.last() {
-                Some(t) if page.len() == 1000 => after = t.id,
-                _ => break,
-            }
-        }
-        Ok(Some(ids))
     }
 }
 
@@ -83,15 +53,15 @@ impl Tickets {
         req: Request<T>,
         build: impl FnOnce(T) -> Result<(i64, Action), ValidationError>,
     ) -> R<pb::ActionResponse> {
-        let who = caller(&req).map_err(to_status)?;
-        let (id, action) = build(req.into_inner()).map_err(|e| to_status(e.into()))?;
-        let (view, order) = self.desk.act(&who, id, action).await.map_err(to_status)?;
+        let who = caller(&req)?;
+        let (id, action) = build(req.into_inner()).map_err(CoreError::from)?;
+        let (view, order) = self.desk.act(&who, id, action).await?;
         let limit = self.desk.repair_limit_hours(&view.ticket);
         let order = order
             .and_then(|oid| view.orders.iter().find(|(o, _)| o.id == oid))
             .map(|(o, d)| convert::order(o, d));
         let mut ticket = convert::view(&view, limit);
-        let visible = self.contact_visible(&who).await.map_err(to_status)?;
+        let visible = self.desk.contact_visible(&who).await?;
         redact_contact(&mut ticket, visible.as_ref());
         Ok(Response::new(pb::ActionResponse {
             ticket: Some(ticket),
@@ -110,16 +80,18 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::CreateTicketRequest>,
     ) -> R<pb::CreateTicketResponse> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let r = req.into_inner();
         let received_at = match &r.received_at {
-            Some(t) => Some(convert::from_ts("received_at", t).map_err(|e| to_status(e.into()))?),
+            Some(t) => Some(convert::from_ts("received_at", t).map_err(CoreError::from)?),
             None => None,
         };
         if r.supplement_of < 0 {
-            return Err(to_status(
-                ValidationError::new("supplement_of", "must be a ticket id or 0").into(),
-            ));
+            return Err(CoreError::from(ValidationError::new(
+                "supplement_of",
+                "must be a ticket id or 0",
+            ))
+            .into());
         }
         let new = NewTicket {
             faulty_number: r.faulty_number,
@@ -134,11 +106,7 @@ impl TicketService for Tickets {
             urgent: r.urgent,
             supplement_of: (r.supplement_of > 0).then_some(r.supplement_of),
         };
-        let created = self
-            .desk
-            .create_ticket(&who, new)
-            .await
-            .map_err(to_status)?;
+        let created = self.desk.create_ticket(&who, new).await?;
         let limit = self.desk.repair_limit_hours(&created.ticket);
         let mut t = convert::ticket(&created.ticket, limit);
         t.deadlines = created
@@ -161,11 +129,11 @@ impl TicketService for Tickets {
     }
 
     async fn get_ticket(&self, req: Request<pb::GetTicketRequest>) -> R<pb::Ticket> {
-        let who = caller(&req).map_err(to_status)?;
-        let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
-        let v = self.desk.get(id).await.map_err(to_status)?;
+        let who = caller(&req)?;
+        let id = positive_id("id", req.get_ref().id).map_err(CoreError::from)?;
+        let v = self.desk.get(id).await?;
         let mut t = convert::view(&v, self.desk.repair_limit_hours(&v.ticket));
-        let visible = self.contact_visible(&who).await.map_err(to_status)?;
+        let visible = self.desk.contact_visible(&who).await?;
         redact_contact(&mut t, visible.as_ref());
         Ok(Response::new(t))
     }
@@ -174,7 +142,7 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::ListTicketsRequest>,
     ) -> R<pb::ListTicketsResponse> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let r = req.into_inner();
         let f = (|| -> Result<ListFilter, CoreError> {
             // the IVR's progress query (JO9): by number, a few at a time, never a browse
@@ -221,15 +189,14 @@ impl TicketService for Tickets {
                     (_, n) => n as u32,
                 },
             })
-        })()
-        .map_err(to_status)?;
-        let tickets = self.desk.list(&f).await.map_err(to_status)?;
+        })()?;
+        let tickets = self.desk.list(&f).await?;
         let next = if tickets.len() as u32 == f.limit {
             tickets.last().map(|t| t.id.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
-        let visible = self.contact_visible(&who).await.map_err(to_status)?;
+        let visible = self.desk.contact_visible(&who).await?;
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets
                 .iter()
@@ -247,9 +214,9 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::GetTicketHistoryRequest>,
     ) -> R<pb::GetTicketHistoryResponse> {
-        caller(&req).map_err(to_status)?;
-        let id = positive_id("id", req.get_ref().id).map_err(|e| to_status(e.into()))?;
-        let events = self.desk.history(id).await.map_err(to_status)?;
+        caller(&req)?;
+        let id = positive_id("id", req.get_ref().id).map_err(CoreError::from)?;
+        let events = self.desk.history(id).await?;
         Ok(Response::new(pb::GetTicketHistoryResponse {
             events: events.iter().map(convert::audit).collect(),
         }))
@@ -376,97 +343,53 @@ impl TicketService for Tickets {
     }
 
     async fn list_tasks(&self, req: Request<pb::ListTasksRequest>) -> R<pb::ListTasksResponse> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let r = req.into_inner();
-        let kinds: Vec<TaskKind> = if r.kind.is_empty() {
-            TaskKind::for_role(who.role)
+        let kind = if r.kind.is_empty() {
+            None
         } else {
-            let k = TaskKind::parse(&r.kind).ok_or_else(|| {
-                to_status(
-                    ValidationError::new(
-                        "kind",
-                        format!(
-                            "unknown task kind {:?}; expected callback, survey or file_original",
-                            r.kind
-                        ),
-                    )
-                    .into(),
-                )
-            })?;
-            if !k.worked_by(who.role) {
-                return Err(to_status(CoreError::Forbidden {
-                    role: who.role.as_str(),
-                    what: "see this kind of task",
-                }));
-            }
-            vec![k]
+            Some(TaskKind::parse(&r.kind).ok_or_else(|| {
+                CoreError::from(ValidationError::new(
+                    "kind",
+                    format!(
+                        "unknown task kind {:?}; expected callback, survey or file_original",
+                        r.kind
+                    ),
+                ))
+            })?)
         };
-        if r.after_id < 0 {
-            return Err(to_status(
-                ValidationError::new("after_id", "must be a task id or 0").into(),
-            ));
-        }
         let limit = if r.page_size <= 0 {
             100
         } else {
             r.page_size.min(1000) as u32
         };
-        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         let tasks = self
             .desk
-            .store
-            .list_tasks(&names, r.include_done, r.after_id, limit)
-            .await
-            .map_err(|e| to_status(e.into()))?;
+            .list_tasks(&who, kind, r.include_done, r.after_id, limit)
+            .await?;
         Ok(Response::new(pb::ListTasksResponse {
             tasks: tasks.iter().map(convert::task).collect(),
         }))
     }
 
     async fn complete_task(&self, req: Request<pb::CompleteTaskRequest>) -> R<pb::Task> {
-        let who = caller(&req).map_err(to_status)?;
+        let who = caller(&req)?;
         let r = req.into_inner();
-        let id = positive_id("id", r.id).map_err(|e| to_status(e.into()))?;
-        let note = text("note", &r.note).map_err(|e| to_status(e.into()))?;
-        let task = self
-            .desk
-            .store
-            .get_task(id)
-            .await
-            .map_err(|e| to_status(e.into()))?;
-        if !TaskKind::parse(&task.kind).is_some_and(|k| k.worked_by(who.role)) {
-            return Err(to_status(CoreError::Forbidden {
-                role: who.role.as_str(),
-                what: "complete this kind of task",
-            }));
-        }
-        let now = self.desk.clock.now();
-        match self
-            .desk
-            .store
-            .complete_task(id, &who.agent_id, who.role, now, &note)
-            .await
-            .map_err(|e| to_status(e.into()))?
-        {
-            CompleteOutcome::Done(mut t) => {
-                tracing::info!(task_id = id, ticket_id = t.ticket_id, kind = %t.kind, agent = %who.agent_id, "task done");
-                t.done_at = Some(now);
-                t.note = note;
-                Ok(Response::new(convert::task(&t)))
-            }
-            CompleteOutcome::AlreadyDone(_) => Err(to_status(CoreError::NotReady(format!(
-                "task {id} is already done"
-            )))),
-        }
+        let id = positive_id("id", r.id).map_err(CoreError::from)?;
+        let note = text("note", &r.note).map_err(CoreError::from)?;
+        let t = self.desk.complete_task(&who, id, note).await?;
+        Ok(Response::new(convert::task(&t)))
     }
 
     async fn list_alerts(&self, req: Request<pb::ListAlertsRequest>) -> R<pb::ListAlertsResponse> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         let r = req.into_inner();
         if r.ticket_id < 0 {
-            return Err(to_status(
-                ValidationError::new("ticket_id", "must be a ticket id or 0").into(),
-            ));
+            return Err(CoreError::from(ValidationError::new(
+                "ticket_id",
+                "must be a ticket id or 0",
+            ))
+            .into());
         }
         let limit = if r.page_size <= 0 {
             100
@@ -475,30 +398,27 @@ impl TicketService for Tickets {
         };
         let alerts = self
             .desk
-            .store
-            .list_alerts((r.ticket_id > 0).then_some(r.ticket_id), limit)
-            .await
-            .map_err(|e| to_status(e.into()))?;
+            .alerts((r.ticket_id > 0).then_some(r.ticket_id), limit)
+            .await?;
         Ok(Response::new(pb::ListAlertsResponse {
             alerts: alerts.iter().map(convert::alert).collect(),
         }))
     }
 
     async fn get_time_rules(&self, req: Request<pb::GetTimeRulesRequest>) -> R<pb::TimeRules> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         Ok(Response::new(convert::rules(&self.desk.rules)))
     }
 
     async fn run_line_test(&self, req: Request<pb::RunLineTestRequest>) -> R<pb::LineTestResult> {
-        caller(&req).map_err(to_status)?;
+        caller(&req)?;
         let number = hotline_domain::PhoneNumber::parse(&req.get_ref().faulty_number)
-            .map_err(|e| to_status(ValidationError::new("faulty_number", e.to_string()).into()))?;
+            .map_err(|e| CoreError::from(ValidationError::new("faulty_number", e.to_string())))?;
         let t = self
-            .center()
-            .map_err(to_status)?
+            .center()?
             .line_test(number.as_str())
             .await
-            .map_err(|e| to_status(e.into()))?;
+            .map_err(CoreError::from)?;
         Ok(Response::new(pb::LineTestResult {
             id: t.id,
             faulty_number: t.line_number,
@@ -519,14 +439,14 @@ impl TicketService for Tickets {
         &self,
         req: Request<pb::GetCenterProgressRequest>,
     ) -> R<pb::CenterProgress> {
-        caller(&req).map_err(to_status)?;
-        let id =
-            positive_id("ticket_id", req.get_ref().ticket_id).map_err(|e| to_status(e.into()))?;
-        let view = self.desk.get(id).await.map_err(to_status)?;
+        caller(&req)?;
+        let id = positive_id("ticket_id", req.get_ref().ticket_id).map_err(CoreError::from)?;
+        let view = self.desk.get(id).await?;
         let Some(order_id) = view.ticket.dispatch_order else {
-            return Err(to_status(CoreError::NotReady(format!(
+            return Err(CoreError::NotReady(format!(
                 "ticket {id} was never dispatched to the 112 centre"
-            ))));
+            ))
+            .into());
         };
         let delivery = view
             .orders
@@ -535,16 +455,16 @@ impl TicketService for Tickets {
             .map(|(_, d)| d.clone());
         let Some(center_ref) = delivery.as_ref().and_then(|d| d.center_ref.clone()) else {
             let state = delivery.map(|d| d.state).unwrap_or_default();
-            return Err(to_status(CoreError::NotReady(format!(
+            return Err(CoreError::NotReady(format!(
                 "ticket {id} has not reached the 112 centre yet (delivery: {state})"
-            ))));
+            ))
+            .into());
         };
         let tt = self
-            .center()
-            .map_err(to_status)?
+            .center()?
             .get(&center_ref)
             .await
-            .map_err(|e| to_status(e.into()))?;
+            .map_err(CoreError::from)?;
         Ok(Response::new(pb::CenterProgress {
             ticket_id: id,
             order_id,

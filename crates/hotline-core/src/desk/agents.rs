@@ -1,0 +1,44 @@
+//! Agents as the desk sees them: the stored record, presence (the queue's for agents who take
+//! calls, JO2), and leaving the queue on log-out.
+
+use super::Desk;
+use crate::acd::AcdHandle;
+use crate::auth::{Auth, PRESENCES, Principal};
+use crate::error::CoreError;
+use hotline_store::AgentRecord;
+
+impl Desk {
+    pub async fn agent(&self, agent_id: &str) -> Result<AgentRecord, CoreError> {
+        Ok(self.store.get_agent(agent_id).await?)
+    }
+
+    pub async fn agents(&self) -> Result<Vec<AgentRecord>, CoreError> {
+        Ok(self.store.list_agents().await?)
+    }
+
+    /// Takes `who` out of the queue as it logs out. An agent with a call ringing or connected
+    /// stays in the queue until the call ends (and its stored presence stays as it is).
+    pub async fn leave_queue(&self, acd: &AcdHandle, who: &Principal) {
+        if acd
+            .set_presence(&who.agent_id, "", who.role, "logged_out")
+            .is_ok()
+        {
+            let _ = self.store.set_presence(&who.agent_id, "logged_out").await;
+        }
+    }
+
+    /// Sets `who`'s presence: in the queue first (which may refuse it), then as stored.
+    pub async fn set_presence(
+        &self,
+        acd: &AcdHandle,
+        auth: &Auth,
+        who: &Principal,
+        presence: &str,
+    ) -> Result<AgentRecord, CoreError> {
+        if PRESENCES.contains(&presence) {
+            let me = self.store.get_agent(&who.agent_id).await?;
+            acd.set_presence(&who.agent_id, &me.name, who.role, presence)?;
+        }
+        auth.set_presence(who, presence).await
+    }
+}
