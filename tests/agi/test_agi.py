@@ -457,3 +457,40 @@ def test_agi_demo_reports_a_fault_through_the_fastagi_server(server, core, admin
     assert t.fault_type == "drops" and t.channel == "ivr"
     assert f"ticket number read back: {t.id}" in out.stdout, out.stdout
     assert "hotline → GET DATA hotline/enter_number" in out.stdout
+
+
+def test_hangup_at_every_step_of_voicemail_and_queue_flows(server, core, admin):
+    """Voicemail: a message is registered whole or not at all (a hang-up during RECORD FILE
+    keeps it, as over SIP). Queue: whatever step the caller hangs up at, nobody is left
+    queued."""
+    probe = call(server, Caller(keys={"hotline/main_menu": "3"}), uniqueid="1733500001.0")
+    for n in range(1, len(probe.commands) + 1):
+        uid = f"1733500001.{n}"
+        caller = Caller(keys={"hotline/main_menu": "3"})
+        if n % 2:
+            caller.hangup_at = n
+        else:
+            caller.close_at = n
+        call(server, caller, uniqueid=uid)
+        time.sleep(0.05)
+        got = [v for v in voicemails(core, admin) if v.call_id == uid]
+        assert len(got) <= 1
+        if got:
+            assert got[0].duration_ms >= 2000 and (server.voicemail_dir / f"{uid}.wav").is_file(), (n, got)
+    toks = agents(core, admin)
+    for t in toks.values():
+        core.call("AgentService", "SetPresence", t, presence="not_ready")
+    probe = Asterisk(server.agi, Caller(keys={"hotline/main_menu": "0"}, hangup_on="hotline/queue_position_end"),
+                     uniqueid="1733500002.0").run()
+    for n in range(1, len(probe.commands) + 1):
+        caller = Caller(keys={"hotline/main_menu": "0"})
+        if n % 2:
+            caller.hangup_at = n
+        else:
+            caller.close_at = n
+        call(server, caller, uniqueid=f"1733500002.{n}")
+    time.sleep(0.5)
+    assert not [e for e in queue_entries(core, admin) if e.call_id.startswith("1733500002.")]
+    for t in toks.values():
+        core.call("AgentService", "SetPresence", t, presence="logged_out")
+    assert_alive(server, admin, core)
