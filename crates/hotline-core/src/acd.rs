@@ -19,6 +19,7 @@ use crate::metrics::{CoreMetrics, QueueWatch};
 use hotline_acd::{
     Acd, AcdAction, AcdConfig, AcdError, CallEnd, Presence, QueueLogEntry, Skill, SlRules,
 };
+use hotline_domain::named::named_enum;
 use hotline_domain::{Customer, Role, Ticket, Timestamp};
 use hotline_store::{QueueLogRow, Store};
 use std::collections::HashMap;
@@ -88,14 +89,26 @@ pub struct CallInfo {
     pub repeat: bool,
 }
 
+named_enum!(
+    /// Where a queued call is (`QueueEntry.state` on the wire, the `state` label of the
+    /// `/metrics` queue gauge).
+    QueueCallState {
+        /// Waiting for an agent.
+        Waiting = "waiting", "排队中";
+        /// Ringing an agent's softphone.
+        Offered = "offered", "振铃中";
+        /// Bridged to an agent.
+        Connected = "connected", "通话中";
+    }
+);
+
 /// A call as `ListQueue` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueEntry {
     pub call_id: String,
     pub caller_number: String,
     pub senior: bool,
-    /// waiting | offered | connected
-    pub state: &'static str,
+    pub state: QueueCallState,
     pub agent_id: String,
     pub entered_at: Timestamp,
 }
@@ -119,7 +132,7 @@ struct CallMeta {
     tx: mpsc::UnboundedSender<Instruction>,
     info: Arc<CallInfo>,
     entered_at: Timestamp,
-    state: &'static str,
+    state: QueueCallState,
     agent: String,
     position: u32,
 }
@@ -298,7 +311,7 @@ impl AcdHandle {
                 tx,
                 info: Arc::new(info),
                 entered_at: Timestamp(now),
-                state: "waiting",
+                state: QueueCallState::Waiting,
                 agent: String::new(),
                 position: 0,
             },
@@ -328,7 +341,7 @@ impl AcdHandle {
         match r {
             Ok(()) => {
                 if answered && let Some(c) = st.calls.get_mut(call) {
-                    c.state = "connected";
+                    c.state = QueueCallState::Connected;
                     c.agent = agent.to_string();
                     let _ = c.tx.send(Instruction::Connected {
                         agent_id: agent.to_string(),
@@ -455,7 +468,7 @@ impl AcdHandle {
                     st.watch.offered(&call, now);
                     let name = st.names.get(&agent).cloned().unwrap_or_default();
                     if let Some(c) = st.calls.get_mut(&call) {
-                        c.state = "offered";
+                        c.state = QueueCallState::Offered;
                         c.agent = agent.clone();
                         let _ = c.tx.send(Instruction::Offer {
                             agent_id: agent.clone(),
@@ -476,7 +489,7 @@ impl AcdHandle {
                     no_answer,
                 } => {
                     if let Some(c) = st.calls.get_mut(&call) {
-                        c.state = "waiting";
+                        c.state = QueueCallState::Waiting;
                         c.agent.clear();
                         let _ = c.tx.send(Instruction::CancelOffer {
                             agent_id: agent.clone(),
@@ -533,7 +546,7 @@ impl AcdHandle {
         let ids: Vec<String> = st
             .calls
             .iter()
-            .filter(|(_, c)| c.state == "waiting")
+            .filter(|(_, c)| c.state == QueueCallState::Waiting)
             .map(|(k, _)| k.clone())
             .collect();
         for id in ids {
@@ -653,5 +666,26 @@ async fn log_writer(
         && let Err(e) = store.append_queue_log(&pending).await
     {
         tracing::error!(error = %e, rows = pending.len(), "queue log rows lost at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QueueCallState;
+
+    #[test]
+    fn queue_call_states_keep_their_wire_names_and_desktop_labels() {
+        let named: Vec<_> = QueueCallState::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label_zh()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("waiting", "排队中"),
+                ("offered", "振铃中"),
+                ("connected", "通话中")
+            ]
+        );
     }
 }

@@ -361,10 +361,10 @@ impl CoreMetrics {
     ) -> Result<String, std::fmt::Error> {
         self.waiting.set(acd.waiting() as i64);
         let live = acd.list();
-        for state in ["waiting", "offered", "connected"] {
+        for state in crate::acd::QueueCallState::ALL {
             let n = live.iter().filter(|c| c.state == state).count();
             self.queue_live
-                .get_or_create(&[("state", state)])
+                .get_or_create(&[("state", state.as_str())])
                 .set(n as i64);
         }
         let mut up = true;

@@ -198,3 +198,26 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::VoicemailState;
+
+    #[test]
+    fn voicemail_states_keep_their_database_names_and_labels() {
+        let named: Vec<_> = VoicemailState::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label_zh()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("new", "新留言"),
+                ("claimed", "处理中"),
+                ("converted", "已转工单"),
+                ("escalated", "已转高级话务员")
+            ]
+        );
+        assert_eq!(VoicemailState::parse("Claimed"), None);
+    }
+}

@@ -705,3 +705,60 @@ async fn group_committed_workflow_changes_race_per_ticket_and_a_failing_one_sink
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn an_unknown_stored_voicemail_state_or_task_kind_is_corrupt_not_a_panic() {
+    use hotline_store::{NewVoicemail, VoicemailState};
+    use sqlx::Executor;
+    for db in common::databases().await {
+        let store = common::open(&db).await;
+        let v = store
+            .create_voicemail(&NewVoicemail {
+                call_id: "odd".into(),
+                caller_id: "13800138000".into(),
+                number_entered: "01066554433".into(),
+                file_name: "odd.wav".into(),
+                duration_ms: 1000,
+                received_at: Timestamp(T0),
+            })
+            .await
+            .unwrap();
+        assert_eq!(v.state, VoicemailState::New, "{}", db.name);
+        let fax = store
+            .create_ticket_unbatched(create_req(report("01066550009", "fax", ""), T0))
+            .await
+            .unwrap();
+        let task = store
+            .list_tasks(&[TaskKind::FileOriginal], false, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.ticket_id == fax.ticket.id)
+            .expect("the fax's TE3 task");
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&db.url)
+            .await
+            .unwrap();
+        pool.execute("UPDATE voicemails SET state = 'lost'")
+            .await
+            .unwrap();
+        pool.execute("UPDATE tasks SET kind = 'gardening'")
+            .await
+            .unwrap();
+        let e = store.get_voicemail(v.id).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("voicemail state") && m.contains("lost")),
+            "{}: {e:?}",
+            db.name
+        );
+        let e = store.get_task(task.id).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("task kind") && m.contains("gardening")),
+            "{}: {e:?}",
+            db.name
+        );
+        pool.close().await;
+        store.close().await;
+    }
+}

@@ -171,12 +171,8 @@ pub async fn queue(conn: &Conn) -> anyhow::Result<()> {
         println!("队列为空 nobody waiting");
     }
     for e in &list.entries {
-        let state = match e.state.as_str() {
-            "waiting" => "排队中",
-            "offered" => "振铃中",
-            "connected" => "通话中",
-            other => other,
-        };
+        let state = hotline_core::acd::QueueCallState::parse(&e.state)
+            .map_or(e.state.as_str(), |s| s.label_zh());
         println!(
             "{}  主叫 {}  {}{}  {}  进入 {}",
             e.call_id,

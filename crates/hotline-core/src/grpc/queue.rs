@@ -292,7 +292,7 @@ impl QueueService for Queue {
                     call_id: e.call_id,
                     caller_number: e.caller_number,
                     senior: e.senior,
-                    state: e.state.into(),
+                    state: e.state.as_str().into(),
                     agent_id: e.agent_id,
                     entered_at: Some(convert::ts(e.entered_at)),
                 })
