@@ -1,8 +1,8 @@
 //! The desk's core: the only owner of state and rules.
 //!
 //! Layout:
-//! - [`desk`]: the operations (create a ticket, act on it, read, list, history), written against
-//!   the domain and the store; no protobuf here.
+//! - [`desk`]: the operations, one file per concern (tickets, tasks, voicemail, agents, alerts,
+//!   queue), written against the domain and the store; no protobuf here.
 //! - [`acd`]: the agent queue at run time (JO2): the pure `hotline_acd` machine behind a lock,
 //!   instruction streams for the call server, screen pops, the stored queue log.
 //! - [`auth`]: agents, argon2 password hashes, bearer tokens (hashed in the store, cached).
@@ -11,10 +11,10 @@
 //! - [`events`]: the live event bus (alerts, review requests, ticket changes) with role filters.
 //! - [`reconcile`]: polls the 112 centre for dispatches whose status went quiet (lost events).
 //! - [`scheduler`]: raises warnings and breaches when deadlines come due; state in the database.
-//! - [`error`]: `CoreError` and the one function that maps it to a gRPC status.
+//! - [`error`]: `CoreError` and the one mapping to a gRPC status (`From<CoreError> for Status`).
 //! - [`convert`]: domain ↔ protobuf, the only place that knows both.
 //! - [`grpc`]: the tonic services; each handler takes the checked caller, validates, calls the
-//!   desk, and ends with `.map_err(to_status)`.
+//!   desk, and ends with `?`. No handler touches the store.
 //! - [`metrics`]: the `/metrics` families (prometheus-client): live counters, histograms in
 //!   seconds, gauges read at scrape time, the CreateTicket timing layer.
 //! - [`server`]: wiring: gRPC with health and reflection, the HTTP side, shutdown.

@@ -1,5 +1,7 @@
 //! The tonic services. Each handler: take the caller the authorisation layer checked
-//! ([`caller`]), validate, call the desk, map errors once.
+//! ([`caller`]), validate and convert the request (errors name the field), call the desk
+//! (`crate::desk`), convert the result; errors become statuses by `?` through the one
+//! `From<CoreError> for Status`. No handler touches the store.
 
 pub mod agents;
 pub mod queue;
