@@ -14,7 +14,7 @@
 //!   250 ms, so a manual clock in tests drives the 15 s rule too.
 
 use crate::clock::Clock;
-use crate::events::{DeskEvent, EventBus};
+use crate::events::{AgentAlertKind, DeskEvent, EventBus, OfferEndReason};
 use crate::metrics::{CoreMetrics, QueueWatch};
 use hotline_acd::{
     Acd, AcdAction, AcdConfig, AcdError, CallEnd, Presence, QueueLogEntry, Skill, SlRules,
@@ -67,7 +67,7 @@ pub enum Instruction {
     },
     /// The last instruction of a call that leaves for voicemail.
     ToVoicemail {
-        reason: &'static str,
+        reason: VoicemailReason,
     },
     Connected {
         agent_id: String,
@@ -88,6 +88,16 @@ pub struct CallInfo {
     /// An open ticket exists for the number.
     pub repeat: bool,
 }
+
+named_enum!(
+    /// Why a queued call goes to voicemail (`ToVoicemail.reason`).
+    VoicemailReason {
+        /// It waited the maximum time.
+        MaxWait = "max_wait", "等待超时";
+        /// Nobody is logged in.
+        NoAgents = "no_agents", "无话务员登录";
+    }
+);
 
 named_enum!(
     /// Where a queued call is (`QueueEntry.state` on the wire, the `state` label of the
@@ -364,7 +374,7 @@ impl AcdHandle {
                     self.0.bus.publish(DeskEvent::CallOfferEnded {
                         agent_id: agent.clone(),
                         call_id: call.clone(),
-                        reason: "answered_elsewhere",
+                        reason: OfferEndReason::AnsweredElsewhere,
                     });
                 }
                 Err(QueueError::NotOffered { call, agent })
@@ -498,9 +508,9 @@ impl AcdHandle {
                     }
                     // the machine withdraws an offer without a no-answer only when the caller left
                     let reason = if no_answer {
-                        "no_answer"
+                        OfferEndReason::NoAnswer
                     } else {
-                        "caller_hung_up"
+                        OfferEndReason::CallerHungUp
                     };
                     self.0.bus.publish(DeskEvent::CallOfferEnded {
                         agent_id: agent.clone(),
@@ -511,7 +521,7 @@ impl AcdHandle {
                         tracing::warn!(call_id = %call, agent_id = %agent, "agent did not answer within the limit");
                         self.0.bus.publish(DeskEvent::AgentAlert {
                             agent_id: agent.clone(),
-                            kind: "no_answer",
+                            kind: AgentAlertKind::NoAnswer,
                             call_id: call.clone(),
                             message: format!(
                                 "话务员 {agent} 未在 {} 秒内应答来电，已转其他话务员",
@@ -523,11 +533,11 @@ impl AcdHandle {
                 AcdAction::ToVoicemail { call } => {
                     if let Some(c) = st.calls.remove(&call) {
                         let reason = if st.acd_logged_in_any() {
-                            "max_wait"
+                            VoicemailReason::MaxWait
                         } else {
-                            "no_agents"
+                            VoicemailReason::NoAgents
                         };
-                        tracing::info!(call_id = %call, reason, "caller offered voicemail");
+                        tracing::info!(call_id = %call, reason = reason.as_str(), "caller offered voicemail");
                         let _ = c.tx.send(Instruction::ToVoicemail { reason });
                     }
                 }
@@ -535,7 +545,7 @@ impl AcdHandle {
                     tracing::warn!(agent_id = %agent, misses, "agent set not ready after missed calls");
                     self.0.bus.publish(DeskEvent::AgentAlert {
                         agent_id: agent.clone(),
-                        kind: "not_ready",
+                        kind: AgentAlertKind::NotReady,
                         call_id: String::new(),
                         message: format!("话务员 {agent} 连续 {misses} 次未应答，已置为未就绪"),
                     });
@@ -671,7 +681,24 @@ async fn log_writer(
 
 #[cfg(test)]
 mod tests {
-    use super::QueueCallState;
+    use super::{QueueCallState, VoicemailReason};
+    use crate::events::{AgentAlertKind, OfferEndReason};
+
+    #[test]
+    fn queue_reasons_and_alert_kinds_keep_their_wire_names() {
+        assert_eq!(
+            VoicemailReason::ALL.map(|r| r.as_str()),
+            ["max_wait", "no_agents"]
+        );
+        assert_eq!(
+            OfferEndReason::ALL.map(|r| r.as_str()),
+            ["no_answer", "caller_hung_up", "answered_elsewhere"]
+        );
+        assert_eq!(
+            AgentAlertKind::ALL.map(|k| k.as_str()),
+            ["no_answer", "not_ready"]
+        );
+    }
 
     #[test]
     fn queue_call_states_keep_their_wire_names_and_desktop_labels() {

@@ -23,6 +23,28 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Why a ring stopped without that agent getting the call (`CallOfferEnded.reason`).
+    OfferEndReason {
+        /// Not answered within the limit (JO2).
+        NoAnswer = "no_answer", "未应答";
+        /// The caller left while it rang.
+        CallerHungUp = "caller_hung_up", "主叫挂机";
+        /// Another agent's answer was reported first.
+        AnsweredElsewhere = "answered_elsewhere", "已由他人接听";
+    }
+);
+
+named_enum!(
+    /// What an `AgentAlert` is about (JO2).
+    AgentAlertKind {
+        /// The agent did not answer an offered call in time.
+        NoAnswer = "no_answer", "未应答";
+        /// The queue set the agent not ready after missed calls.
+        NotReady = "not_ready", "已置为未就绪";
+    }
+);
+
 #[derive(Clone, Debug)]
 pub enum DeskEvent {
     Alert(AlertRecord),
@@ -55,12 +77,12 @@ pub enum DeskEvent {
     CallOfferEnded {
         agent_id: String,
         call_id: String,
-        reason: &'static str,
+        reason: OfferEndReason,
     },
     /// JO2 no-answers and agents set not ready, for seniors and admins.
     AgentAlert {
         agent_id: String,
-        kind: &'static str,
+        kind: AgentAlertKind,
         call_id: String,
         message: String,
     },

@@ -88,7 +88,7 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
             call_id, reason, ..
         } => Kind::CallOfferEnded(pb::CallOfferEnded {
             call_id: call_id.clone(),
-            reason: (*reason).into(),
+            reason: reason.as_str().into(),
         }),
         DeskEvent::AgentAlert {
             agent_id,
@@ -97,7 +97,7 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
             message,
         } => Kind::AgentAlert(pb::AgentAlert {
             agent_id: agent_id.clone(),
-            kind: (*kind).into(),
+            kind: kind.as_str().into(),
             call_id: call_id.clone(),
             message: message.clone(),
         }),

@@ -135,7 +135,7 @@ fn instruction(i: Instruction) -> pb::QueueInstruction {
             no_answer,
         }),
         Instruction::ToVoicemail { reason } => Kind::ToVoicemail(pb::ToVoicemail {
-            reason: reason.into(),
+            reason: reason.as_str().into(),
         }),
         Instruction::Connected { agent_id } => Kind::Connected(pb::Connected { agent_id }),
     };
