@@ -8,6 +8,7 @@
 //! - [`voicemail`]: register, list, claim, replay, convert and escalate messages (RE1).
 //! - [`agents`]: agents as stored, presence, log-out (with the queue).
 //! - [`alerts`]: the alert list.
+//! - [`center`]: line tests and dispatch progress asked of the 112 centre.
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
 //! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
@@ -16,6 +17,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod center;
 pub mod queue;
 pub mod tasks;
 pub mod tickets;

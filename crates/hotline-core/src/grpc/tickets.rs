@@ -23,14 +23,6 @@ pub struct Tickets {
     pub center: Option<Arc<dyn Center112>>,
 }
 
-impl Tickets {
-    fn center(&self) -> Result<&Arc<dyn Center112>, CoreError> {
-        self.center
-            .as_ref()
-            .ok_or_else(|| CoreError::NotReady("no 112 centre is configured".into()))
-    }
-}
-
 /// Blanks the customer's contact number on tickets outside `visible` (row rule of the
 /// permission matrix for surveyors).
 pub fn redact_contact(t: &mut pb::Ticket, visible: Option<&HashSet<TicketId>>) {
@@ -414,11 +406,7 @@ impl TicketService for Tickets {
         caller(&req)?;
         let number = hotline_domain::PhoneNumber::parse(&req.get_ref().faulty_number)
             .map_err(|e| CoreError::from(ValidationError::new("faulty_number", e.to_string())))?;
-        let t = self
-            .center()?
-            .line_test(number.as_str())
-            .await
-            .map_err(CoreError::from)?;
+        let t = self.desk.line_test(self.center.as_deref(), &number).await?;
         Ok(Response::new(pb::LineTestResult {
             id: t.id,
             faulty_number: t.line_number,
@@ -441,30 +429,10 @@ impl TicketService for Tickets {
     ) -> R<pb::CenterProgress> {
         caller(&req)?;
         let id = positive_id("ticket_id", req.get_ref().ticket_id).map_err(CoreError::from)?;
-        let view = self.desk.get(id).await?;
-        let Some(order_id) = view.ticket.dispatch_order else {
-            return Err(CoreError::NotReady(format!(
-                "ticket {id} was never dispatched to the 112 centre"
-            ))
-            .into());
-        };
-        let delivery = view
-            .orders
-            .iter()
-            .find(|(o, _)| o.id == order_id)
-            .map(|(_, d)| d.clone());
-        let Some(center_ref) = delivery.as_ref().and_then(|d| d.center_ref.clone()) else {
-            let state = delivery.map(|d| d.state).unwrap_or_default();
-            return Err(CoreError::NotReady(format!(
-                "ticket {id} has not reached the 112 centre yet (delivery: {state})"
-            ))
-            .into());
-        };
-        let tt = self
-            .center()?
-            .get(&center_ref)
-            .await
-            .map_err(CoreError::from)?;
+        let (order_id, tt) = self
+            .desk
+            .center_progress(self.center.as_deref(), id)
+            .await?;
         Ok(Response::new(pb::CenterProgress {
             ticket_id: id,
             order_id,
