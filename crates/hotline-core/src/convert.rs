@@ -46,7 +46,7 @@ pub fn order(o: &Order, d: &OrderDelivery) -> pb::Order {
         reviewed_by: o.reviewed_by.clone().unwrap_or_default(),
         reviewed_at: opt_ts(o.reviewed_at),
         review_note: o.review_note.clone(),
-        delivery: d.state.clone(),
+        delivery: d.state.as_str().into(),
         center_ticket_id: d.center_ref.clone().unwrap_or_default(),
         center_status: d.center_status.clone().unwrap_or_default(),
     }

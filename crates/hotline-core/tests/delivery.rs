@@ -450,7 +450,7 @@ async fn a_permanent_refusal_is_parked_with_an_alert_and_a_stuck_order_alerts_on
     let id = r.dispatched("01066554433").await;
     r.drain(1).await;
     let v = r.desk.get(id).await.unwrap();
-    assert_eq!(v.orders[0].1.state, "failed");
+    assert_eq!(v.orders[0].1.state.as_str(), "failed");
     let alerts = r.desk.store.list_alerts(Some(id), 10).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].deadline_kind, "delivery");
@@ -480,7 +480,10 @@ async fn a_permanent_refusal_is_parked_with_an_alert_and_a_stuck_order_alerts_on
         0,
         "once"
     );
-    assert_eq!(r.desk.get(id).await.unwrap().orders[0].1.state, "queued");
+    assert_eq!(
+        r.desk.get(id).await.unwrap().orders[0].1.state.as_str(),
+        "queued"
+    );
 }
 
 #[tokio::test]
@@ -640,7 +643,9 @@ impl Live {
     }
     async fn all_delivered(&self, id: i64) -> bool {
         let v = self.desk.get(id).await.unwrap();
-        v.orders.iter().all(|(_, d)| d.state == "delivered")
+        v.orders
+            .iter()
+            .all(|(_, d)| d.state.as_str() == "delivered")
     }
     async fn wait_delivered(&self, ids: &[i64], limit: Duration) {
         let start = Instant::now();

@@ -6,6 +6,7 @@
 //! event id is applied at most once, and an event never moves an order's centre status to a
 //! lower rank or to an older event time.
 
+use crate::rows::DeliveryState;
 use crate::{Result, Store, StoreError};
 use hotline_domain::order::OrderId;
 use hotline_domain::{TicketId, Timestamp};
@@ -190,7 +191,8 @@ impl Store {
             let orders: Vec<&&Delivered> = fresh.iter().filter(|d| d.row.kind != "urge").collect();
             if !orders.is_empty() {
                 let sql = format!(
-                    "UPDATE orders SET delivery = 'delivered', center_ref = COALESCE(v.column2, orders.center_ref), center_status = COALESCE(orders.center_status, v.column3) FROM (VALUES {}) AS v WHERE orders.id = v.column1",
+                    "UPDATE orders SET delivery = '{}', center_ref = COALESCE(v.column2, orders.center_ref), center_status = COALESCE(orders.center_status, v.column3) FROM (VALUES {}) AS v WHERE orders.id = v.column1",
+                    DeliveryState::Delivered.as_str(),
                     placeholders(orders.len(), 3)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -304,7 +306,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if row.kind != "urge" {
-            sqlx::query("UPDATE orders SET delivery = 'failed' WHERE id = $1")
+            sqlx::query("UPDATE orders SET delivery = $1 WHERE id = $2")
+                .bind(DeliveryState::Failed.as_str())
                 .bind(row.order_id)
                 .execute(&mut *tx)
                 .await?;

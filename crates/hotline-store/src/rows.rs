@@ -1,6 +1,7 @@
 //! Row ↔ domain conversions. A stored value the domain does not know is `StoreError::Corrupt`.
 
 use crate::{Result, StoreError};
+use hotline_domain::named::named_enum;
 use hotline_domain::order::{Order, OrderKind, ReviewState};
 use hotline_domain::rules::{Deadline, DeadlineKind};
 use hotline_domain::{
@@ -69,11 +70,24 @@ pub fn ticket(row: &AnyRow) -> Result<Ticket> {
     })
 }
 
+named_enum!(
+    /// Where an order is on its way to the 112 centre (`orders.delivery`, `Order.delivery`).
+    DeliveryState {
+        /// Not to be sent (pending review, or rejected).
+        NotSendable = "not_sendable", "无需送测量台";
+        /// In the outbox, waiting for the delivery worker.
+        Queued = "queued", "待送测量台";
+        /// The centre acknowledged it.
+        Delivered = "delivered", "已送达测量台";
+        /// The centre refused it, or delivery gave up (parked).
+        Failed = "failed", "送达失败";
+    }
+);
+
 /// Where an order is on its way to and at the 112 centre.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderDelivery {
-    /// `not_sendable`, `queued`, `delivered`, `failed`.
-    pub state: String,
+    pub state: DeliveryState,
     /// The centre's trouble-ticket id.
     pub center_ref: Option<String>,
     /// The centre's TMF621 status, as last reported.
@@ -110,7 +124,11 @@ pub fn order(row: &AnyRow) -> Result<(Order, OrderDelivery)> {
         review_note: row.try_get("review_note")?,
     };
     let d = OrderDelivery {
-        state: row.try_get("delivery")?,
+        state: parse(
+            "delivery state",
+            &row.try_get::<String, _>("delivery")?,
+            DeliveryState::parse,
+        )?,
         center_ref: row.try_get("center_ref")?,
         center_status: row.try_get("center_status")?,
     };

@@ -464,9 +464,9 @@ async fn commit_rest(
     let mut dispatch_order = c.ticket.dispatch_order;
     if let Some(o) = &t.new_order {
         let delivery = if o.review.is_sendable() {
-            "queued"
+            rows::DeliveryState::Queued
         } else {
-            "not_sendable"
+            rows::DeliveryState::NotSendable
         };
         let row = sqlx::query("INSERT INTO orders (ticket_id, kind, refs, review, urgent, note, created_by, created_role, created_at, delivery) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id")
             .bind(c.ticket.id)
@@ -478,7 +478,7 @@ async fn commit_rest(
             .bind(c.actor.as_str())
             .bind(c.role.as_str())
             .bind(c.now.0)
-            .bind(delivery)
+            .bind(delivery.as_str())
             .fetch_one(&mut *conn)
             .await?;
         let id: OrderId = row.try_get("id")?;
@@ -492,16 +492,16 @@ async fn commit_rest(
     }
     if let Some((rid, verdict)) = t.reviewed {
         let delivery = if verdict == ReviewState::Approved {
-            "queued"
+            rows::DeliveryState::Queued
         } else {
-            "not_sendable"
+            rows::DeliveryState::NotSendable
         };
         let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind")
             .bind(verdict.as_str())
             .bind(c.actor.as_str())
             .bind(c.now.0)
             .bind(c.text.as_str())
-            .bind(delivery)
+            .bind(delivery.as_str())
             .bind(rid)
             .bind(c.ticket.id)
             .fetch_optional(&mut *conn)

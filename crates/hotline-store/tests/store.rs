@@ -226,7 +226,7 @@ async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
         let v = store.get_ticket(id).await.unwrap();
         assert_eq!(v.ticket.status, TicketStatus::Dispatched);
         assert_eq!(v.ticket.dispatch_order, Some(order_id));
-        assert_eq!(v.orders[0].1.state, "queued");
+        assert_eq!(v.orders[0].1.state.as_str(), "queued");
         let outbox = store.pending_outbox(10).await.unwrap();
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].1, order_id);

@@ -236,7 +236,7 @@ async fn ticket_goes_from_review_to_clearance_and_a_survey_task() {
         .await;
         let v = core.desk.get(id).await.unwrap();
         let (order, d) = &v.orders[0];
-        assert_eq!(d.state, "delivered", "{url}");
+        assert_eq!(d.state.as_str(), "delivered", "{url}");
         assert_eq!(d.center_status.as_deref(), Some("resolved"));
         let at_centre = centre
             .ticket_by_external_id(&order.id.to_string())
@@ -298,7 +298,7 @@ async fn two_hundred_orders_approved_during_an_outage_arrive_exactly_once() {
             async || {
                 let mut all = true;
                 for id in &ids {
-                    if core.desk.get(*id).await.unwrap().orders[0].1.state != "delivered" {
+                    if core.desk.get(*id).await.unwrap().orders[0].1.state.as_str() != "delivered" {
                         all = false;
                         break;
                     }
@@ -412,7 +412,11 @@ async fn a_core_restart_mid_delivery_loses_nothing() {
             async || {
                 let mut all = true;
                 for id in &ids {
-                    all &= second.desk.get(*id).await.unwrap().orders[0].1.state == "delivered";
+                    all &= second.desk.get(*id).await.unwrap().orders[0]
+                        .1
+                        .state
+                        .as_str()
+                        == "delivered";
                 }
                 all
             },
@@ -473,11 +477,11 @@ async fn shutdown_records_requests_in_flight_and_a_restart_doubles_nothing() {
             let v = store.get_ticket(*id).await.unwrap();
             let (order, d) = &v.orders[0];
             assert_eq!(
-                d.state == "delivered",
+                d.state.as_str() == "delivered",
                 at_centre.contains(&order.id.to_string()),
                 "ticket {id}: the store agrees with the centre after shutdown ({url})"
             );
-            marked += usize::from(d.state == "delivered");
+            marked += usize::from(d.state.as_str() == "delivered");
         }
         store.close().await;
         let second = core(url, &centre.base_url()).await;
@@ -487,7 +491,11 @@ async fn shutdown_records_requests_in_flight_and_a_restart_doubles_nothing() {
             async || {
                 let mut all = true;
                 for id in &ids {
-                    all &= second.desk.get(*id).await.unwrap().orders[0].1.state == "delivered";
+                    all &= second.desk.get(*id).await.unwrap().orders[0]
+                        .1
+                        .state
+                        .as_str()
+                        == "delivered";
                 }
                 all
             },
@@ -566,7 +574,7 @@ async fn sf5_line_test_and_sf6_progress_over_grpc() {
     assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{early:?}");
     dispatch_reviewed(&core, id).await;
     wait_for("delivered", Duration::from_secs(10), async || {
-        core.desk.get(id).await.unwrap().orders[0].1.state == "delivered"
+        core.desk.get(id).await.unwrap().orders[0].1.state.as_str() == "delivered"
     })
     .await;
     let p = c

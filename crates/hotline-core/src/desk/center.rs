@@ -40,7 +40,7 @@ impl Desk {
             .find(|(o, _)| o.id == order_id)
             .map(|(_, d)| d.clone());
         let Some(center_ref) = delivery.as_ref().and_then(|d| d.center_ref.clone()) else {
-            let state = delivery.map(|d| d.state).unwrap_or_default();
+            let state = delivery.map_or("", |d| d.state.as_str());
             return Err(CoreError::NotReady(format!(
                 "ticket {id} has not reached the 112 centre yet (delivery: {state})"
             )));

@@ -36,7 +36,7 @@ fn event(desk: &Desk, e: &DeskEvent) -> pb::Event {
             order: Some(convert::order(
                 order,
                 &hotline_store::rows::OrderDelivery {
-                    state: "not_sendable".into(),
+                    state: hotline_store::rows::DeliveryState::NotSendable,
                     center_ref: None,
                     center_status: None,
                 },
