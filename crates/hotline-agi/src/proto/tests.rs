@@ -343,3 +343,77 @@ fn a_long_command_is_cut_to_one_line() {
     assert!(line.len() <= MAX_LINE + 1);
     assert_eq!(line.matches('\n').count(), 1);
 }
+
+#[test]
+fn arbitrary_bytes_never_panic_the_decoder() {
+    // A seeded xorshift: the same 2,000 inputs every run, biased towards protocol-ish bytes.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // Pieces of real traffic and of garbage, joined at random and cut anywhere.
+    let pieces: [&[u8]; 16] = [
+        b"agi_network: yes\n",
+        b"agi_uniqueid: 1.2\n",
+        b"\n",
+        b"200 result=1\n",
+        b"200 result= (timeout)\n",
+        b"200 result=-1 endpos=0\n",
+        b"HANGUP\n",
+        b"520-Invalid command syntax.\n",
+        b"520 End of proper usage.\n",
+        b"511 dead\n",
+        b"hello\n",
+        b"999 x\n",
+        b"\xff\xfe\x00(",
+        b"agi_",
+        b"result=",
+        b"\r\n",
+    ];
+    let (mut items, mut errors) = (0, 0);
+    for _ in 0..2000 {
+        let mut d = Decoder::new();
+        let n = (next() % 30) as usize;
+        let mut bytes = Vec::new();
+        for _ in 0..n {
+            bytes.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        // fed in random-sized pieces, header phase and (when it got there) reply phase
+        let mut i = 0;
+        while i < bytes.len() {
+            let n = 1 + (next() % 40) as usize;
+            d.feed(&bytes[i..(i + n).min(bytes.len())]);
+            i += n;
+            loop {
+                match d.poll() {
+                    Ok(Some(_)) => items += 1,
+                    Ok(None) => break,
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        let mut r = Decoder::after_header();
+        r.feed(&bytes);
+        loop {
+            match r.poll() {
+                Ok(Some(_)) => items += 1,
+                Ok(None) => break,
+                Err(_) => {
+                    errors += 1;
+                    break;
+                }
+            }
+        }
+    }
+    // The inputs reach both outcomes: parsed items and refusals (each a typed error).
+    assert!(
+        items > 100 && errors > 100,
+        "items {items}, errors {errors}"
+    );
+}
