@@ -125,11 +125,27 @@ fn scripted(dir: &Path, steps: Vec<Step>) -> (AgiChannel<tokio::io::DuplexStream
     (ch, peer)
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
+/// A scratch directory, removed when the test ends.
+struct TmpDir(std::path::PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(name: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("hotline-agi-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TmpDir(d)
 }
 
 #[tokio::test]
