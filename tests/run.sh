@@ -122,6 +122,8 @@ if [[ -n "$skip" ]]; then
 fi
 
 CARGO_LOG="$REPO/target/test-cargo.log"
+STAMP="$REPO/target/.test-run-started"
+touch "$STAMP"
 say "cargo test --workspace"
 cargo test --workspace --locked "$@" 2>&1 | tee "$CARGO_LOG"
 rc=${PIPESTATUS[0]}
@@ -154,9 +156,15 @@ run_py() { # name, script
   fi
 }
 
+have_bin() { # the binary cargo test just built for crates/hotline's integration tests
+  [[ -x "$REPO/target/debug/hotline" && "$REPO/target/debug/hotline" -nt "$STAMP" ]] \
+    || [[ -x "$REPO/target/debug/hotline" && $rc -eq 0 ]]
+}
 if [[ $# -eq 0 ]]; then
-  say "cargo build -p hotline (the binary for the Python peers)"
-  if cargo build -p hotline --locked; then
+  # `cargo test --workspace` built target/debug/hotline for the binary's own tests, with the
+  # workspace's feature set; a separate `cargo build -p hotline` would resolve features anew
+  # and rebuild half the tree, so it runs only when that binary is missing.
+  if have_bin || { say "cargo build -p hotline (the binary for the Python peers)"; cargo build -p hotline --locked; }; then
     run_py python-interop tests/python/run.sh
     if [[ -f tests/agi/run.sh ]]; then
       run_py fastagi-peer tests/agi/run.sh
