@@ -485,3 +485,6 @@ impl AgiQueue {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
