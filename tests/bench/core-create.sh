@@ -160,7 +160,7 @@ bench_backend() {
   local cfg_args=()
   [[ -z "${SERVE_CONFIG:-}" ]] || cfg_args=(--config "$SERVE_CONFIG")
   "$HOTLINE" serve --data-dir "$WORK" "${db_args[@]}" "${cfg_args[@]}" \
-    --grpc-listen "127.0.0.1:$gport" --http-listen "127.0.0.1:$hport" >"$WORK/serve.log" 2>&1 &
+    --grpc-listen "127.0.0.1:$gport" --http-listen "127.0.0.1:$hport" --no-agi >"$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
   local ready=0
   for _ in $(seq 1 100); do

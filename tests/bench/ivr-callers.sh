@@ -48,7 +48,7 @@ echo "{\"baseline\":\"sipp uac -> sipp uas\",\"rate\":$BASE_RATE,\"ok\":${ok:-0}
 
 GRPC="$(free_port)"; HTTP="$(free_port)"; SIP="$(free_port)"
 "$BIN/hotline" serve --data-dir "$TMP/var" --grpc-listen "127.0.0.1:$GRPC" --http-listen "127.0.0.1:$HTTP" \
-  --sip-listen "127.0.0.1:$SIP" --rtp-ports 20000-39998 --admin-password bench-admin-1 \
+  --sip-listen "127.0.0.1:$SIP" --rtp-ports 20000-39998 --admin-password bench-admin-1 --no-agi \
   >"$TMP/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do
