@@ -293,7 +293,7 @@ pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let ch = crate::cli::connect(&a.server).await?;
+    let ch = crate::client::connect(&a.server).await?;
     let mut req = tonic::Request::new(pb::ListTicketsRequest {
         page_size: 1,
         faulty_number: a.number.clone(),

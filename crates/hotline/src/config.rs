@@ -1,6 +1,7 @@
 //! Configuration: a TOML file (`--config`), overridden by `HOTLINE_*` environment variables and
 //! flags (clap handles both), with embedded defaults so `hotline serve` runs with nothing.
 
+use clap::Args;
 use hotline_domain::rules::DeskRules;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,37 @@ pub fn sqlite_url(data_dir: &Path) -> anyhow::Result<String> {
         "sqlite://{}?mode=rwc",
         data_dir.join("hotline.db").display()
     ))
+}
+
+/// The store flags shared by `serve` and `admin`.
+#[derive(Args, Debug)]
+pub(crate) struct StoreArgs {
+    /// Where SQLite and recordings live.
+    #[arg(long, env = "HOTLINE_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
+    #[arg(long, env = "HOTLINE_DATABASE_URL")]
+    pub(crate) database_url: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, env = "HOTLINE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// `--database-url`, else the file's `database_url`, else SQLite in the data dir.
+pub(crate) fn database_url(args: &StoreArgs, file: &FileConfig) -> anyhow::Result<String> {
+    if let Some(u) = args
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+    {
+        return Ok(u);
+    }
+    let dir = args
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./var"));
+    sqlite_url(&dir)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! that ended, alerts — and sets it not ready on Ctrl-C. `hotline queue` shows who waits and
 //! the queue's service level.
 
-use crate::cli::{Conn, authed, beijing_time, connect};
+use crate::client::{Conn, authed, beijing_time, connect};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::queue_service_client::QueueServiceClient;

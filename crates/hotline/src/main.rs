@@ -1,11 +1,16 @@
 //! `hotline`: the one binary. `serve` runs the system; `admin` bootstraps agents; `ticket` and
 //! `agent` are a small gRPC client for operators trying the system.
 
+mod admin;
+mod agent;
 mod agi;
 mod calls;
 mod cli;
+mod client;
 mod config;
 mod desktop;
+mod serve;
+mod ticket;
 
 use clap::Parser;
 

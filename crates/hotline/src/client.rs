@@ -1,0 +1,63 @@
+//! Client plumbing for the gRPC commands: the connection flags (`Conn`), `connect`, the bearer
+//! token on each request (`authed`) and printing helpers shared by the commands.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tonic::transport::Channel;
+
+#[derive(Args, Debug)]
+pub(crate) struct Conn {
+    /// The core's gRPC address.
+    #[arg(
+        long,
+        env = "HOTLINE_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub(crate) server: String,
+    /// Bearer token from `hotline login`.
+    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true, global = true)]
+    pub(crate) token: Option<String>,
+}
+
+pub(crate) async fn connect(server: &str) -> anyhow::Result<Channel> {
+    Channel::from_shared(server.to_string())
+        .context("--server")?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the core at {server}; is `hotline serve` running?"))
+}
+
+pub(crate) fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
+    let Some(token) = &conn.token else {
+        bail!("no token: run `hotline login` and export HOTLINE_TOKEN");
+    };
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().context("token")?,
+    );
+    Ok(r)
+}
+
+/// A protobuf timestamp as China Standard Time (UTC+8), e.g. `2026-11-30 21:33`.
+pub(crate) fn beijing_time(t: Option<&prost_types::Timestamp>) -> String {
+    let Some(t) = t else {
+        return "-".into();
+    };
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::from_unix_timestamp(t.seconds) {
+        Ok(dt) => {
+            let dt = dt.to_offset(offset);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute()
+            )
+        }
+        Err(_) => t.seconds.to_string(),
+    }
+}
