@@ -6,6 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+mod fixture;
+pub use fixture::{ADMIN, ScratchDir, StartedCore, TestCore, authed, login};
+
 /// The environment variable naming the PostgreSQL server for tests.
 pub const POSTGRES_ENV: &str = "HOTLINE_TEST_DATABASE_URL";
 
