@@ -3,50 +3,15 @@
 //! scheduler; and the bad input the API must refuse. Runs on SQLite, and on PostgreSQL when
 //! `HOTLINE_TEST_DATABASE_URL` is set.
 
-use hotline_core::SystemClock;
-use hotline_core::server::{CoreConfig, RunningCore, start};
-use hotline_domain::rules::DeskRules;
+use hotline_core::server::RunningCore;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
-use std::sync::Arc;
+use hotline_testkit::{TestCore, authed};
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
-
-async fn database_urls() -> Vec<(String, Option<std::path::PathBuf>)> {
-    let dir = hotline_testkit::temp_dir("e2e");
-    let mut out = vec![(hotline_testkit::sqlite_url(&dir, "e2e.db"), Some(dir))];
-    out.extend(hotline_testkit::fresh_postgres().await.map(|u| (u, None)));
-    out
-}
-
-async fn boot(url: &str) -> RunningCore {
-    let cfg = CoreConfig {
-        grpc_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_string(),
-        store: Default::default(),
-        rules: DeskRules::default(),
-        bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-        service_account: None,
-        acd: Default::default(),
-        scheduler_max_sleep: Duration::from_millis(100),
-        voicemail_dir: std::env::temp_dir(),
-        center: None,
-    };
-    start(cfg, Arc::new(SystemClock))
-        .await
-        .expect("core starts")
-}
-
-fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
-}
 
 struct Clients {
     agents: AgentServiceClient<Channel>,
@@ -120,10 +85,11 @@ fn ticket_req(number: &str, fault: &str, channel: &str, class: &str) -> pb::Crea
 
 #[tokio::test]
 async fn ivr_ticket_through_junior_dispatch_senior_review_and_urgent_dispatch() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
+    for tc in TestCore::backends("e2e").await {
+        let url = tc.database_url().to_string();
+        let core = tc.start().await;
         let mut c = clients(&core).await;
-        let admin = login(&mut c, "admin", "admin-secret").await;
+        let admin = core.admin.clone();
         let [ivr, j1, s1, _s2] = staff(
             &mut c,
             &admin,
@@ -314,10 +280,10 @@ async fn ivr_ticket_through_junior_dispatch_senior_review_and_urgent_dispatch() 
 
 #[tokio::test]
 async fn bad_input_gets_the_right_code_and_changes_nothing() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
+    for tc in TestCore::backends("e2e").await {
+        let core = tc.start().await;
         let mut c = clients(&core).await;
-        let admin = login(&mut c, "admin", "admin-secret").await;
+        let admin = core.admin.clone();
         let [j1, s1, q1] = staff(
             &mut c,
             &admin,
@@ -650,10 +616,11 @@ async fn bad_input_gets_the_right_code_and_changes_nothing() {
 
 #[tokio::test]
 async fn te1_so2_scheduler_raises_alerts_on_the_feed_and_in_the_store() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
+    for tc in TestCore::backends("e2e").await {
+        let url = tc.database_url().to_string();
+        let core = tc.start().await;
         let mut c = clients(&core).await;
-        let admin = login(&mut c, "admin", "admin-secret").await;
+        let admin = core.admin.clone();
         let [t1] = staff(&mut c, &admin, [("t1", "text_entry")]).await;
         let mut feed = c
             .agents
@@ -736,10 +703,10 @@ async fn reqwest_metrics(addr: std::net::SocketAddr) -> String {
 
 #[tokio::test]
 async fn jo8_an_ivr_report_inherits_the_customer_known_for_the_number() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
+    for tc in TestCore::backends("e2e").await {
+        let core = tc.start().await;
         let mut c = clients(&core).await;
-        let admin = login(&mut c, "admin", "admin-secret").await;
+        let admin = core.admin.clone();
         let [j1] = staff(&mut c, &admin, [("j1", "junior")]).await;
         // an agent once registered the number as a big customer's
         let first = c
