@@ -11,7 +11,7 @@
 //! | [`server`] | [`CallServer`]: start-up checks, SIP driver, per-call tasks, event routing, clean shutdown |
 //! | [`router`] | [`router::Router`]: call handle → the task that owns the call (incoming and outgoing) |
 //! | [`queue`] | [`AgentQueue`] (what `ToAgent` becomes), [`CallContext`], [`VoicemailFallback`] |
-//! | [`acd`] | [`GrpcQueue`]: the agent queue in the core (`QueueService`): hold announcements, ring the agent's softphone, bridge |
+//! | [`grpc_queue`] | [`GrpcQueue`]: the agent queue in the core (`QueueService`): hold announcements, ring the agent's softphone, bridge |
 //! | [`voicemail`] | markers beside recordings in flight, [`voicemail::MarkingBackend`], the start-up [`voicemail::sweep`] |
 //! | [`metrics`] | [`metrics::CallMetrics`]: call setup time (INVITE → 200 OK) and live calls, registered into the registry the binary passes in |
 //! | [`dialer`] | a scripted caller (our UAC + a media leg sending RFC 4733 keys): `hotline demo` and tests |
@@ -29,16 +29,16 @@
 //!   only once the core has registered the message; the start-up sweep repairs and registers
 //!   what a crash left.
 
-pub mod acd;
 pub mod channel;
 pub mod dialer;
+pub mod grpc_queue;
 pub mod metrics;
 pub mod queue;
 pub mod router;
 pub mod server;
 pub mod voicemail;
 
-pub use acd::GrpcQueue;
+pub use grpc_queue::GrpcQueue;
 pub use channel::SipChannel;
 pub use metrics::CallMetrics;
 pub use queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
