@@ -5,62 +5,18 @@
 //! only on its worklist's tickets, the system account looks tickets up by number only, task
 //! kinds per role). Runs on SQLite, and on PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
 
-use hotline_core::SystemClock;
-use hotline_core::server::{CoreConfig, RunningCore, start};
 use hotline_domain::Role;
 use hotline_domain::permissions::{self, Access, MATRIX, PUBLIC_SERVICES};
-use hotline_domain::rules::DeskRules;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use hotline_testkit::{StartedCore, TestCore, authed};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_prost::prost::Message;
-
-async fn database_urls() -> Vec<(String, Option<std::path::PathBuf>)> {
-    let dir = hotline_testkit::temp_dir("permissions");
-    let mut out = vec![(hotline_testkit::sqlite_url(&dir, "perm.db"), Some(dir))];
-    out.extend(hotline_testkit::fresh_postgres().await.map(|u| (u, None)));
-    out
-}
-
-async fn boot(url: &str) -> RunningCore {
-    let cfg = CoreConfig {
-        grpc_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_string(),
-        store: Default::default(),
-        rules: DeskRules::default(),
-        bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-        service_account: None,
-        acd: Default::default(),
-        scheduler_max_sleep: Duration::from_millis(200),
-        voicemail_dir: std::env::temp_dir(),
-        center: None,
-    };
-    start(cfg, Arc::new(SystemClock))
-        .await
-        .expect("core starts")
-}
-
-fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
-}
-
-async fn channel(core: &RunningCore) -> Channel {
-    Channel::from_shared(format!("http://{}", core.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
 
 async fn login(ch: &Channel, id: &str, pw: &str) -> String {
     AgentServiceClient::new(ch.clone())
@@ -83,30 +39,21 @@ fn password(role: Role) -> String {
 }
 
 /// One agent per role (the bootstrap admin is the admin), created by the admin and logged in.
-async fn one_agent_per_role(ch: &Channel) -> HashMap<Role, String> {
-    let admin = login(ch, "admin", "admin-secret").await;
-    let mut agents = AgentServiceClient::new(ch.clone());
-    let mut tokens = HashMap::new();
+async fn boot(tc: TestCore) -> (StartedCore, HashMap<Role, String>) {
+    let mut tc = tc.with_config(|cfg| cfg.scheduler_max_sleep = Duration::from_millis(200));
     for role in Role::ALL {
-        if role == Role::Admin {
-            continue;
+        if role != Role::Admin {
+            tc = tc.with_named_agent(&agent_id(role), role.label_zh(), role, &password(role));
         }
-        agents
-            .create_agent(authed(
-                &admin,
-                pb::CreateAgentRequest {
-                    agent_id: agent_id(role),
-                    name: role.label_zh().into(),
-                    role: role.as_str().into(),
-                    password: password(role),
-                },
-            ))
-            .await
-            .unwrap();
-        tokens.insert(role, login(ch, &agent_id(role), &password(role)).await);
     }
-    tokens.insert(Role::Admin, admin);
-    tokens
+    let core = tc.start().await;
+    let mut tokens: HashMap<Role, String> = Role::ALL
+        .into_iter()
+        .filter(|r| *r != Role::Admin)
+        .map(|r| (r, core.token(&agent_id(r)).to_string()))
+        .collect();
+    tokens.insert(Role::Admin, core.admin.clone());
+    (core, tokens)
 }
 
 /// Calls `path` with an empty message (the default, minimal request of every method) and
@@ -166,10 +113,10 @@ fn the_matrix_lists_every_method_of_the_proto_and_no_other() {
 
 #[tokio::test]
 async fn every_role_times_every_rpc_is_allowed_or_refused_as_the_matrix_says() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
-        let ch = channel(&core).await;
-        let tokens = one_agent_per_role(&ch).await;
+    for tc in TestCore::backends("permissions").await {
+        let url = tc.database_url().to_string();
+        let (core, tokens) = boot(tc).await;
+        let ch = core.channel.clone();
         let mut checked = 0;
         let mut failures = Vec::new();
         for rule in MATRIX {
@@ -292,10 +239,10 @@ fn ticket(number: &str, contact: &str) -> pb::CreateTicketRequest {
 /// event feed.
 #[tokio::test]
 async fn ss2_a_surveyor_sees_the_customer_contact_only_on_its_worklist() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
-        let ch = channel(&core).await;
-        let tokens = one_agent_per_role(&ch).await;
+    for tc in TestCore::backends("permissions").await {
+        let url = tc.database_url().to_string();
+        let (core, tokens) = boot(tc).await;
+        let ch = core.channel.clone();
         let (senior, surveyor) = (&tokens[&Role::Senior], &tokens[&Role::Surveyor]);
         let mut t = TicketServiceClient::new(ch.clone());
         let tc = t.clone();
@@ -448,10 +395,10 @@ async fn ss2_a_surveyor_sees_the_customer_contact_only_on_its_worklist() {
 /// number), and cannot browse them.
 #[tokio::test]
 async fn jo9_the_system_account_looks_tickets_up_by_number_only() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
-        let ch = channel(&core).await;
-        let tokens = one_agent_per_role(&ch).await;
+    for tc in TestCore::backends("permissions").await {
+        let url = tc.database_url().to_string();
+        let (core, tokens) = boot(tc).await;
+        let ch = core.channel.clone();
         let ivr = &tokens[&Role::System];
         let mut t = TicketServiceClient::new(ch.clone());
         for i in 0..7 {
@@ -524,10 +471,10 @@ async fn jo9_the_system_account_looks_tickets_up_by_number_only() {
 /// SO4/SS2/TE3: past the matrix, each role lists and completes only the task kinds it works.
 #[tokio::test]
 async fn task_kinds_stay_with_the_role_that_works_them() {
-    for (url, _dir) in database_urls().await {
-        let core = boot(&url).await;
-        let ch = channel(&core).await;
-        let tokens = one_agent_per_role(&ch).await;
+    for tc in TestCore::backends("permissions").await {
+        let url = tc.database_url().to_string();
+        let (core, tokens) = boot(tc).await;
+        let ch = core.channel.clone();
         let senior = &tokens[&Role::Senior];
         let mut t = TicketServiceClient::new(ch.clone());
         let created = t
@@ -608,10 +555,8 @@ async fn task_kinds_stay_with_the_role_that_works_them() {
 /// Chinese label).
 #[tokio::test]
 async fn jo7_so4_a_refusal_names_the_reason_and_the_role() {
-    let (url, _dir) = database_urls().await.remove(0);
-    let core = boot(&url).await;
-    let ch = channel(&core).await;
-    let tokens = one_agent_per_role(&ch).await;
+    let (core, tokens) = boot(TestCore::sqlite()).await;
+    let ch = core.channel.clone();
     let e = TicketServiceClient::new(ch.clone())
         .review_order(authed(
             &tokens[&Role::RecordingExtractor],

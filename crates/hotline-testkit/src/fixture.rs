@@ -61,7 +61,7 @@ impl Drop for ScratchDir {
 pub struct TestCore {
     cfg: CoreConfig,
     clock: Arc<dyn Clock>,
-    agents: Vec<(String, Role, String)>,
+    agents: Vec<(String, String, Role, String)>,
     dir: ScratchDir,
 }
 
@@ -137,8 +137,14 @@ impl TestCore {
     }
 
     /// An agent the admin creates after start (named after its id) and logs in.
-    pub fn with_agent(mut self, id: &str, role: Role, password: &str) -> Self {
-        self.agents.push((id.into(), role, password.into()));
+    pub fn with_agent(self, id: &str, role: Role, password: &str) -> Self {
+        self.with_named_agent(id, id, role, password)
+    }
+
+    /// [`TestCore::with_agent`] with a display name.
+    pub fn with_named_agent(mut self, id: &str, name: &str, role: Role, password: &str) -> Self {
+        self.agents
+            .push((id.into(), name.into(), role, password.into()));
         self
     }
 
@@ -159,13 +165,13 @@ impl TestCore {
             let token = login(&mut agents, &id, &pw).await;
             tokens.insert(id, token);
         }
-        for (id, role, password) in self.agents {
+        for (id, name, role, password) in self.agents {
             agents
                 .create_agent(authed(
                     &admin,
                     pb::CreateAgentRequest {
                         agent_id: id.clone(),
-                        name: id.clone(),
+                        name,
                         role: role.as_str().into(),
                         password: password.clone(),
                     },
