@@ -2,24 +2,14 @@
 //! wins; the winner replays the WAV, converts it into a voicemail-channel ticket; another
 //! message is escalated to a senior; bad input is refused and changes nothing.
 
-use hotline_core::SystemClock;
-use hotline_core::server::{CoreConfig, start};
-use hotline_domain::rules::DeskRules;
+use hotline_domain::Role;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::voicemail_service_client::VoicemailServiceClient;
-use std::sync::Arc;
+use hotline_testkit::{TestCore, authed};
 use std::time::Duration;
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
-use tonic::{Code, Request};
-
-fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
-}
+use tonic::Code;
 
 /// A short valid 8 kHz WAV.
 fn write_wav(path: &std::path::Path, seconds: f32) {
@@ -39,69 +29,18 @@ fn write_wav(path: &std::path::Path, seconds: f32) {
 
 #[tokio::test]
 async fn re1_voicemail_is_claimed_once_replayed_and_converted_or_escalated() {
-    let dir = std::env::temp_dir().join(format!("hotline-vm-{}", uuid::Uuid::new_v4()));
-    let vm_dir = dir.join("voicemail");
-    std::fs::create_dir_all(&vm_dir).unwrap();
-    let core = start(
-        CoreConfig {
-            grpc_listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}?mode=rwc", dir.join("vm.db").display()),
-            store: Default::default(),
-            rules: DeskRules::default(),
-            bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-            service_account: None,
-            acd: Default::default(),
-            scheduler_max_sleep: Duration::from_millis(200),
-            voicemail_dir: vm_dir.clone(),
-            center: None,
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let ch = Channel::from_shared(format!("http://{}", core.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut agents = AgentServiceClient::new(ch.clone());
-    let mut vm = VoicemailServiceClient::new(ch);
-    let login = async |agents: &mut AgentServiceClient<Channel>, id: &str, pw: &str| {
-        agents
-            .login(pb::LoginRequest {
-                agent_id: id.into(),
-                password: pw.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .token
-    };
-    let admin = login(&mut agents, "admin", "admin-secret").await;
-    for (id, role) in [
-        ("ivr", "system"),
-        ("r1", "recording_extractor"),
-        ("r2", "recording_extractor"),
-        ("s1", "senior"),
-    ] {
-        agents
-            .create_agent(authed(
-                &admin,
-                pb::CreateAgentRequest {
-                    agent_id: id.into(),
-                    name: id.into(),
-                    role: role.into(),
-                    password: format!("{id}-password"),
-                },
-            ))
-            .await
-            .unwrap();
-    }
-    let ivr = login(&mut agents, "ivr", "ivr-password").await;
-    let r1 = login(&mut agents, "r1", "r1-password").await;
-    let r2 = login(&mut agents, "r2", "r2-password").await;
-    let s1 = login(&mut agents, "s1", "s1-password").await;
+    let core = TestCore::sqlite()
+        .with_config(|cfg| cfg.scheduler_max_sleep = Duration::from_millis(200))
+        .with_agent("ivr", Role::System, "ivr-password")
+        .with_agent("r1", Role::RecordingExtractor, "r1-password")
+        .with_agent("r2", Role::RecordingExtractor, "r2-password")
+        .with_agent("s1", Role::Senior, "s1-password")
+        .start()
+        .await;
+    let vm_dir = core.voicemail_dir.clone();
+    let mut agents = core.client(AgentServiceClient::new);
+    let mut vm = core.client(VoicemailServiceClient::new);
+    let [ivr, r1, r2, s1] = ["ivr", "r1", "r2", "s1"].map(|id| core.token(id).to_string());
 
     write_wav(&vm_dir.join("call-1.wav"), 3.0);
     let create = |call: &str, file: &str| pb::CreateVoicemailRequest {
@@ -279,5 +218,4 @@ async fn re1_voicemail_is_claimed_once_replayed_and_converted_or_escalated() {
         .into_inner();
     assert_eq!(listed.voicemails.len(), 1);
     core.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,6 +152,7 @@ impl TestCore {
     /// configured) and every agent.
     pub async fn start(self) -> StartedCore {
         let service_account = self.cfg.service_account.clone();
+        let voicemail_dir = self.cfg.voicemail_dir.clone();
         let core = start(self.cfg, self.clock).await.expect("core starts");
         let channel = Channel::from_shared(format!("http://{}", core.grpc_addr))
             .expect("uri")
@@ -185,6 +186,7 @@ impl TestCore {
             core,
             channel,
             admin,
+            voicemail_dir,
             tokens,
             _dir: self.dir,
         }
@@ -210,6 +212,8 @@ pub struct StartedCore {
     pub channel: Channel,
     /// The bootstrap admin's token.
     pub admin: String,
+    /// Where the core reads voicemail recordings (in the scratch directory unless configured).
+    pub voicemail_dir: PathBuf,
     tokens: HashMap<String, String>,
     _dir: ScratchDir,
 }
