@@ -6,27 +6,22 @@
 //! is set.
 
 use hotline_core::clock::ManualClock;
-use hotline_core::server::{CoreConfig, RunningCore, start};
 use hotline_domain::Timestamp;
-use hotline_domain::rules::DeskRules;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::queue_service_client::QueueServiceClient;
+use hotline_testkit::{StartedCore, TestCore, authed};
 use pb::queue_instruction::Kind;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Streaming};
+use tonic::{Code, Streaming};
 
 const T0: i64 = 1_790_000_000_000;
 
-async fn urls() -> Vec<String> {
-    hotline_testkit::database_urls(&hotline_testkit::temp_dir("queue")).await
-}
-
 struct Env {
-    core: RunningCore,
+    core: StartedCore,
     clock: ManualClock,
     agents: AgentServiceClient<Channel>,
     queue: QueueServiceClient<Channel>,
@@ -34,35 +29,19 @@ struct Env {
     ivr: String,
 }
 
-async fn boot(url: &str) -> Env {
+async fn boot(tc: TestCore) -> Env {
     let clock = ManualClock::new(Timestamp(T0));
-    let cfg = CoreConfig {
-        grpc_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_string(),
-        store: Default::default(),
-        rules: DeskRules::default(),
-        bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-        service_account: Some(("ivr".into(), "ivr-secret-1".into())),
-        acd: Default::default(),
-        scheduler_max_sleep: Duration::from_millis(100),
-        voicemail_dir: std::env::temp_dir(),
-        center: None,
-    };
-    let core = start(cfg, Arc::new(clock.clone())).await.unwrap();
-    let ch = Channel::from_shared(format!("http://{}", core.grpc_addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut agents = AgentServiceClient::new(ch.clone());
-    let admin = login(&mut agents, "admin", "admin-secret").await;
-    let ivr = login(&mut agents, "ivr", "ivr-secret-1").await;
+    let core = tc
+        .with_clock(Arc::new(clock.clone()))
+        .with_config(|cfg| cfg.service_account = Some(("ivr".into(), "ivr-secret-1".into())))
+        .start()
+        .await;
+    let (admin, ivr) = (core.admin.clone(), core.token("ivr").to_string());
     Env {
+        agents: core.client(AgentServiceClient::new),
+        queue: core.client(QueueServiceClient::new),
         core,
         clock,
-        agents,
-        queue: QueueServiceClient::new(ch),
         admin,
         ivr,
     }
@@ -77,13 +56,6 @@ async fn login(c: &mut AgentServiceClient<Channel>, id: &str, pw: &str) -> Strin
     .unwrap()
     .into_inner()
     .token
-}
-
-fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
 }
 
 impl Env {
@@ -222,8 +194,8 @@ async fn next_call_event(s: &mut Streaming<pb::Event>) -> pb::event::Kind {
 
 #[tokio::test]
 async fn jo2_unanswered_offer_moves_to_the_next_idle_agent_after_15_s() {
-    for url in urls().await {
-        let mut env = boot(&url).await;
+    for tc in TestCore::backends("queue").await {
+        let mut env = boot(tc).await;
         let j1 = env.agent("j1", "junior").await;
         let j2 = env.agent("j2", "junior").await;
         let s1 = env.agent("s1", "senior").await;
@@ -394,8 +366,8 @@ async fn settled_metrics(env: &mut Env, n: u64) -> pb::QueueMetrics {
 
 #[tokio::test]
 async fn jo2_caller_who_waited_18_s_answered_on_the_first_ring_is_late_in_the_service_level() {
-    for url in urls().await {
-        let mut env = boot(&url).await;
+    for tc in TestCore::backends("queue").await {
+        let mut env = boot(tc).await;
         let j1 = env.agent("j1", "junior").await;
         env.presence(&j1, "not_ready").await.unwrap();
         // a short abandon (3 s) and a long one (8 s) first
@@ -508,8 +480,8 @@ async fn jo2_caller_who_waited_18_s_answered_on_the_first_ring_is_late_in_the_se
 
 #[tokio::test]
 async fn nobody_logged_in_or_maximum_wait_sends_the_caller_to_voicemail() {
-    for url in urls().await {
-        let mut env = boot(&url).await;
+    for tc in TestCore::backends("queue").await {
+        let mut env = boot(tc).await;
         let mut call = env.join("call-vm@test", "01088880002", false).await;
         match next(&mut call).await {
             Kind::ToVoicemail(v) => assert_eq!(v.reason, "no_agents"),
@@ -541,8 +513,8 @@ async fn nobody_logged_in_or_maximum_wait_sends_the_caller_to_voicemail() {
 
 #[tokio::test]
 async fn two_misses_set_the_agent_not_ready_and_a_caller_hanging_up_frees_the_agent() {
-    for url in urls().await {
-        let mut env = boot(&url).await;
+    for tc in TestCore::backends("queue").await {
+        let mut env = boot(tc).await;
         let j = env.agent("j1", "junior").await;
         let s = env.agent("s1", "senior").await;
         let mut seniors = env.feed(&s).await;
@@ -600,8 +572,7 @@ async fn two_misses_set_the_agent_not_ready_and_a_caller_hanging_up_frees_the_ag
 
 #[tokio::test]
 async fn bad_queue_requests_are_refused_naming_the_field() {
-    let url = urls().await.remove(0);
-    let mut env = boot(&url).await;
+    let mut env = boot(TestCore::sqlite()).await;
     let j = env.agent("j1", "junior").await;
     // only the IVR's service account queues calls
     let e = env
