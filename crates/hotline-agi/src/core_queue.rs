@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hotline_proto::auth::BearerToken;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::queue_instruction::Kind;
@@ -113,13 +114,10 @@ impl std::fmt::Debug for GrpcQueueCore {
     }
 }
 
+/// `msg` with the bearer token (the shared [`BearerToken`]; the token is picked per request
+/// because a refused one is replaced by logging in again).
 fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
-    let mut req = Request::new(msg);
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| Status::unauthenticated("token is not valid header text"))?;
-    req.metadata_mut().insert("authorization", value);
-    Ok(req)
+    Ok(BearerToken::new(token)?.authorize(Request::new(msg)))
 }
 
 fn queue_error(s: Status) -> QueueError {

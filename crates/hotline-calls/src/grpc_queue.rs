@@ -27,6 +27,7 @@ use bytes::Bytes;
 use hotline_ivr::Channel as _;
 use hotline_ivr::flows::{self, Flow, FlowError, FlowOutcome, agent};
 use hotline_media::{MediaLeg, bridge};
+use hotline_proto::auth::BearerToken;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::queue_instruction::Kind;
 use hotline_proto::v1::queue_service_client::QueueServiceClient;
@@ -63,13 +64,10 @@ impl std::fmt::Debug for GrpcQueue {
     }
 }
 
+/// `msg` with the bearer token (the shared [`BearerToken`]; the token is picked per request
+/// because a refused one is replaced by logging in again).
 fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
-    let mut req = Request::new(msg);
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| Status::unauthenticated("token is not valid header text"))?;
-    req.metadata_mut().insert("authorization", value);
-    Ok(req)
+    Ok(BearerToken::new(token)?.authorize(Request::new(msg)))
 }
 
 /// Where to send an INVITE for a registered contact: the Contact URI's address when it is

@@ -38,8 +38,8 @@ pub mod router;
 pub mod server;
 pub mod voicemail;
 
-pub use grpc_queue::GrpcQueue;
 pub use channel::SipChannel;
+pub use grpc_queue::GrpcQueue;
 pub use metrics::CallMetrics;
 pub use queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
 pub use server::{CallServer, CallServerConfig, CallSummary, StartError};

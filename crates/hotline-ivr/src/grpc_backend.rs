@@ -11,6 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hotline_proto::auth::BearerToken;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -64,13 +65,10 @@ fn status_error(s: Status) -> BackendError {
     }
 }
 
+/// `msg` with the bearer token (the shared [`BearerToken`]; the token is picked per request
+/// because a refused one is replaced by logging in again).
 fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
-    let mut req = Request::new(msg);
-    let value = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| Status::unauthenticated("token is not valid header text"))?;
-    req.metadata_mut().insert("authorization", value);
-    Ok(req)
+    Ok(BearerToken::new(token)?.authorize(Request::new(msg)))
 }
 
 impl GrpcBackend {

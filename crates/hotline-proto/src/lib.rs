@@ -1,7 +1,10 @@
 //! Generated code for the `hotline.v1` gRPC package. Only `hotline-core` (server) and clients
-//! (the CLI, the IVR) use these types; protobuf stops at the gRPC layer.
+//! (the CLI, the IVR) use these types; protobuf stops at the gRPC layer. [`auth::BearerToken`]
+//! is the one bearer-token interceptor of every client.
 
 #![allow(clippy::all, clippy::pedantic)]
+
+pub mod auth;
 
 pub mod v1 {
     tonic::include_proto!("hotline.v1");

@@ -1,6 +1,6 @@
 //! `hotline login` and `hotline agent`: log in for a bearer token, create an agent over gRPC.
 
-use crate::client::{Conn, authed, connect};
+use crate::client::{Conn, connect, connect_authed};
 use clap::Args;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
@@ -44,18 +44,14 @@ pub(crate) async fn login(a: LoginArgs) -> anyhow::Result<()> {
 
 /// Creates an agent over gRPC (admin token).
 pub(crate) async fn create(conn: Conn, new: NewAgent) -> anyhow::Result<()> {
-    let ch = connect(&conn.server).await?;
-    let mut c = AgentServiceClient::new(ch);
+    let mut c = AgentServiceClient::new(connect_authed(&conn).await?);
     let a = c
-        .create_agent(authed(
-            &conn,
-            pb::CreateAgentRequest {
-                agent_id: new.agent_id,
-                name: new.name,
-                role: new.role,
-                password: new.password,
-            },
-        )?)
+        .create_agent(pb::CreateAgentRequest {
+            agent_id: new.agent_id,
+            name: new.name,
+            role: new.role,
+            password: new.password,
+        })
         .await?
         .into_inner();
     println!("已创建坐席 created agent {} ({})", a.agent_id, a.role_label);

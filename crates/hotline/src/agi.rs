@@ -294,17 +294,14 @@ pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let ch = crate::client::connect(&a.server).await?;
-    let mut req = tonic::Request::new(pb::ListTicketsRequest {
+    let req = tonic::Request::new(pb::ListTicketsRequest {
         page_size: 1,
         faulty_number: a.number.clone(),
         ..Default::default()
     });
-    req.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}")
-            .parse()
-            .context("HOTLINE_TOKEN is not valid header text")?,
-    );
+    let req = hotline_proto::auth::BearerToken::new(&token)
+        .context("HOTLINE_TOKEN is not valid header text")?
+        .authorize(req);
     let list = TicketServiceClient::new(ch)
         .list_tickets(req)
         .await?

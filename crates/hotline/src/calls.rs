@@ -346,17 +346,14 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         .connect()
         .await
         .with_context(|| format!("cannot reach the core at {}", a.server))?;
-    let mut req = tonic::Request::new(pb::ListTicketsRequest {
+    let req = tonic::Request::new(pb::ListTicketsRequest {
         page_size: 1,
         faulty_number: a.number.clone(),
         ..Default::default()
     });
-    req.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}")
-            .parse()
-            .context("HOTLINE_TOKEN is not valid header text")?,
-    );
+    let req = hotline_proto::auth::BearerToken::new(&token)
+        .context("HOTLINE_TOKEN is not valid header text")?
+        .authorize(req);
     let list = TicketServiceClient::new(ch)
         .list_tickets(req)
         .await?

@@ -1,8 +1,11 @@
 //! Client plumbing for the gRPC commands: the connection flags (`Conn`), `connect`, the bearer
-//! token on each request (`authed`) and printing helpers shared by the commands.
+//! token on every request (`connect_authed`: the `hotline_proto::auth::BearerToken`
+//! interceptor) and printing helpers shared by the commands.
 
 use anyhow::{Context, bail};
 use clap::Args;
+use hotline_proto::auth::BearerToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 #[derive(Args, Debug)]
@@ -28,16 +31,21 @@ pub(crate) async fn connect(server: &str) -> anyhow::Result<Channel> {
         .with_context(|| format!("cannot reach the core at {server}; is `hotline serve` running?"))
 }
 
-pub(crate) fn authed<T>(conn: &Conn, msg: T) -> anyhow::Result<tonic::Request<T>> {
+/// The bearer token from `--token` / `HOTLINE_TOKEN`, checked once.
+pub(crate) fn bearer(conn: &Conn) -> anyhow::Result<BearerToken> {
     let Some(token) = &conn.token else {
         bail!("no token: run `hotline login` and export HOTLINE_TOKEN");
     };
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().context("token")?,
-    );
-    Ok(r)
+    BearerToken::new(token).context("token")
+}
+
+/// A channel to the core that sends the bearer token with every request.
+pub(crate) type AuthedChannel = InterceptedService<Channel, BearerToken>;
+
+/// Connects to `--server`, then attaches the token ([`bearer`]) to every request.
+pub(crate) async fn connect_authed(conn: &Conn) -> anyhow::Result<AuthedChannel> {
+    let channel = connect(&conn.server).await?;
+    Ok(InterceptedService::new(channel, bearer(conn)?))
 }
 
 /// A protobuf timestamp as China Standard Time (UTC+8), e.g. `2026-11-30 21:33`.

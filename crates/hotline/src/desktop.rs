@@ -3,7 +3,7 @@
 //! that ended, alerts — and sets it not ready on Ctrl-C. `hotline queue` shows who waits and
 //! the queue's service level.
 
-use crate::client::{Conn, authed, beijing_time, connect};
+use crate::client::{Conn, beijing_time, connect_authed};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::queue_service_client::QueueServiceClient;
@@ -94,14 +94,11 @@ fn or_dash(s: &str) -> &str {
 
 /// Sets `presence`, prints the feed until Ctrl-C or the server ends it, then sets not ready.
 pub async fn desk(conn: &Conn, presence: &str) -> anyhow::Result<()> {
-    let mut agents = AgentServiceClient::new(connect(&conn.server).await?);
+    let mut agents = AgentServiceClient::new(connect_authed(conn).await?);
     let me = agents
-        .set_presence(authed(
-            conn,
-            pb::SetPresenceRequest {
-                presence: presence.into(),
-            },
-        )?)
+        .set_presence(pb::SetPresenceRequest {
+            presence: presence.into(),
+        })
         .await?
         .into_inner();
     println!(
@@ -109,7 +106,7 @@ pub async fn desk(conn: &Conn, presence: &str) -> anyhow::Result<()> {
         me.agent_id, me.role_label, me.presence
     );
     let mut feed = agents
-        .stream_events(authed(conn, pb::StreamEventsRequest {})?)
+        .stream_events(pb::StreamEventsRequest {})
         .await?
         .into_inner();
     loop {
@@ -130,12 +127,9 @@ pub async fn desk(conn: &Conn, presence: &str) -> anyhow::Result<()> {
         }
     }
     let _ = agents
-        .set_presence(authed(
-            conn,
-            pb::SetPresenceRequest {
-                presence: "not_ready".into(),
-            },
-        )?)
+        .set_presence(pb::SetPresenceRequest {
+            presence: "not_ready".into(),
+        })
         .await;
     println!("已置为未就绪 set not ready");
     Ok(())
@@ -162,11 +156,8 @@ fn period_offer_rate(p: Option<&pb::QueuePeriod>) -> String {
 
 /// Prints the waiting and connected calls and the last 24 hours' figures.
 pub async fn queue(conn: &Conn) -> anyhow::Result<()> {
-    let mut q = QueueServiceClient::new(connect(&conn.server).await?);
-    let list = q
-        .list_queue(authed(conn, pb::ListQueueRequest {})?)
-        .await?
-        .into_inner();
+    let mut q = QueueServiceClient::new(connect_authed(conn).await?);
+    let list = q.list_queue(pb::ListQueueRequest {}).await?.into_inner();
     if list.entries.is_empty() {
         println!("队列为空 nobody waiting");
     }
@@ -188,14 +179,11 @@ pub async fn queue(conn: &Conn) -> anyhow::Result<()> {
         );
     }
     let m = q
-        .get_queue_metrics(authed(
-            conn,
-            pb::GetQueueMetricsRequest {
-                since: None,
-                until: None,
-                with_intervals: true,
-            },
-        )?)
+        .get_queue_metrics(pb::GetQueueMetricsRequest {
+            since: None,
+            until: None,
+            with_intervals: true,
+        })
         .await?
         .into_inner();
     let rules = m.rules.unwrap_or_default();
@@ -261,19 +249,16 @@ pub enum TaskCmd {
 }
 
 pub async fn task(conn: &Conn, cmd: TaskCmd) -> anyhow::Result<()> {
-    let mut c = TicketServiceClient::new(connect(&conn.server).await?);
+    let mut c = TicketServiceClient::new(connect_authed(conn).await?);
     match cmd {
         TaskCmd::List { kind, all } => {
             let r = c
-                .list_tasks(authed(
-                    conn,
-                    pb::ListTasksRequest {
-                        kind,
-                        include_done: all,
-                        page_size: 200,
-                        after_id: 0,
-                    },
-                )?)
+                .list_tasks(pb::ListTasksRequest {
+                    kind,
+                    include_done: all,
+                    page_size: 200,
+                    after_id: 0,
+                })
                 .await?
                 .into_inner();
             if r.tasks.is_empty() {
@@ -295,7 +280,7 @@ pub async fn task(conn: &Conn, cmd: TaskCmd) -> anyhow::Result<()> {
         }
         TaskCmd::Done { id, note } => {
             let t = c
-                .complete_task(authed(conn, pb::CompleteTaskRequest { id, note })?)
+                .complete_task(pb::CompleteTaskRequest { id, note })
                 .await?
                 .into_inner();
             println!(

@@ -1,6 +1,6 @@
 //! `hotline ticket ...` and `hotline alerts`: tickets and deadline alerts over gRPC.
 
-use crate::client::{Conn, authed, beijing_time, connect};
+use crate::client::{Conn, beijing_time, connect_authed};
 use anyhow::bail;
 use clap::Subcommand;
 use hotline_proto::v1 as pb;
@@ -106,7 +106,7 @@ fn print_ticket(t: &pb::Ticket) {
 }
 
 pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
-    let mut c = TicketServiceClient::new(connect(&conn.server).await?);
+    let mut c = TicketServiceClient::new(connect_authed(&conn).await?);
     match cmd {
         TicketCmd::Create {
             number,
@@ -120,22 +120,19 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
             urgent,
         } => {
             let r = c
-                .create_ticket(authed(
-                    &conn,
-                    pb::CreateTicketRequest {
-                        faulty_number: number,
-                        contact_number: contact,
-                        customer_name: name,
-                        customer_class: class,
-                        branch,
-                        fault_type: fault,
-                        description,
-                        channel,
-                        received_at: None,
-                        urgent,
-                        supplement_of: 0,
-                    },
-                )?)
+                .create_ticket(pb::CreateTicketRequest {
+                    faulty_number: number,
+                    contact_number: contact,
+                    customer_name: name,
+                    customer_class: class,
+                    branch,
+                    fault_type: fault,
+                    description,
+                    channel,
+                    received_at: None,
+                    urgent,
+                    supplement_of: 0,
+                })
                 .await?
                 .into_inner();
             if let Some(t) = &r.ticket {
@@ -151,17 +148,14 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
             limit,
         } => {
             let r = c
-                .list_tickets(authed(
-                    &conn,
-                    pb::ListTicketsRequest {
-                        page_size: limit,
-                        page_token: String::new(),
-                        status,
-                        faulty_number: number,
-                        channel: String::new(),
-                        urgent_only: false,
-                    },
-                )?)
+                .list_tickets(pb::ListTicketsRequest {
+                    page_size: limit,
+                    page_token: String::new(),
+                    status,
+                    faulty_number: number,
+                    channel: String::new(),
+                    urgent_only: false,
+                })
                 .await?
                 .into_inner();
             for t in &r.tickets {
@@ -172,13 +166,13 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
             }
         }
         TicketCmd::Show { id } => print_ticket(
-            &c.get_ticket(authed(&conn, pb::GetTicketRequest { id })?)
+            &c.get_ticket(pb::GetTicketRequest { id })
                 .await?
                 .into_inner(),
         ),
         TicketCmd::History { id } => {
             for e in c
-                .get_ticket_history(authed(&conn, pb::GetTicketHistoryRequest { id })?)
+                .get_ticket_history(pb::GetTicketHistoryRequest { id })
                 .await?
                 .into_inner()
                 .events
@@ -202,15 +196,12 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
             note,
         } => {
             let r = c
-                .review_order(authed(
-                    &conn,
-                    pb::ReviewOrderRequest {
-                        ticket_id: id,
-                        order_id: order,
-                        approve: !reject,
-                        note,
-                    },
-                )?)
+                .review_order(pb::ReviewOrderRequest {
+                    ticket_id: id,
+                    order_id: order,
+                    approve: !reject,
+                    note,
+                })
                 .await?
                 .into_inner();
             if let Some(t) = &r.ticket {
@@ -225,60 +216,48 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
         } => {
             let r = match action.as_str() {
                 "dispatch" => {
-                    c.dispatch_ticket(authed(&conn, pb::DispatchTicketRequest { id, note: text })?)
+                    c.dispatch_ticket(pb::DispatchTicketRequest { id, note: text })
                         .await
                 }
                 "follow-up" => {
-                    c.follow_up_ticket(authed(&conn, pb::FollowUpTicketRequest { id, note: text })?)
+                    c.follow_up_ticket(pb::FollowUpTicketRequest { id, note: text })
                         .await
                 }
                 "cancel" => {
-                    c.cancel_ticket(authed(&conn, pb::CancelTicketRequest { id, reason: text })?)
+                    c.cancel_ticket(pb::CancelTicketRequest { id, reason: text })
                         .await
                 }
                 "escalate" => {
-                    c.escalate_ticket(authed(
-                        &conn,
-                        pb::EscalateTicketRequest { id, reason: text },
-                    )?)
-                    .await
+                    c.escalate_ticket(pb::EscalateTicketRequest { id, reason: text })
+                        .await
                 }
                 "answer" => {
-                    c.answer_ticket(authed(&conn, pb::AnswerTicketRequest { id, answer: text })?)
+                    c.answer_ticket(pb::AnswerTicketRequest { id, answer: text })
                         .await
                 }
                 "urgent" => {
-                    c.mark_urgent(authed(&conn, pb::MarkUrgentRequest { id, reason: text })?)
+                    c.mark_urgent(pb::MarkUrgentRequest { id, reason: text })
                         .await
                 }
-                "note" => {
-                    c.add_note(authed(&conn, pb::AddNoteRequest { id, text })?)
-                        .await
-                }
+                "note" => c.add_note(pb::AddNoteRequest { id, text }).await,
                 "clear" => {
-                    c.clear_ticket(authed(&conn, pb::ClearTicketRequest { id, note: text })?)
+                    c.clear_ticket(pb::ClearTicketRequest { id, note: text })
                         .await
                 }
                 "close" => {
-                    c.close_ticket(authed(&conn, pb::CloseTicketRequest { id, note: text })?)
+                    c.close_ticket(pb::CloseTicketRequest { id, note: text })
                         .await
                 }
                 "second-dispatch" => {
-                    c.second_dispatch(authed(
-                        &conn,
-                        pb::SecondDispatchRequest { id, warning: text },
-                    )?)
-                    .await
+                    c.second_dispatch(pb::SecondDispatchRequest { id, warning: text })
+                        .await
                 }
                 "manager" => {
-                    c.transfer_to_manager(authed(
-                        &conn,
-                        pb::TransferToManagerRequest {
-                            id,
-                            reason,
-                            note: text,
-                        },
-                    )?)
+                    c.transfer_to_manager(pb::TransferToManagerRequest {
+                        id,
+                        reason,
+                        note: text,
+                    })
                     .await
                 }
                 other => bail!("unknown action {other:?}"),
@@ -294,15 +273,12 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
 
 /// Lists recent deadline alerts.
 pub(crate) async fn alerts(conn: Conn) -> anyhow::Result<()> {
-    let mut c = TicketServiceClient::new(connect(&conn.server).await?);
+    let mut c = TicketServiceClient::new(connect_authed(&conn).await?);
     let r = c
-        .list_alerts(authed(
-            &conn,
-            pb::ListAlertsRequest {
-                page_size: 50,
-                ticket_id: 0,
-            },
-        )?)
+        .list_alerts(pb::ListAlertsRequest {
+            page_size: 50,
+            ticket_id: 0,
+        })
         .await?
         .into_inner();
     for a in r.alerts {
