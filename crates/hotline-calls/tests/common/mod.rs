@@ -16,13 +16,10 @@ use std::time::Duration;
 use hotline_calls::{
     AgentQueue, CallServer, CallServerConfig, CallSummary, GrpcQueue, VoicemailFallback,
 };
-use hotline_core::SystemClock;
-use hotline_core::server::{CoreConfig, RunningCore, start};
-use hotline_domain::rules::DeskRules;
 use hotline_ivr::{GrpcBackend, IvrConfig};
 use hotline_proto::v1 as pb;
-use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+use hotline_testkit::StartedCore;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -83,7 +80,7 @@ pub fn authed<T>(token: &str, msg: T) -> Request<T> {
 pub struct Hotline {
     pub dir: PathBuf,
     pub vm_dir: PathBuf,
-    pub core: Option<RunningCore>,
+    pub core: Option<StartedCore>,
     pub grpc: Channel,
     pub grpc_uri: String,
     pub admin: String,
@@ -185,42 +182,21 @@ impl Hotline {
         }
         let vm_dir = dir.join("voicemail");
         std::fs::create_dir_all(&vm_dir).unwrap();
-        let core = start(
-            CoreConfig {
-                grpc_listen: "127.0.0.1:0".parse().unwrap(),
-                http_listen: "127.0.0.1:0".parse().unwrap(),
-                database_url: url.to_owned(),
-                store: Default::default(),
-                rules: DeskRules::default(),
-                bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-                service_account: Some((IVR_ID.into(), IVR_PASSWORD.into())),
-                acd: hotline_core::acd::AcdSettings {
+        let core = hotline_testkit::TestCore::on(url)
+            .with_config(|cfg| {
+                cfg.service_account = Some((IVR_ID.into(), IVR_PASSWORD.into()));
+                cfg.acd = hotline_core::acd::AcdSettings {
                     answer_timeout,
                     ..Default::default()
-                },
-                scheduler_max_sleep: Duration::from_millis(200),
-                voicemail_dir: vm_dir.clone(),
-                center: None,
-            },
-            Arc::new(SystemClock),
-        )
-        .await
-        .expect("core starts");
-        let grpc_uri = format!("http://{}", core.grpc_addr);
-        let grpc = Channel::from_shared(grpc_uri.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let admin = AgentServiceClient::new(grpc.clone())
-            .login(pb::LoginRequest {
-                agent_id: "admin".into(),
-                password: "admin-secret".into(),
+                };
+                cfg.scheduler_max_sleep = Duration::from_millis(200);
+                cfg.voicemail_dir = vm_dir.clone();
             })
-            .await
-            .unwrap()
-            .into_inner()
-            .token;
+            .start()
+            .await;
+        let grpc_uri = format!("http://{}", core.grpc_addr);
+        let grpc = core.channel.clone();
+        let admin = core.admin.clone();
         let mut h = Hotline {
             dir: dir.to_owned(),
             vm_dir,
