@@ -4,14 +4,13 @@
 //! that lets requests in flight finish and records them; line test and progress over gRPC. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
 
 use center112_sim::{Faults, RunningSim, SimConfig, Simulator};
-use hotline_core::SystemClock;
 use hotline_core::auth::Principal;
 use hotline_core::delivery::DeliveryConfig;
-use hotline_core::server::{CenterLink, CoreConfig, RunningCore, start};
-use hotline_domain::rules::DeskRules;
+use hotline_core::server::{CenterLink, RunningCore};
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, TicketStatus};
+use hotline_testkit::{StartedCore, TestCore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,40 +48,32 @@ async fn sim(db: &Path, listen: &str, faults: Faults) -> RunningSim {
     .expect("simulator starts")
 }
 
-async fn core(url: &str, center_base: &str) -> RunningCore {
+async fn core(url: &str, center_base: &str) -> StartedCore {
     core_with_callback(url, center_base, None).await
 }
 
 /// `callback`: where the centre is told to send events (`None`: our own listener).
-async fn core_with_callback(url: &str, center_base: &str, callback: Option<String>) -> RunningCore {
-    let cfg = CoreConfig {
-        grpc_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.into(),
-        store: Default::default(),
-        rules: DeskRules::default(),
-        bootstrap_admin: None,
-        service_account: None,
-        acd: Default::default(),
-        scheduler_max_sleep: Duration::from_millis(200),
-        voicemail_dir: std::env::temp_dir(),
-        center: Some(CenterLink {
-            client: Arc::new(
-                hotline_center112::HttpCenter::new(center_base, Duration::from_secs(2)).unwrap(),
-            ),
-            secret: SECRET.as_bytes().to_vec(),
-            callback_url: callback,
-            delivery: DeliveryConfig {
-                backoff_base: Duration::from_millis(50),
-                backoff_max: Duration::from_millis(500),
-                max_sleep: Duration::from_millis(100),
-                ..DeliveryConfig::default()
-            },
-        }),
-    };
-    start(cfg, Arc::new(SystemClock))
+async fn core_with_callback(url: &str, center_base: &str, callback: Option<String>) -> StartedCore {
+    TestCore::on(url)
+        .with_config(|cfg| {
+            cfg.scheduler_max_sleep = Duration::from_millis(200);
+            cfg.center = Some(CenterLink {
+                client: Arc::new(
+                    hotline_center112::HttpCenter::new(center_base, Duration::from_secs(2))
+                        .unwrap(),
+                ),
+                secret: SECRET.as_bytes().to_vec(),
+                callback_url: callback,
+                delivery: DeliveryConfig {
+                    backoff_base: Duration::from_millis(50),
+                    backoff_max: Duration::from_millis(500),
+                    max_sleep: Duration::from_millis(100),
+                    ..DeliveryConfig::default()
+                },
+            });
+        })
+        .start()
         .await
-        .expect("core starts")
 }
 
 fn who(id: &str, role: Role) -> Principal {
