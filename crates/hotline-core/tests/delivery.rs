@@ -281,15 +281,14 @@ struct Rig {
     center: FakeCenter,
     dyn_center: Arc<dyn Center112>,
     cfg: DeliveryConfig,
-    _dir: std::path::PathBuf,
+    _dir: hotline_testkit::ScratchDir,
 }
 
 async fn rig() -> Rig {
-    let dir = std::env::temp_dir().join(format!("hotline-delivery-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open(StoreOptions::new(format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("d.db").display()
+    let dir = hotline_testkit::ScratchDir::new("delivery");
+    let store = Store::open(StoreOptions::new(hotline_testkit::sqlite_url(
+        dir.path(),
+        "d.db",
     )))
     .await
     .unwrap();
@@ -580,15 +579,14 @@ struct Live {
     center: FakeCenter,
     stop: tokio_util::sync::CancellationToken,
     worker: tokio::task::JoinHandle<()>,
-    _dir: std::path::PathBuf,
+    _dir: hotline_testkit::ScratchDir,
 }
 
 async fn live(center: FakeCenter, cfg: DeliveryConfig) -> Live {
-    let dir = std::env::temp_dir().join(format!("hotline-delivery-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Store::open(StoreOptions::new(format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("d.db").display()
+    let dir = hotline_testkit::ScratchDir::new("delivery");
+    let store = Store::open(StoreOptions::new(hotline_testkit::sqlite_url(
+        dir.path(),
+        "d.db",
     )))
     .await
     .unwrap();
