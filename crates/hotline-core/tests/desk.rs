@@ -62,7 +62,8 @@ fn recording(call_id: &str, file_name: &str) -> Recording {
 
 #[tokio::test]
 async fn voicemail_is_claimed_once_and_converted_by_its_claimer() {
-    let dir = hotline_testkit::temp_dir("desk-vm");
+    let scratch = hotline_testkit::ScratchDir::new("desk-vm");
+    let dir = scratch.path();
     let vm_dir = dir.join("voicemail");
     std::fs::create_dir_all(&vm_dir).unwrap();
     write_wav(&vm_dir.join("a.wav"));
@@ -183,7 +184,8 @@ async fn voicemail_is_claimed_once_and_converted_by_its_claimer() {
 
 #[tokio::test]
 async fn voicemail_escalation_needs_a_claim_and_a_reason() {
-    let dir = hotline_testkit::temp_dir("desk-vm-esc");
+    let scratch = hotline_testkit::ScratchDir::new("desk-vm-esc");
+    let dir = scratch.path();
     let vm_dir = dir.join("voicemail");
     std::fs::create_dir_all(&vm_dir).unwrap();
     write_wav(&vm_dir.join("b.wav"));
@@ -230,7 +232,8 @@ async fn voicemail_escalation_needs_a_claim_and_a_reason() {
 
 #[tokio::test]
 async fn te3_original_task_is_listed_for_the_data_manager_and_completed_once() {
-    let dir = hotline_testkit::temp_dir("desk-tasks");
+    let scratch = hotline_testkit::ScratchDir::new("desk-tasks");
+    let dir = scratch.path();
     let clerk = who("c1", Role::Junior);
     let dm = who("dm1", Role::DataManager);
     for (url, desk, _clock) in desks(&dir).await {
