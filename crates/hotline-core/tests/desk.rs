@@ -72,7 +72,7 @@ async fn voicemail_is_claimed_once_and_converted_by_its_claimer() {
         who("x1", Role::RecordingExtractor),
         who("x2", Role::RecordingExtractor),
     );
-    for (url, desk, clock) in desks(&dir).await {
+    for (url, desk, clock) in desks(dir).await {
         let mut feed = desk.events.subscribe();
         let mailbox = desk.mailbox(&vm_dir);
         let v = mailbox
@@ -192,7 +192,7 @@ async fn voicemail_escalation_needs_a_claim_and_a_reason() {
     std::fs::write(vm_dir.join("junk.wav"), b"not a wav").unwrap();
     let ivr = who("ivr", Role::System);
     let x1 = who("x1", Role::RecordingExtractor);
-    for (url, desk, _clock) in desks(&dir).await {
+    for (url, desk, _clock) in desks(dir).await {
         let mailbox = desk.mailbox(&vm_dir);
         for bad in ["../b.wav", "b.mp3", "junk.wav"] {
             let e = mailbox
@@ -236,7 +236,7 @@ async fn te3_original_task_is_listed_for_the_data_manager_and_completed_once() {
     let dir = scratch.path();
     let clerk = who("c1", Role::Junior);
     let dm = who("dm1", Role::DataManager);
-    for (url, desk, _clock) in desks(&dir).await {
+    for (url, desk, _clock) in desks(dir).await {
         let created = desk
             .create_ticket(
                 &clerk,
