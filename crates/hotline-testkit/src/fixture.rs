@@ -15,6 +15,7 @@ use hotline_core::server::{CoreConfig, RunningCore, start};
 use hotline_core::{Clock, SystemClock};
 use hotline_domain::Role;
 use hotline_domain::rules::DeskRules;
+use hotline_proto::auth::BearerToken;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use std::collections::HashMap;
@@ -27,14 +28,12 @@ use tonic::transport::Channel;
 /// The bootstrap admin every [`TestCore`] creates: (agent id, password).
 pub const ADMIN: (&str, &str) = ("admin", "admin-secret");
 
-/// `msg` with `authorization: Bearer <token>`.
+/// `msg` with `authorization: Bearer <token>` (through [`BearerToken`], the interceptor the
+/// CLI and the IVR use).
 pub fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    r
+    BearerToken::new(token)
+        .expect("a token is header text")
+        .authorize(Request::new(msg))
 }
 
 /// A scratch directory removed when dropped.
@@ -231,6 +230,15 @@ impl StartedCore {
         new(self.channel.clone())
     }
 
+    /// A client whose every request carries `token`:
+    /// `core.client_as(core.token("s1"), TicketServiceClient::with_interceptor)`.
+    pub fn client_as<C>(&self, token: &str, new: impl FnOnce(Channel, BearerToken) -> C) -> C {
+        new(
+            self.channel.clone(),
+            BearerToken::new(token).expect("a token is header text"),
+        )
+    }
+
     /// Shuts the core down (then removes its scratch directory).
     pub async fn shutdown(self) {
         self.core.shutdown().await;
@@ -241,5 +249,34 @@ impl std::ops::Deref for StartedCore {
     type Target = RunningCore;
     fn deref(&self) -> &RunningCore {
         &self.core
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_started_core_knows_its_agents_and_removes_its_scratch_dir() {
+        let tc = TestCore::sqlite().with_agent("s1", Role::Senior, "s1-password");
+        let dir = tc.dir().to_path_buf();
+        let core = tc.start().await;
+        assert!(core.voicemail_dir.starts_with(&dir));
+        let me = core
+            .client_as(core.token("s1"), AgentServiceClient::with_interceptor)
+            .get_me(pb::GetMeRequest {})
+            .await
+            .expect("the agent's token is accepted")
+            .into_inner();
+        assert_eq!((me.agent_id.as_str(), me.role.as_str()), ("s1", "senior"));
+        let admin = core
+            .client(AgentServiceClient::new)
+            .get_me(authed(&core.admin, pb::GetMeRequest {}))
+            .await
+            .expect("the admin's token is accepted")
+            .into_inner();
+        assert_eq!(admin.role, "admin");
+        core.shutdown().await;
+        assert!(!dir.exists(), "{} is left behind", dir.display());
     }
 }
