@@ -13,7 +13,7 @@
 //! | [`prompts`] | `prompts/prompts.toml` catalog, the ids flows use, [`check_prompts`], number reading |
 //! | [`start`] | [`prepare`]: validate the config, load the catalog, [`check_prompts`]; refuse to start naming the problem |
 //! | [`config`] | [`IvrConfig`]: timeouts, retries, voicemail limits, [`config::ServiceHours`] calendar |
-//! | [`testing`] | [`testing::ScriptedChannel`], [`testing::FakeBackend`]: flows tested without sockets |
+//! | `testing` | (feature `testing`, for tests only) `ScriptedChannel`, `FakeBackend`: flows tested without sockets |
 //!
 //! # Choices
 //!
@@ -50,6 +50,7 @@ pub mod flows;
 pub mod grpc_backend;
 pub mod prompts;
 pub mod start;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use backend::{
