@@ -7,7 +7,8 @@
 #    installed with apt-get when missing (as root, or through sudo).
 # 2. PostgreSQL: $HOTLINE_TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres when
 #    a server answers there (a local cluster that is installed but stopped is started). With
-#    none, the storage and end-to-end tests run on SQLite only, and the summary says so.
+#    none, the run opts out of the `postgres` peer (storage and end-to-end tests on SQLite
+#    only), and the summary says so; a plain `cargo test` without a server fails instead.
 # 3. A Python venv under target/test-venv for the gRPC interop and FastAGI peers, repaired or
 #    rebuilt when broken or when tests/python/requirements.txt changed.
 # 4. cargo test --workspace (one debug build, shared by every later step), then the Python
@@ -88,6 +89,9 @@ if [[ -n "$pg_url" ]]; then
   note "databases: SQLite and PostgreSQL ($pg_url)"
 else
   unset HOTLINE_TEST_DATABASE_URL
+  # PostgreSQL is a peer of the storage tests: without a server they would fail, so this run
+  # opts out of it explicitly (and says so) rather than letting them pass unchecked.
+  export HOTLINE_TEST_SKIP_PEERS="${HOTLINE_TEST_SKIP_PEERS:+$HOTLINE_TEST_SKIP_PEERS,}postgres"
   echo "NO PostgreSQL at 127.0.0.1:5432 and HOTLINE_TEST_DATABASE_URL unset: SQLite ONLY"
   note "databases: SQLite ONLY (no PostgreSQL reachable; set HOTLINE_TEST_DATABASE_URL)"
 fi

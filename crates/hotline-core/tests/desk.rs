@@ -1,5 +1,5 @@
-//! The desk's operations called directly, without gRPC (on SQLite, and on PostgreSQL when
-//! `HOTLINE_TEST_DATABASE_URL` is set): a voicemail is claimed once and converted by its
+//! The desk's operations called directly, without gRPC (on SQLite, and on PostgreSQL at
+//! `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432)): a voicemail is claimed once and converted by its
 //! claimer only; escalation needs a reason; a TE3 task is the data manager's and done once.
 
 use hotline_core::auth::Principal;

@@ -1,7 +1,7 @@
 //! End to end over real gRPC (tonic client ↔ server on 127.0.0.1:0): an IVR-created ticket
 //! through junior dispatch, senior review and urgent dispatch; the event feed; the deadline
-//! scheduler; and the bad input the API must refuse. Runs on SQLite, and on PostgreSQL when
-//! `HOTLINE_TEST_DATABASE_URL` is set.
+//! scheduler; and the bad input the API must refuse. Runs on SQLite, and on PostgreSQL at
+//! `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432).
 
 use hotline_core::server::RunningCore;
 use hotline_proto::v1 as pb;

@@ -3,7 +3,7 @@
 //! changes the cases, a method the proto has but the matrix lacks fails the coverage test);
 //! then the rules on rows and fields the handlers keep (a surveyor sees the customer contact
 //! only on its worklist's tickets, the system account looks tickets up by number only, task
-//! kinds per role). Runs on SQLite, and on PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
+//! kinds per role). Runs on SQLite, and on PostgreSQL at `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432).
 
 use hotline_domain::Role;
 use hotline_domain::permissions::{self, Access, MATRIX, PUBLIC_SERVICES};

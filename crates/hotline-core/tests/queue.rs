@@ -2,8 +2,8 @@
 //! rule in virtual time (the real 15 000 ms limit, moved by a manual clock), re-offer at once,
 //! screen pops and alerts on the event feed, presence owned by the queue, abandon, voicemail
 //! when nobody is logged in or after the maximum wait, metrics from the stored queue log, and
-//! the bad input the service refuses. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL`
-//! is set.
+//! the bad input the service refuses. SQLite, and PostgreSQL at `HOTLINE_TEST_DATABASE_URL`
+//! (default 127.0.0.1:5432).
 
 use hotline_core::clock::ManualClock;
 use hotline_domain::Timestamp;

@@ -1,7 +1,7 @@
 //! The group commit's batch path (a fixed number of statements per batch) against the
 //! one-by-one path: same ids, repeat links (also between reports in the same batch), deadlines,
 //! audit rows, tasks and alerts; batches larger than one statement's chunk; a bad request
-//! failing alone. On SQLite, and on PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
+//! failing alone. On SQLite, and on PostgreSQL at `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432).
 
 mod common;
 

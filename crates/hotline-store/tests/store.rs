@@ -1,5 +1,5 @@
-//! Store behaviour, the same on SQLite and PostgreSQL (PostgreSQL when
-//! `HOTLINE_TEST_DATABASE_URL` is set, as CI does).
+//! Store behaviour, the same on SQLite and PostgreSQL (PostgreSQL at
+//! `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432), as CI does).
 
 mod common;
 

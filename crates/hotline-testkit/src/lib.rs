@@ -1,8 +1,10 @@
 //! Test support for the integration tests of the hotline crates (a dev-dependency only).
 //!
-//! Every storage test runs on SQLite and, when `HOTLINE_TEST_DATABASE_URL` names a PostgreSQL
-//! server (CI sets it), on a fresh database created there for the test. Scratch databases are
-//! named `hotline_e2e_<uuid>`; `.ci/run` drops leftovers before a run.
+//! Every storage test runs on SQLite and on a fresh PostgreSQL database on the server named by
+//! `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432). PostgreSQL is a peer like sipp: if it
+//! does not answer the test fails, unless the run opts out with `HOTLINE_TEST_SKIP_PEERS=postgres`
+//! (tests/run.sh does so, and says "SQLite ONLY", when no server is reachable). Scratch
+//! databases are named `hotline_e2e_<uuid>`; tests/run.sh drops leftovers before a run.
 
 use std::path::{Path, PathBuf};
 
@@ -55,19 +57,41 @@ pub fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(file).display())
 }
 
-/// A fresh database on the PostgreSQL server named by [`POSTGRES_ENV`], or `None` when it is
-/// not set. Panics when it is set but the server cannot be reached: a configured backend that
-/// silently goes untested would hide failures.
+/// The PostgreSQL server the tests use when [`POSTGRES_ENV`] is unset (the local one on this
+/// kind of machine, trust auth).
+pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The name that opts a run out of PostgreSQL in [`SKIP_PEERS_ENV`] (storage tests then run on
+/// SQLite only, and say so).
+pub const POSTGRES_PEER: &str = "postgres";
+
+/// A fresh database on the PostgreSQL server named by [`POSTGRES_ENV`] (or
+/// [`DEFAULT_POSTGRES`]). PostgreSQL is a peer like sipp: when it does not answer the test
+/// fails, saying how to start one or opt out; `None` only when the run opted out explicitly
+/// with `HOTLINE_TEST_SKIP_PEERS=postgres` (tests/run.sh does that, and prints it, when no
+/// server is reachable).
 pub async fn fresh_postgres() -> Option<String> {
     use sqlx::Executor;
-    let base = std::env::var(POSTGRES_ENV).ok()?;
+    let skip = std::env::var(SKIP_PEERS_ENV).unwrap_or_default();
+    if opted_out(&skip, POSTGRES_PEER) {
+        eprintln!("PostgreSQL: skipped ({SKIP_PEERS_ENV}={skip}): this test ran on SQLite only");
+        return None;
+    }
+    let base = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES.to_string());
     sqlx::any::install_default_drivers();
     let name = format!("hotline_e2e_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
         .connect(&base)
         .await
-        .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base}: PostgreSQL not reachable: {e}"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is needed by this test and {base} does not answer ({e}): start one \
+                 (Debian `postgresql`; tests/run.sh finds it), point {POSTGRES_ENV} at one, or \
+                 opt out with {SKIP_PEERS_ENV}={POSTGRES_PEER} (SQLite only)"
+            )
+        });
     admin
         .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
@@ -138,9 +162,9 @@ impl Peer {
     }
 }
 
-/// Whether `list` (the value of [`SKIP_PEERS_ENV`]) names `peer`.
-pub fn opted_out(list: &str, peer: Peer) -> bool {
-    list.split(',').any(|p| p.trim() == peer.name())
+/// Whether `list` (the value of [`SKIP_PEERS_ENV`]) names the peer called `name`.
+pub fn opted_out(list: &str, name: &str) -> bool {
+    list.split(',').any(|p| p.trim() == name)
 }
 
 /// Call at the top of a test that needs `peer`. Returns `true` when the test must run (the peer
@@ -150,7 +174,7 @@ pub fn opted_out(list: &str, peer: Peer) -> bool {
 /// never passes without running its check.
 pub fn require_peer(peer: Peer) -> bool {
     let skip = std::env::var(SKIP_PEERS_ENV).unwrap_or_default();
-    if opted_out(&skip, peer) {
+    if opted_out(&skip, peer.name()) {
         eprintln!(
             "{}: skipped ({SKIP_PEERS_ENV}={skip}): this test did not run",
             peer.name()
@@ -177,11 +201,12 @@ mod tests {
 
     #[test]
     fn the_opt_out_list_names_peers_exactly() {
-        assert!(opted_out("baresip", Peer::Baresip));
-        assert!(opted_out("sipp, baresip", Peer::Baresip));
-        assert!(opted_out("sipp,baresip", Peer::Sipp));
-        assert!(!opted_out("", Peer::Sipp));
-        assert!(!opted_out("baresipp", Peer::Baresip));
-        assert!(!opted_out("sip", Peer::Sipp));
+        assert!(opted_out("baresip", Peer::Baresip.name()));
+        assert!(opted_out("sipp, baresip", Peer::Baresip.name()));
+        assert!(opted_out("sipp,baresip", Peer::Sipp.name()));
+        assert!(!opted_out("", Peer::Sipp.name()));
+        assert!(!opted_out("baresipp", Peer::Baresip.name()));
+        assert!(!opted_out("sip", Peer::Sipp.name()));
+        assert!(opted_out("baresip,postgres", POSTGRES_PEER));
     }
 }

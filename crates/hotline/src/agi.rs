@@ -18,8 +18,6 @@ use hotline_agi::queue::{AgiQueue, AnswerHooks, QueueSettings};
 use hotline_agi::stats::Turnaround;
 use hotline_agi::{AgiConfig, AgiContext, AgiServer, GrpcQueueCore, PromptMap, RecordingPaths};
 use hotline_ivr::{GrpcBackend, IvrConfig};
-use hotline_proto::v1 as pb;
-use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -286,40 +284,7 @@ pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
     if !ticket_digits.is_empty() {
         println!("读回的工单号 ticket number read back: {ticket_digits}");
     }
-    let Some(token) = a.token else {
-        println!(
-            "设置 HOTLINE_TOKEN（hotline login）即可显示工单 set HOTLINE_TOKEN to show the ticket:\n  hotline ticket list --number {}",
-            a.number
-        );
-        return Ok(());
-    };
-    let ch = crate::client::connect(&a.server).await?;
-    let req = tonic::Request::new(pb::ListTicketsRequest {
-        page_size: 1,
-        faulty_number: a.number.clone(),
-        ..Default::default()
-    });
-    let req = hotline_proto::auth::BearerToken::new(&token)
-        .context("HOTLINE_TOKEN is not valid header text")?
-        .authorize(req);
-    let list = TicketServiceClient::new(ch)
-        .list_tickets(req)
-        .await?
-        .into_inner();
-    let Some(t) = list.tickets.first() else {
-        bail!("no ticket on {} in the core", a.number);
-    };
-    println!(
-        "新工单 new ticket {}: 号码 {}  {} ({})  渠道 {}  来电 {}  状态 {}",
-        t.id,
-        t.faulty_number,
-        t.fault_type_label,
-        t.fault_type,
-        t.channel,
-        t.contact_number,
-        t.status_label
-    );
-    Ok(())
+    crate::client::print_reported_ticket(&a.server, a.token.as_deref(), &a.number).await
 }
 
 #[cfg(test)]

@@ -19,8 +19,6 @@ use hotline_calls::{CallServer, CallServerConfig, GrpcQueue};
 use hotline_ivr::{GrpcBackend, IvrConfig};
 use hotline_media::pacer::Pacer;
 use hotline_media::port::PortRange;
-use hotline_proto::v1 as pb;
-use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -334,44 +332,7 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
     c.close().await;
     ended.context("the hotline did not finish the call")?;
     println!("热线已挂机 the hotline hung up");
-    let Some(token) = a.token else {
-        println!(
-            "设置 HOTLINE_TOKEN（hotline login）即可显示工单 set HOTLINE_TOKEN to show the ticket:\n  hotline ticket list --number {}",
-            a.number
-        );
-        return Ok(());
-    };
-    let ch = tonic::transport::Channel::from_shared(a.server.clone())
-        .context("--server")?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the core at {}", a.server))?;
-    let req = tonic::Request::new(pb::ListTicketsRequest {
-        page_size: 1,
-        faulty_number: a.number.clone(),
-        ..Default::default()
-    });
-    let req = hotline_proto::auth::BearerToken::new(&token)
-        .context("HOTLINE_TOKEN is not valid header text")?
-        .authorize(req);
-    let list = TicketServiceClient::new(ch)
-        .list_tickets(req)
-        .await?
-        .into_inner();
-    let Some(t) = list.tickets.first() else {
-        bail!("no ticket on {} in the core", a.number);
-    };
-    println!(
-        "新工单 new ticket {}: 号码 {}  {} ({})  渠道 {}  来电 {}  状态 {}",
-        t.id,
-        t.faulty_number,
-        t.fault_type_label,
-        t.fault_type,
-        t.channel,
-        t.contact_number,
-        t.status_label
-    );
-    Ok(())
+    crate::client::print_reported_ticket(&a.server, a.token.as_deref(), &a.number).await
 }
 
 #[cfg(test)]

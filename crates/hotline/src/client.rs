@@ -69,3 +69,47 @@ pub(crate) fn beijing_time(t: Option<&prost_types::Timestamp>) -> String {
         Err(_) => t.seconds.to_string(),
     }
 }
+
+/// What `demo` and `agi-demo` print at the end: the newest ticket on `number`, read from the
+/// core with `token`, or how to see it when no token was given.
+pub(crate) async fn print_reported_ticket(
+    server: &str,
+    token: Option<&str>,
+    number: &str,
+) -> anyhow::Result<()> {
+    use hotline_proto::v1 as pb;
+    use hotline_proto::v1::ticket_service_client::TicketServiceClient;
+    let Some(token) = token else {
+        println!(
+            "设置 HOTLINE_TOKEN（hotline login）即可显示工单 set HOTLINE_TOKEN to show the ticket:\n  hotline ticket list --number {number}"
+        );
+        return Ok(());
+    };
+    let ch = connect(server).await?;
+    let req = tonic::Request::new(pb::ListTicketsRequest {
+        page_size: 1,
+        faulty_number: number.to_string(),
+        ..Default::default()
+    });
+    let req = BearerToken::new(token)
+        .context("HOTLINE_TOKEN is not valid header text")?
+        .authorize(req);
+    let list = TicketServiceClient::new(ch)
+        .list_tickets(req)
+        .await?
+        .into_inner();
+    let Some(t) = list.tickets.first() else {
+        bail!("no ticket on {number} in the core");
+    };
+    println!(
+        "新工单 new ticket {}: 号码 {}  {} ({})  渠道 {}  来电 {}  状态 {}",
+        t.id,
+        t.faulty_number,
+        t.fault_type_label,
+        t.fault_type,
+        t.channel,
+        t.contact_number,
+        t.status_label
+    );
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! The core and the 112-centre simulator together, over real HTTP: a ticket from review to
 //! clearance (回单) and the survey task; exactly-once delivery of 200 orders across a centre
 //! outage and restart; duplicated and reordered events; a core restart mid-delivery; a shutdown
-//! that lets requests in flight finish and records them; line test and progress over gRPC. SQLite, and PostgreSQL when `HOTLINE_TEST_DATABASE_URL` is set.
+//! that lets requests in flight finish and records them; line test and progress over gRPC. SQLite, and PostgreSQL at `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432).
 
 use center112_sim::{Faults, RunningSim, SimConfig, Simulator};
 use hotline_core::auth::Principal;

@@ -2,8 +2,8 @@
 //! at load, is killed with SIGKILL in the middle of the run (no shutdown, no flush), and is
 //! started again on the same database. Every ticket whose CreateTicket returned OK must be
 //! there, with the number it was created with, its creation audit row and its deadlines.
-//! SQLite (the default, a file in the data dir) and PostgreSQL when `HOTLINE_TEST_DATABASE_URL`
-//! is set.
+//! SQLite (the default, a file in the data dir) and PostgreSQL at `HOTLINE_TEST_DATABASE_URL`
+//! (default 127.0.0.1:5432).
 
 use std::net::TcpListener;
 use std::path::Path;

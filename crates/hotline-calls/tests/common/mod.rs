@@ -1,5 +1,5 @@
 //! The whole hotline in one test process: the real core (SQLite in a temp dir, or a fresh
-//! PostgreSQL database when `HOTLINE_TEST_DATABASE_URL` is set) with the IVR's service
+//! PostgreSQL database at `HOTLINE_TEST_DATABASE_URL` (default 127.0.0.1:5432)) with the IVR's service
 //! account, and a call server on 127.0.0.1 reaching it over gRPC. Prompts are short tones
 //! (every id the flows use, 120 ms each) so calls take seconds, not minutes.
 #![allow(dead_code)]

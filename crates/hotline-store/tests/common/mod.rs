@@ -1,9 +1,7 @@
-//! Opens a fresh store on SQLite (a temporary file) and, when `HOTLINE_TEST_DATABASE_URL` is
-//! set, on a fresh PostgreSQL database created for the test.
+//! Opens a fresh store on SQLite (a temporary file) and on a fresh PostgreSQL database
+//! (`hotline_testkit::fresh_postgres`: a peer that must answer unless the run opts out).
 
 use hotline_store::{Store, StoreOptions};
-use sqlx::Executor;
-use sqlx::any::AnyPoolOptions;
 
 pub struct TestDb {
     pub name: &'static str,
@@ -29,24 +27,7 @@ pub async fn databases() -> Vec<TestDb> {
         url: format!("sqlite://{}?mode=rwc", dir.join("desk.db").display()),
         _dir: Some(dir),
     }];
-    if let Ok(base) = std::env::var("HOTLINE_TEST_DATABASE_URL") {
-        let db = format!("hotline_t_{}", uuid::Uuid::new_v4().simple());
-        let admin = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&base)
-            .await
-            .expect("connect to HOTLINE_TEST_DATABASE_URL");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-            .await
-            .expect("create test database");
-        admin.close().await;
-        let url = match base.rfind('/') {
-            Some(i) if base[..i].contains("://") && i > base.find("://").unwrap_or(0) + 2 => {
-                format!("{}/{db}", &base[..i])
-            }
-            _ => format!("{base}/{db}"),
-        };
+    if let Some(url) = hotline_testkit::fresh_postgres().await {
         out.push(TestDb {
             name: "postgres",
             url,
