@@ -47,6 +47,33 @@ pub struct CoreConfig {
     pub voicemail_dir: std::path::PathBuf,
     /// The 112 centre; `None` runs without delivery (orders stay queued in the outbox).
     pub center: Option<CenterLink>,
+    /// More routes for the HTTP listener, built from the started core (the web desktop).
+    pub http_extension: Option<HttpExtension>,
+}
+
+/// What an [`HttpExtension`] is given: the started core's handles.
+#[derive(Clone)]
+pub struct CoreHandles {
+    pub desk: Desk,
+    pub auth: Arc<Auth>,
+    pub acd: AcdHandle,
+    pub metrics: CoreMetrics,
+    /// The 112 centre's client, for line tests and progress queries.
+    pub center: Option<Arc<dyn Center112>>,
+    pub voicemail_dir: std::path::PathBuf,
+    /// Cancelled when the core shuts down (long-lived responses end on it).
+    pub shutdown: CancellationToken,
+}
+
+/// Builds extra routes merged into the HTTP app (`hotline-core` does not know who supplies
+/// them: the binary passes `hotline_web`'s desktop).
+#[derive(Clone)]
+pub struct HttpExtension(pub Arc<dyn Fn(CoreHandles) -> axum::Router + Send + Sync>);
+
+impl std::fmt::Debug for HttpExtension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpExtension")
+    }
 }
 
 /// How the core reaches the 112 centre and verifies what it sends back.
@@ -255,7 +282,7 @@ pub async fn start_with_registry(
             .map(|c| c.secret.clone())
             .unwrap_or_default(),
     );
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_page))
         .route("/center112/events", post(center_event))
@@ -267,6 +294,17 @@ pub async fn start_with_registry(
             metrics: metrics.clone(),
             registry: registry.clone(),
         });
+    if let Some(ext) = &cfg.http_extension {
+        app = app.merge((ext.0)(CoreHandles {
+            desk: desk.clone(),
+            auth: auth.clone(),
+            acd: acd.clone(),
+            metrics: metrics.clone(),
+            center: cfg.center.as_ref().map(|c| c.client.clone()),
+            voicemail_dir: cfg.voicemail_dir.clone(),
+            shutdown: cancel.clone(),
+        }));
+    }
     let c = cancel.clone();
     tasks.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(http, app)

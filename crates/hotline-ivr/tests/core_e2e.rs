@@ -60,6 +60,7 @@ async fn sf1_jo9_sf9_flows_against_the_real_core() {
             scheduler_max_sleep: Duration::from_millis(200),
             voicemail_dir: vm_dir.clone(),
             center: None,
+            http_extension: None,
         },
         Arc::new(SystemClock),
     )
@@ -199,6 +200,7 @@ async fn jo8_repeat_past_the_limit_goes_to_a_senior_with_the_real_core() {
             scheduler_max_sleep: Duration::from_millis(200),
             voicemail_dir: vm_dir.clone(),
             center: None,
+            http_extension: None,
         },
         Arc::new(clock.clone()),
     )

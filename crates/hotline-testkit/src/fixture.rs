@@ -106,6 +106,7 @@ impl TestCore {
                 scheduler_max_sleep: Duration::from_millis(100),
                 voicemail_dir,
                 center: None,
+                http_extension: None,
             },
             clock: Arc::new(SystemClock),
             agents: Vec::new(),

@@ -242,6 +242,7 @@ async fn main() {
                 callback_url: None,
                 delivery,
             }),
+            http_extension: None,
         },
         Arc::new(SystemClock),
     )
