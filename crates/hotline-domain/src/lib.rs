@@ -15,6 +15,8 @@
 //! - [`rules`]: time rules as data: the repair time-limit table and the desk deadlines
 //!   (TE1/TE4 two hours, SO2 one hour, urgent at once), and the deadlines a ticket carries.
 //! - [`repeat`]: repeat-report (重复申告) classification.
+//! - [`intake`]: text intake (TE1-TE4, DM5): document channels and states, the two-hour
+//!   deadlines from receipt, file-name checks, type sniffing.
 //! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
 //!   the others may not (rendered into `docs/permissions.md`).
 //!
@@ -22,6 +24,7 @@
 //! refusal is a typed error carrying a reason a person can act on.
 
 pub mod ids;
+pub mod intake;
 pub mod named;
 pub mod order;
 pub mod permissions;
