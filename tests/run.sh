@@ -12,7 +12,8 @@
 # 3. A Python venv under target/test-venv for the gRPC interop and FastAGI peers, repaired or
 #    rebuilt when broken or when tests/python/requirements.txt changed.
 # 4. cargo test --workspace (one debug build, shared by every later step), then the Python
-#    grpcio/prometheus interop tests against the built binary, then the FastAGI peer tests.
+#    grpcio/prometheus interop tests against the built binary, then the FastAGI peer tests,
+#    then every fuzz target for a fixed number of runs (tests/fuzz.sh; needs nightly).
 #
 # Opt-outs, printed in the summary: HOTLINE_TEST_SKIP_PEERS=baresip,sipp (tests that need a
 # peer named there return without checking; a peer missing without an opt-out FAILS the test,
@@ -177,8 +178,24 @@ if [[ $# -eq 0 ]]; then
     FAILED=1
     note "cargo build -p hotline: FAILED; the Python peers did not run"
   fi
+  # libFuzzer over every fuzz target, a fixed number of runs from a fixed seed (needs nightly;
+  # without it the stable corpus replay in cargo test is what ran, and this says so)
+  say "fuzz (tests/fuzz.sh)"
+  bash tests/fuzz.sh 2>&1 | tee "$REPO/target/test-fuzz.log"
+  frc=${PIPESTATUS[0]}
+  fline=$(grep -E '^fuzz: [0-9]+ targets run' "$REPO/target/test-fuzz.log" | tail -n1)
+  fr=$(grep -Eo '[0-9]+ targets run' <<<"$fline" | awk '{print $1+0}')
+  ff=$(grep -Eo '[0-9]+ failed' <<<"$fline" | awk '{print $1+0}')
+  fr=${fr:-0}; ff=${ff:-0}
+  total_passed=$((total_passed + fr - ff)); total_failed=$((total_failed + ff))
+  if [[ $frc -ne 0 ]]; then
+    FAILED=1
+    note "fuzz: FAILED (exit $frc): ${fline:-no summary} (log: target/test-fuzz.log)"
+  else
+    note "${fline:-fuzz: no summary line}"
+  fi
 else
-  note "cargo test was limited by arguments ($*): the Python peers did not run"
+  note "cargo test was limited by arguments ($*): the Python peers and the fuzzers did not run"
 fi
 
 # ---------------------------------------------------------------------------------------------
