@@ -138,6 +138,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         scheduler_max_sleep: Duration::from_secs(1),
         voicemail_dir: voicemail_dir.clone(),
         center: Some(center),
+        http_extension: Some(hotline_web::extension()),
     };
     let res = serve_core_and_calls(cfg, calls, agi, &ivr_password).await;
     if let Some(sim) = sim {

@@ -1,0 +1,135 @@
+//! Domain values as the desktop's script reads them (labels in zh-CN next to wire values).
+
+use hotline_core::acd::CallInfo;
+use hotline_domain::Ticket;
+use hotline_store::{AlertRecord, AuditRecord, TicketView, VoicemailRecord};
+use serde_json::{Value, json};
+
+/// A ticket row (lists, screen pops). `show_contact` false blanks the contact number.
+pub fn ticket(t: &Ticket, limit_hours: u32, show_contact: bool) -> Value {
+    json!({
+        "id": t.id,
+        "faulty_number": t.faulty_number.as_str(),
+        "contact_number": if show_contact { t.contact_number.as_ref().map_or("", |n| n.as_str()) } else { "" },
+        "customer_name": t.customer.name,
+        "customer_class": t.customer.class.as_str(),
+        "customer_class_label": t.customer.class.label_zh(),
+        "branch": t.customer.branch,
+        "fault_type": t.fault_type.as_str(),
+        "fault_type_label": t.fault_type.label_zh(),
+        "description": t.description,
+        "channel": t.channel.as_str(),
+        "channel_label": t.channel.label_zh(),
+        "received_at": t.received_at.0,
+        "created_at": t.created_at.0,
+        "created_by": t.created_by,
+        "urgent": t.urgent,
+        "status": t.status.as_str(),
+        "status_label": t.status.label_zh(),
+        "repeat_of": t.repeat_of,
+        "version": t.version,
+        "updated_at": t.updated_at.0,
+        "repair_limit_hours": limit_hours,
+    })
+}
+
+/// A ticket with its orders and deadlines (the ticket panel, the review queue).
+pub fn view(v: &TicketView, limit_hours: u32, show_contact: bool) -> Value {
+    let mut t = ticket(&v.ticket, limit_hours, show_contact);
+    t["orders"] = v
+        .orders
+        .iter()
+        .map(|(o, d)| {
+            json!({
+                "id": o.id,
+                "kind": o.kind.as_str(),
+                "kind_label": o.kind.label_zh(),
+                "review": o.review.as_str(),
+                "review_label": o.review.label_zh(),
+                "urgent": o.urgent,
+                "note": o.note,
+                "created_by": o.created_by,
+                "created_at": o.created_at.0,
+                "reviewed_by": o.reviewed_by,
+                "review_note": o.review_note,
+                "delivery": d.state.as_str(),
+            })
+        })
+        .collect();
+    t["deadlines"] = v
+        .deadlines
+        .iter()
+        .map(|d| {
+            json!({
+                "kind": d.deadline.kind.as_str(),
+                "label": d.deadline.kind.label_zh(),
+                "due_at": d.deadline.due_at.0,
+                "met_at": d.deadline.met_at.map(|m| m.0),
+                "warned": d.warned,
+                "breached": d.breached,
+            })
+        })
+        .collect();
+    t
+}
+
+pub fn history(events: &[AuditRecord]) -> Value {
+    events
+        .iter()
+        .map(|e| {
+            json!({
+                "at": e.at.0,
+                "actor": e.actor,
+                "role": e.role,
+                "action": e.action,
+                "from": e.before_status,
+                "to": e.after_status,
+                "detail": e.detail,
+            })
+        })
+        .collect()
+}
+
+pub fn alert(a: &AlertRecord) -> Value {
+    json!({
+        "id": a.id,
+        "ticket_id": a.ticket_id,
+        "deadline_kind": a.deadline_kind,
+        "level": a.level,
+        "at": a.at.0,
+        "due_at": a.due_at.0,
+        "message": a.message,
+    })
+}
+
+pub fn voicemail(v: &VoicemailRecord) -> Value {
+    json!({
+        "id": v.id,
+        "caller_id": v.caller_id,
+        "number_entered": v.number_entered,
+        "duration_ms": v.duration_ms,
+        "received_at": v.received_at.0,
+        "state": v.state.as_str(),
+        "state_label": v.state.label_zh(),
+        "claimed_by": v.claimed_by,
+        "ticket_id": v.ticket_id,
+        "note": v.note,
+    })
+}
+
+/// The screen pop of an offered or connected call.
+pub fn call(c: &CallInfo, limit: impl Fn(&Ticket) -> u32) -> Value {
+    json!({
+        "call_id": c.call_id,
+        "caller_number": c.caller_number,
+        "faulty_number": if c.faulty_number.is_empty() { &c.caller_number } else { &c.faulty_number },
+        "senior": c.senior,
+        "reason": c.reason,
+        "customer_name": c.customer.as_ref().map_or("", |x| x.name.as_str()),
+        "customer_class": c.customer.as_ref().map_or("", |x| x.class.as_str()),
+        "customer_class_label": c.customer.as_ref().map_or("", |x| x.class.label_zh()),
+        "branch": c.customer.as_ref().map_or("", |x| x.branch.as_str()),
+        "repeat": c.repeat,
+        "recent": c.recent.iter().map(|t| ticket(t, limit(t), true)).collect::<Vec<_>>(),
+    })
+}
