@@ -3,7 +3,8 @@
 #
 #   tests/run.sh
 #
-# 1. Debian packages the tests talk to (sip-tester, baresip, sox, espeak-ng, postgresql-client):
+# 1. Debian packages the tests talk to (sip-tester, baresip, sox, espeak-ng, postgresql-client,
+#    chromium + chromium-driver for the web desktop's browser test):
 #    installed with apt-get when missing (as root, or through sudo).
 # 2. PostgreSQL: $HOTLINE_TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres when
 #    a server answers there (a local cluster that is installed but stopped is started). With
@@ -35,10 +36,10 @@ note() { SUMMARY+=("$*"); }
 say "Debian packages"
 declare -A PKG_OF=(
   [sipp]=sip-tester [baresip]=baresip [sox]=sox [espeak-ng]=espeak-ng [psql]=postgresql-client
-  [pg_isready]=postgresql-client
+  [pg_isready]=postgresql-client [chromium]=chromium [chromedriver]=chromium-driver
 )
 need=()
-for cmd in sipp baresip sox espeak-ng psql pg_isready; do
+for cmd in sipp baresip sox espeak-ng psql pg_isready chromium chromedriver; do
   if ! command -v "$cmd" >/dev/null 2>&1; then
     pkg="${PKG_OF[$cmd]}"
     [[ " ${need[*]-} " == *" $pkg "* ]] || need+=("$pkg")
@@ -58,7 +59,7 @@ if [[ ${#need[@]} -gt 0 ]]; then
       || die "could not install the Debian package '$pkg' (apt-get install -y $pkg)"
   done
 fi
-echo "sipp $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -n1), baresip, sox, espeak-ng, psql: present"
+echo "sipp $(sipp -v 2>/dev/null | grep -o 'v[0-9.]*' | head -n1), baresip, sox, espeak-ng, psql, chromium: present"
 
 # ---------------------------------------------------------------------------------------------
 say "PostgreSQL"

@@ -118,6 +118,9 @@ pub enum Peer {
     Sipp,
     /// baresip 1.0, headless (Debian `baresip`).
     Baresip,
+    /// Chromium driven headless through chromedriver (WebDriver): the web desktop's browser
+    /// test (Debian `chromium` and `chromium-driver`).
+    Chromium,
 }
 
 /// The environment variable that opts a run out of peers by name, comma-separated
@@ -130,6 +133,7 @@ impl Peer {
         match self {
             Peer::Sipp => "sipp",
             Peer::Baresip => "baresip",
+            Peer::Chromium => "chromium",
         }
     }
 
@@ -138,6 +142,7 @@ impl Peer {
         match self {
             Peer::Sipp => "sip-tester",
             Peer::Baresip => "baresip",
+            Peer::Chromium => "chromium chromium-driver",
         }
     }
 
@@ -150,6 +155,7 @@ impl Peer {
                 "/usr/share/sip-tester/g711a.pcap",
             ],
             Peer::Baresip => &["/usr/bin/baresip", "/usr/lib/baresip/modules/g711.so"],
+            Peer::Chromium => &["/usr/bin/chromium", "/usr/bin/chromedriver"],
         }
     }
 

@@ -10,13 +10,14 @@ use hotline_testkit::{StartedCore, TestCore};
 
 pub const PW: &str = "secret-pw-1";
 
-/// Agents: j1 junior, s1 senior, x1 extractor, v1 surveyor, admin (bootstrap).
+/// Agents: j1 junior, s1 senior, x1 extractor, v1 surveyor, a1 admin (the supervisor).
 pub fn desktop(core: TestCore) -> TestCore {
     core.with_config(|c| c.http_extension = Some(hotline_web::extension()))
         .with_named_agent("j1", "初级甲", Role::Junior, PW)
         .with_named_agent("s1", "高级乙", Role::Senior, PW)
         .with_named_agent("x1", "提取丙", Role::RecordingExtractor, PW)
         .with_named_agent("v1", "回访丁", Role::Surveyor, PW)
+        .with_named_agent("a1", "值班长", Role::Admin, PW)
 }
 
 pub fn base(core: &StartedCore) -> String {
