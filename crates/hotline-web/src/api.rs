@@ -150,9 +150,17 @@ async fn show_contact(web: &Web, s: &Session, id: i64) -> Result<bool, WebError>
         .is_none_or(|ids| ids.contains(&id)))
 }
 
-async fn ticket_value(web: &Web, s: &Session, v: &hotline_store::TicketView) -> Result<Value, WebError> {
+async fn ticket_value(
+    web: &Web,
+    s: &Session,
+    v: &hotline_store::TicketView,
+) -> Result<Value, WebError> {
     let show = show_contact(web, s, v.ticket.id).await?;
-    Ok(json::view(v, web.core.desk.repair_limit_hours(&v.ticket), show))
+    Ok(json::view(
+        v,
+        web.core.desk.repair_limit_hours(&v.ticket),
+        show,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -419,8 +427,8 @@ pub async fn line_test(
     Query(q): Query<LineTestQuery>,
 ) -> ApiResult {
     s.allow(m::LINE_TEST)?;
-    let number = PhoneNumber::parse(&q.number)
-        .map_err(|e| ValidationError::new("number", e.to_string()))?;
+    let number =
+        PhoneNumber::parse(&q.number).map_err(|e| ValidationError::new("number", e.to_string()))?;
     let r = web
         .core
         .desk
@@ -449,7 +457,9 @@ pub async fn voicemails(State(web): State<Web>, s: Session) -> ApiResult {
         all.extend(mb.list(Some(st), 200).await?);
     }
     all.sort_by_key(|v| v.id);
-    Ok(Json(Value::Array(all.iter().map(json::voicemail).collect())))
+    Ok(Json(Value::Array(
+        all.iter().map(json::voicemail).collect(),
+    )))
 }
 
 /// POST /api/voicemails/{id}/claim
@@ -537,9 +547,14 @@ pub async fn escalate(
     once(&web, &s, &headers, f).await
 }
 
+/// A `Range` header that cannot be satisfied (416).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
 /// A `Range: bytes=...` header against a body of `len` bytes: the inclusive range to send,
-/// `Ok(None)` for the whole body, `Err(())` when it cannot be satisfied.
-pub fn byte_range(range: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
+/// `Ok(None)` for the whole body, `Err(Unsatisfiable)` when it cannot be satisfied.
+pub fn byte_range(range: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    let bad = |_| Unsatisfiable;
     let Some(r) = range else { return Ok(None) };
     let Some(spec) = r.trim().strip_prefix("bytes=") else {
         return Ok(None);
@@ -548,28 +563,28 @@ pub fn byte_range(range: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, (
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
     let (a, b) = (a.trim(), b.trim());
     if len == 0 {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     let (start, end) = if a.is_empty() {
-        let n: u64 = b.parse().map_err(|_| ())?;
+        let n: u64 = b.parse().map_err(bad)?;
         if n == 0 {
-            return Err(());
+            return Err(Unsatisfiable);
         }
         (len.saturating_sub(n), len - 1)
     } else {
-        let s: u64 = a.parse().map_err(|_| ())?;
+        let s: u64 = a.parse().map_err(bad)?;
         let e: u64 = if b.is_empty() {
             len - 1
         } else {
-            b.parse::<u64>().map_err(|_| ())?.min(len - 1)
+            b.parse::<u64>().map_err(bad)?.min(len - 1)
         };
         (s, e)
     };
     if start > end || start >= len {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     Ok(Some((start, end)))
 }
@@ -602,7 +617,7 @@ pub async fn audio(
         (header::CACHE_CONTROL, "private, no-store".to_string()),
     ];
     match byte_range(range, len) {
-        Err(()) => Ok((
+        Err(Unsatisfiable) => Ok((
             StatusCode::RANGE_NOT_SATISFIABLE,
             [(header::CONTENT_RANGE, format!("bytes */{len}"))],
         )

@@ -73,7 +73,10 @@ pub fn router(core: CoreHandles) -> Router {
         .route("/events", get(live::events))
         .route("/api/me", get(api::me))
         .route("/api/presence", post(api::presence))
-        .route("/api/tickets", get(api::list_tickets).post(api::create_ticket))
+        .route(
+            "/api/tickets",
+            get(api::list_tickets).post(api::create_ticket),
+        )
         .route("/api/tickets/{id}", get(api::get_ticket))
         .route("/api/tickets/{id}/act", post(api::act))
         .route("/api/tickets/{id}/review", post(api::review))

@@ -72,9 +72,10 @@ pub fn event_json(web: &Web, e: &DeskEvent, role: Role) -> Option<(&'static str,
             c["ring_timeout_ms"] = json!(ring_timeout_ms);
             ("offer", c)
         }
-        DeskEvent::CallConnected { info, .. } => {
-            ("connected", json::call(info, |t| desk.repair_limit_hours(t)))
-        }
+        DeskEvent::CallConnected { info, .. } => (
+            "connected",
+            json::call(info, |t| desk.repair_limit_hours(t)),
+        ),
         DeskEvent::CallOfferEnded {
             call_id, reason, ..
         } => (

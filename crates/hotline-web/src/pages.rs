@@ -90,14 +90,24 @@ fn nav(s: &Session) -> Vec<NavItem> {
         "/soon/text",
         true,
     );
-    add(matches!(r, Role::Surveyor | Role::Admin), "回访", "/soon/survey", true);
+    add(
+        matches!(r, Role::Surveyor | Role::Admin),
+        "回访",
+        "/soon/survey",
+        true,
+    );
     add(
         matches!(r, Role::DataManager | Role::Admin),
         "资料管理",
         "/soon/data",
         true,
     );
-    add(matches!(r, Role::Qa | Role::Admin), "质检", "/soon/qa", true);
+    add(
+        matches!(r, Role::Qa | Role::Admin),
+        "质检",
+        "/soon/qa",
+        true,
+    );
     add(
         matches!(r, Role::Senior | Role::DataManager | Role::Qa | Role::Admin),
         "报表",
@@ -238,7 +248,11 @@ pub fn denied_page(reason: &str) -> String {
     )
 }
 
-fn options<T: Copy>(all: &[T], wire: impl Fn(T) -> &'static str, zh: impl Fn(T) -> &'static str) -> String {
+fn options<T: Copy>(
+    all: &[T],
+    wire: impl Fn(T) -> &'static str,
+    zh: impl Fn(T) -> &'static str,
+) -> String {
     all.iter()
         .map(|&x| format!("<option value=\"{}\">{}</option>", esc(wire(x)), esc(zh(x))))
         .collect()
@@ -259,7 +273,10 @@ fn limits(web: &Web) -> Value {
 }
 
 /// GET /desk: the call desk (junior, senior).
-pub async fn desk(State(web): State<Web>, s: Session) -> Result<Response, crate::session::WebError> {
+pub async fn desk(
+    State(web): State<Web>,
+    s: Session,
+) -> Result<Response, crate::session::WebError> {
     s.allow(m::DISPATCH)?;
     s.allow(m::CREATE_TICKET)?;
     s.allow(m::SET_PRESENCE)?;
@@ -344,7 +361,10 @@ pub async fn desk(State(web): State<Web>, s: Session) -> Result<Response, crate:
 }
 
 /// GET /review: the senior's second-review queue.
-pub async fn review(State(web): State<Web>, s: Session) -> Result<Response, crate::session::WebError> {
+pub async fn review(
+    State(web): State<Web>,
+    s: Session,
+) -> Result<Response, crate::session::WebError> {
     s.allow(m::REVIEW)?;
     let main = r#"<section class="card"><h2>待二次审核派单 <span id="review-count" class="tag"></span></h2>
 <p class="hint">初级话务员的派单须经高级话务员审核后才发往 112 中心（JO7/SO4）。</p>
@@ -354,7 +374,10 @@ pub async fn review(State(web): State<Web>, s: Session) -> Result<Response, crat
 }
 
 /// GET /voicemail: the recording extractor's messages.
-pub async fn voicemail(State(web): State<Web>, s: Session) -> Result<Response, crate::session::WebError> {
+pub async fn voicemail(
+    State(web): State<Web>,
+    s: Session,
+) -> Result<Response, crate::session::WebError> {
     s.allow(m::LIST_VOICEMAILS)?;
     let faults = options(&FaultType::ALL, |f| f.as_str(), |f| f.label_zh());
     let main = format!(
@@ -367,7 +390,10 @@ pub async fn voicemail(State(web): State<Web>, s: Session) -> Result<Response, c
 }
 
 /// GET /wallboard: the supervisor's wall screen.
-pub async fn wallboard(State(web): State<Web>, s: Session) -> Result<Response, crate::session::WebError> {
+pub async fn wallboard(
+    State(web): State<Web>,
+    s: Session,
+) -> Result<Response, crate::session::WebError> {
     s.allow(m::QUEUE_METRICS)?;
     let secs = web.core.desk.rules.queue_service_level_secs;
     let main = format!(

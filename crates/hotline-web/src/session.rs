@@ -64,11 +64,18 @@ pub fn csrf_for(token: &str) -> String {
 #[derive(Debug)]
 pub enum WebError {
     /// No session, or it expired: pages go back to the login page, API calls get 401.
-    LoggedOut { expired: bool, api: bool, next: String },
+    LoggedOut {
+        expired: bool,
+        api: bool,
+        next: String,
+    },
     /// A state-changing request without the session's CSRF token, or from another site.
     Csrf,
     /// The permission matrix refused the role.
-    Denied { denied: Denied, api: bool },
+    Denied {
+        denied: Denied,
+        api: bool,
+    },
     /// The ticket changed since the page read it: the newer state.
     Stale(serde_json::Value),
     /// A field of the request is wrong.
@@ -98,9 +105,11 @@ impl WebError {
                 "expired",
                 "登录已过期，请重新登录（未提交的内容已保存在本机）".into(),
             ),
-            WebError::LoggedOut { .. } => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录".into())
-            }
+            WebError::LoggedOut { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "请先登录".into(),
+            ),
             WebError::Csrf => (
                 StatusCode::FORBIDDEN,
                 "csrf",
@@ -130,13 +139,23 @@ impl WebError {
                     C::Denied(_) | C::Forbidden { .. } => {
                         (StatusCode::FORBIDDEN, "denied", "无权执行此操作")
                     }
-                    C::Contended => (StatusCode::CONFLICT, "contended", "工单正被频繁修改，请重试"),
+                    C::Contended => (
+                        StatusCode::CONFLICT,
+                        "contended",
+                        "工单正被频繁修改，请重试",
+                    ),
                     C::NotReady(_) => (StatusCode::CONFLICT, "not_ready", "暂不能执行"),
-                    C::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "服务正在停止"),
+                    C::Unavailable => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "服务正在停止",
+                    ),
                     C::Center(_) => (StatusCode::BAD_GATEWAY, "center", "112 中心暂不可用"),
-                    C::Internal(_) | C::OutcomeUnknown(_) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误")
-                    }
+                    C::Internal(_) | C::OutcomeUnknown(_) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "服务器内部错误",
+                    ),
                 };
                 (code, kind, format!("{zh}：{e}"))
             }
@@ -326,9 +345,8 @@ pub async fn login(
                 );
             }
             let max_age = ((expires.0 - web.core.desk.clock.now().0) / 1000).max(0);
-            let cookie = format!(
-                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}"
-            );
+            let cookie =
+                format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}");
             tracing::info!(agent = %agent.agent_id, "web login");
             let mut r = Redirect::to(safe_next(&f.next)).into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -336,11 +354,9 @@ pub async fn login(
             }
             r
         }
-        Err(CoreError::BadCredentials) => crate::pages::login_response(
-            StatusCode::UNAUTHORIZED,
-            "工号或密码错误",
-            &f.next,
-        ),
+        Err(CoreError::BadCredentials) => {
+            crate::pages::login_response(StatusCode::UNAUTHORIZED, "工号或密码错误", &f.next)
+        }
         Err(e) => {
             tracing::error!(error = %e, "web login failed");
             crate::pages::login_response(

@@ -38,8 +38,14 @@ impl Driver {
             .spawn()
             .expect("chromedriver starts");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Driver {
@@ -93,16 +99,22 @@ async fn until(c: &Client, expr: &str, within: Duration) -> Value {
             .execute(&format!("return ({expr});"), vec![])
             .await
             .unwrap_or(Value::Null);
-        let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-            && v != json!("")
-            && v != json!(0);
+        let truthy =
+            !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
         if truthy {
             return v;
         }
         if Instant::now() > deadline {
-            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let flash = c
-                .execute("return (document.getElementById('flash')||{}).textContent || ''", vec![])
+                .execute(
+                    "return (document.getElementById('flash')||{}).textContent || ''",
+                    vec![],
+                )
                 .await
                 .unwrap_or(Value::Null);
             panic!("timed out waiting for `{expr}` on {url} (flash: {flash})");
@@ -117,9 +129,24 @@ async fn js(c: &Client, script: &str) -> Value {
 
 async fn login(c: &Client, base: &str, id: &str) {
     c.goto(&format!("{base}/login")).await.expect("login page");
-    c.find(Locator::Id("agent_id")).await.unwrap().send_keys(id).await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys(PW).await.unwrap();
-    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("agent_id"))
+        .await
+        .unwrap()
+        .send_keys(id)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PW)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(c, "document.body.dataset.agent", Duration::from_secs(10)).await;
 }
 
@@ -152,12 +179,32 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     // ---- the junior ----
     let j = driver.browser().await;
     j.goto(&format!("{base}/")).await.unwrap();
-    until(&j, "document.getElementById('login')", Duration::from_secs(10)).await;
+    until(
+        &j,
+        "document.getElementById('login')",
+        Duration::from_secs(10),
+    )
+    .await;
     shot(&j, "login").await;
     login(&j, &base, "j1").await;
-    until(&j, "location.pathname === '/desk' && document.getElementById('conn').textContent === '实时'", Duration::from_secs(10)).await;
-    j.find(Locator::Id("p-available")).await.unwrap().click().await.unwrap();
-    until(&j, "document.getElementById('presence').textContent === '示闲'", Duration::from_secs(5)).await;
+    until(
+        &j,
+        "location.pathname === '/desk' && document.getElementById('conn').textContent === '实时'",
+        Duration::from_secs(10),
+    )
+    .await;
+    j.find(Locator::Id("p-available"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &j,
+        "document.getElementById('presence').textContent === '示闲'",
+        Duration::from_secs(5),
+    )
+    .await;
 
     // a call offered by the core's queue pops up within a second
     let info = core
@@ -178,33 +225,82 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     assert!(pop < Duration::from_secs(1), "screen pop after {pop:?}");
     eprintln!("screen pop {pop:?} after the offer");
     // the softphone answers: the form is filled from the call
-    core.acd.report_offer("browser-call-1", "j1", true).expect("answered");
+    core.acd
+        .report_offer("browser-call-1", "j1", true)
+        .expect("answered");
     until(&j, "document.getElementById('f-faulty').value === '01066554433' && document.getElementById('f-contact').value === '13800138000'", Duration::from_secs(2)).await;
 
-    j.find(Locator::Id("f-fault")).await.unwrap().select_by_value("noise").await.unwrap();
-    until(&j, "document.getElementById('f-limit').textContent.indexOf('小时') > 0", Duration::from_secs(2)).await;
-    let evil = "<script>window.__pwned=1</script><b>粗体</b><img src=x onerror=\"window.__pwned=2\">";
+    j.find(Locator::Id("f-fault"))
+        .await
+        .unwrap()
+        .select_by_value("noise")
+        .await
+        .unwrap();
+    until(
+        &j,
+        "document.getElementById('f-limit').textContent.indexOf('小时') > 0",
+        Duration::from_secs(2),
+    )
+    .await;
+    let evil =
+        "<script>window.__pwned=1</script><b>粗体</b><img src=x onerror=\"window.__pwned=2\">";
     type_into(&j, "f-desc", evil).await;
     type_into(&j, "f-name", "王先生").await;
     shot(&j, "desk").await;
-    j.find(Locator::Id("f-submit")).await.unwrap().click().await.unwrap();
-    until(&j, "!document.getElementById('ticket').hidden && document.getElementById('t-id').textContent", Duration::from_secs(5)).await;
-    let id: i64 = js(&j, "return document.getElementById('t-id').textContent.slice(1)")
+    j.find(Locator::Id("f-submit"))
         .await
-        .as_str()
         .unwrap()
-        .parse()
+        .click()
+        .await
         .unwrap();
+    until(
+        &j,
+        "!document.getElementById('ticket').hidden && document.getElementById('t-id').textContent",
+        Duration::from_secs(5),
+    )
+    .await;
+    let id: i64 = js(
+        &j,
+        "return document.getElementById('t-id').textContent.slice(1)",
+    )
+    .await
+    .as_str()
+    .unwrap()
+    .parse()
+    .unwrap();
     // the description is shown as text: no element was made from it and nothing ran
-    assert_eq!(js(&j, "return document.getElementById('t-desc').textContent").await, json!(evil));
-    assert_eq!(js(&j, "return document.querySelectorAll('#t-desc *, #recent img, #pop-recent img').length").await, json!(0));
+    assert_eq!(
+        js(&j, "return document.getElementById('t-desc').textContent").await,
+        json!(evil)
+    );
+    assert_eq!(
+        js(
+            &j,
+            "return document.querySelectorAll('#t-desc *, #recent img, #pop-recent img').length"
+        )
+        .await,
+        json!(0)
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(js(&j, "return typeof window.__pwned").await, json!("undefined"));
+    assert_eq!(
+        js(&j, "return typeof window.__pwned").await,
+        json!("undefined")
+    );
 
     // dispatch: a junior's order waits for the senior's review
     type_into(&j, "t-note", "请尽快派单").await;
-    j.find(Locator::Id("a-dispatch")).await.unwrap().click().await.unwrap();
-    until(&j, "document.getElementById('t-status').textContent === '待二次审核'", Duration::from_secs(5)).await;
+    j.find(Locator::Id("a-dispatch"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &j,
+        "document.getElementById('t-status').textContent === '待二次审核'",
+        Duration::from_secs(5),
+    )
+    .await;
     shot(&j, "ticket").await;
 
     // ---- the senior, in a second browser ----
@@ -214,38 +310,99 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     let item = format!("document.querySelector('.review-item[data-id=\"{id}\"]')");
     until(&s, &item, Duration::from_secs(5)).await;
     assert_eq!(
-        js(&s, &format!("return {item}.querySelector('.desc').textContent")).await,
+        js(
+            &s,
+            &format!("return {item}.querySelector('.desc').textContent")
+        )
+        .await,
         json!(evil)
     );
     shot(&s, "review").await;
-    s.find(Locator::Css(".review-note")).await.unwrap().send_keys("同意派单").await.unwrap();
-    s.find(Locator::Css(".approve")).await.unwrap().click().await.unwrap();
+    s.find(Locator::Css(".review-note"))
+        .await
+        .unwrap()
+        .send_keys("同意派单")
+        .await
+        .unwrap();
+    s.find(Locator::Css(".approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(&s, &format!("!{item}"), Duration::from_secs(5)).await;
     // the junior's page follows by itself (live ticket change)
-    until(&j, "document.getElementById('t-status').textContent === '已派单'", Duration::from_secs(3)).await;
+    until(
+        &j,
+        "document.getElementById('t-status').textContent === '已派单'",
+        Duration::from_secs(3),
+    )
+    .await;
 
     // ---- an expired session keeps the half-typed form ----
     type_into(&j, "f-faulty", "01012345678").await;
     type_into(&j, "f-desc", "未提交的内容").await;
     j.delete_all_cookies().await.unwrap();
-    j.find(Locator::Id("p-not_ready")).await.unwrap().click().await.unwrap();
+    j.find(Locator::Id("p-not_ready"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(&j, "location.pathname === '/login'", Duration::from_secs(5)).await;
     type_into(&j, "agent_id", "j1").await;
     type_into(&j, "password", PW).await;
-    j.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    j.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(&j, "location.pathname === '/desk' && document.getElementById('f-faulty').value === '01012345678'", Duration::from_secs(5)).await;
-    assert_eq!(js(&j, "return document.getElementById('f-desc').value").await, json!("未提交的内容"));
+    assert_eq!(
+        js(&j, "return document.getElementById('f-desc').value").await,
+        json!("未提交的内容")
+    );
 
     // ---- the extractor plays a voicemail ----
-    s.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
+    s.find(Locator::Id("logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until(&s, "location.pathname === '/login'", Duration::from_secs(5)).await;
     login(&s, &base, "x1").await;
-    until(&s, "location.pathname === '/voicemail'", Duration::from_secs(5)).await;
+    until(
+        &s,
+        "location.pathname === '/voicemail'",
+        Duration::from_secs(5),
+    )
+    .await;
     let row = format!("document.querySelector('.vm[data-id=\"{vm}\"]')");
-    until(&s, &format!("{row} && {row}.querySelector('.claim')"), Duration::from_secs(5)).await;
-    s.find(Locator::Css(".claim")).await.unwrap().click().await.unwrap();
-    until(&s, &format!("{row} && {row}.querySelector('audio')"), Duration::from_secs(5)).await;
-    js(&s, &format!("{row}.querySelector('audio').play(); return 1")).await;
+    until(
+        &s,
+        &format!("{row} && {row}.querySelector('.claim')"),
+        Duration::from_secs(5),
+    )
+    .await;
+    s.find(Locator::Css(".claim"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &s,
+        &format!("{row} && {row}.querySelector('audio')"),
+        Duration::from_secs(5),
+    )
+    .await;
+    js(
+        &s,
+        &format!("{row}.querySelector('audio').play(); return 1"),
+    )
+    .await;
     let played = until(
         &s,
         &format!("(function(a){{ return a.currentTime > 0.3 || a.ended ? [a.duration, a.error === null] : null; }})({row}.querySelector('audio'))"),
@@ -253,7 +410,10 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     )
     .await;
     assert_eq!(played[1], json!(true), "{played}");
-    assert!((played[0].as_f64().unwrap() - 1.0).abs() < 0.05, "a one-second WAV: {played}");
+    assert!(
+        (played[0].as_f64().unwrap() - 1.0).abs() < 0.05,
+        "a one-second WAV: {played}"
+    );
     shot(&s, "voicemail").await;
 
     // ---- the supervisor's wallboard ----
