@@ -88,7 +88,11 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn action_of(s: &Step, orders: &[Order]) -> Action {
-    let text = if s.text { "说明".to_string() } else { String::new() };
+    let text = if s.text {
+        "说明".to_string()
+    } else {
+        String::new()
+    };
     match s.action {
         ActionKind::Dispatch => Action::Dispatch { note: text },
         ActionKind::FollowUp => Action::FollowUp { note: text },

@@ -60,8 +60,9 @@ pub const TARGETS: &[Target] = &[
 pub fn sip_message(data: &[u8]) {
     for datagram in [true, false] {
         if let Ok(m) = hotline_sip::parse::parse(data, datagram) {
-            let again = hotline_sip::parse::parse(&m.to_bytes(), datagram)
-                .unwrap_or_else(|e| panic!("a parsed message does not parse after serialising: {e}"));
+            let again = hotline_sip::parse::parse(&m.to_bytes(), datagram).unwrap_or_else(|e| {
+                panic!("a parsed message does not parse after serialising: {e}")
+            });
             assert_eq!(
                 again.header("call-id"),
                 m.header("call-id"),
@@ -112,7 +113,10 @@ pub fn sdp(data: &[u8]) {
 pub fn rtp(data: &[u8]) {
     let _ = hotline_media::rtp::is_rtcp(data);
     if let Ok(p) = hotline_media::rtp::RtpPacket::parse(data) {
-        assert!(p.payload.len() <= data.len(), "payload longer than the datagram");
+        assert!(
+            p.payload.len() <= data.len(),
+            "payload longer than the datagram"
+        );
         let _ = hotline_media::dtmf::TelephoneEvent::parse(p.payload);
     }
     if let Some(ev) = hotline_media::dtmf::TelephoneEvent::parse(data) {

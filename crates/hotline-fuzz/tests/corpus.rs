@@ -29,7 +29,9 @@ fn every_target_has_a_seed_corpus_and_a_fuzz_target_file() {
             "no seed corpus in {}",
             corpus.display()
         );
-        let target = fuzz_dir().join("fuzz_targets").join(format!("{}.rs", t.name));
+        let target = fuzz_dir()
+            .join("fuzz_targets")
+            .join(format!("{}.rs", t.name));
         let src = std::fs::read_to_string(&target)
             .unwrap_or_else(|e| panic!("{}: {e}", target.display()));
         assert!(
@@ -57,6 +59,9 @@ fn corpus_and_regressions_replay_without_a_panic() {
         }
     }
     assert!(failed.is_empty(), "inputs that panic: {failed:#?}");
-    assert!(replayed >= hotline_fuzz::TARGETS.len(), "replayed only {replayed} inputs");
+    assert!(
+        replayed >= hotline_fuzz::TARGETS.len(),
+        "replayed only {replayed} inputs"
+    );
     eprintln!("replayed {replayed} inputs");
 }

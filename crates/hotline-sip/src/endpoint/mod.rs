@@ -19,7 +19,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::abuse::{AbuseConfig, AbuseGuard, DropCounters};
+use crate::abuse::{AbuseConfig, AbuseGuard, Admission, DropCounters};
 use crate::dialog::{Dialog, Retransmit2xx, RetransmitStep};
 use crate::headers::{Via, param, split_list};
 use crate::message::Message;
@@ -406,9 +406,18 @@ impl Endpoint {
         bytes: &[u8],
     ) {
         let is_response = bytes.starts_with(b"SIP/");
-        if !is_response && !self.abuse.admit(now, src.ip()) {
-            self.drops.rate_limited += 1;
-            return;
+        if !is_response {
+            match self.abuse.admit(now, src.ip()) {
+                Admission::Admitted => {}
+                Admission::RateLimited => {
+                    self.drops.rate_limited += 1;
+                    return;
+                }
+                Admission::Banned => {
+                    self.drops.banned += 1;
+                    return;
+                }
+            }
         }
         match parse(bytes, transport == Transport::Udp) {
             Ok(msg) if msg.is_request() => {

@@ -105,13 +105,31 @@ impl Endpoint {
                 self.respond(now, &key, &r);
             }
             Method::Register => {
+                // the account the digest names (digest brute force is counted per account and
+                // source; a locked pair gets 403 even with the right password)
+                let account = req
+                    .header("Authorization")
+                    .and_then(crate::digest::Credentials::parse)
+                    .map(|c| c.username);
+                if let Some(a) = &account
+                    && self.abuse.is_locked(now, src.ip(), a)
+                {
+                    self.drops.locked_out += 1;
+                    let mut r = reply(403);
+                    r.push("Warning", "399 hotline \"too many failed authentications\"");
+                    return self.respond(now, &key, &r);
+                }
                 let (mut r, outcome) = self.registrar.handle_register(now, &req, src, transport);
                 r = add_tag(r, &tag);
                 match outcome {
                     RegisterOutcome::Updated { aor, contacts } => {
                         self.events.push_back(Event::Registration { aor, contacts })
                     }
-                    RegisterOutcome::AuthFailed => self.drops.auth_failures += 1,
+                    RegisterOutcome::AuthFailed => {
+                        self.drops.auth_failures += 1;
+                        self.abuse
+                            .auth_failed(now, src.ip(), account.as_deref().unwrap_or(""));
+                    }
                     RegisterOutcome::Other => {}
                 }
                 self.respond(now, &key, &r);
