@@ -17,6 +17,7 @@ use axum::routing::post;
 use hotline_center112::Center112;
 use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
+use hotline_proto::v1::knowledge_service_server::KnowledgeServiceServer;
 use hotline_proto::v1::queue_service_server::QueueServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use hotline_proto::v1::voicemail_service_server::VoicemailServiceServer;
@@ -45,6 +46,9 @@ pub struct CoreConfig {
     pub scheduler_max_sleep: Duration,
     /// Where the IVR writes voicemail recordings (served to extractors).
     pub voicemail_dir: std::path::PathBuf,
+    /// Where the knowledge base's search index lives (a cache rebuilt from the database when
+    /// missing or stale); `None` keeps it in memory.
+    pub kb_index_dir: Option<std::path::PathBuf>,
     /// The 112 centre; `None` runs without delivery (orders stay queued in the outbox).
     pub center: Option<CenterLink>,
     /// More routes for the HTTP listener, built from the started core (the web desktop).
@@ -139,6 +143,8 @@ pub enum StartError {
     },
     #[error("bootstrap admin: {0}")]
     Bootstrap(#[from] crate::error::CoreError),
+    #[error("knowledge base: {0}")]
+    Kb(crate::error::CoreError),
     #[error("reflection: {0}")]
     Reflection(String),
 }
@@ -171,6 +177,10 @@ pub async fn start_with_registry(
     }
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
+    let kb = crate::desk::kb::Knowledge::open(desk.clone(), cfg.kb_index_dir.clone())
+        .await
+        .map_err(StartError::Kb)?;
+    tasks.push(kb.spawn_refresh(Duration::from_secs(5), cancel.clone()));
     let (acd, acd_tasks) = AcdHandle::start(
         cfg.acd.clone(),
         clock.clone(),
@@ -215,6 +225,9 @@ pub async fn start_with_registry(
     health_reporter
         .set_serving::<QueueServiceServer<Queue>>()
         .await;
+    health_reporter
+        .set_serving::<KnowledgeServiceServer<crate::grpc::kb::Kb>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
@@ -238,6 +251,7 @@ pub async fn start_with_registry(
             auth: auth.clone(),
             center: cfg.center.as_ref().map(|c| c.client.clone()),
         }))
+        .add_service(KnowledgeServiceServer::new(crate::grpc::kb::Kb { kb }))
         .add_service(VoicemailServiceServer::new(Voicemails {
             desk: desk.clone(),
             auth: auth.clone(),

@@ -96,6 +96,12 @@ const DESK: &[Role] = &[
 const EXTRACTORS: &[Role] = &[R::RecordingExtractor, R::Senior, R::Admin];
 const EXTRACTORS_AND_QA: &[Role] = &[R::RecordingExtractor, R::Senior, R::Admin, R::Qa];
 const CALL_SERVER: &[Role] = &[R::System];
+/// Who keeps the knowledge base (DM1, DM2).
+const KB_KEEPERS: &[Role] = &[R::DataManager, R::Admin];
+/// Who submits difficult cases (SO7).
+const KB_SUBMITTERS: &[Role] = &[R::Senior, R::DataManager, R::Admin];
+/// Who reads classification counts (DM3, DM4; the reports).
+const TAG_READERS: &[Role] = &[R::DataManager, R::Qa, R::Admin];
 
 const fn roles(
     method: &'static str,
@@ -420,6 +426,84 @@ pub const MATRIX: &[Rule] = &[
         STAFF,
         "the live queue is for staff (JO2); the call server has its own calls' streams",
         "JO2",
+        "",
+    ),
+    // KnowledgeService
+    roles(
+        "hotline.v1.KnowledgeService/CreateArticle",
+        KB_KEEPERS,
+        "only the data manager (and admins) write knowledge-base articles (DM1/DM2); seniors submit cases with SubmitCase",
+        "DM1 DM2",
+        "",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/SubmitCase",
+        KB_SUBMITTERS,
+        "only seniors (and the data manager, admins) submit difficult cases to the knowledge base (SO7)",
+        "SO7 DM1",
+        "the case is linked to an existing ticket and starts in review",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/EditArticle",
+        KB_KEEPERS,
+        "only the data manager (and admins) edit knowledge-base articles (DM2)",
+        "DM2",
+        "refused unless expected_version is the article's current version; retired articles are reopened first",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/ChangeArticleState",
+        KB_KEEPERS,
+        "only the data manager (and admins) review, publish and retire articles (DM1/DM2)",
+        "DM1 DM2",
+        "the article's state decides the action (draft → in_review → published → retired)",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/GetArticle",
+        STAFF,
+        "the IVR's service account does not read the knowledge base",
+        "DM6 SO7",
+        "others than the data manager and admins see published articles and the cases they submitted",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/DiffArticle",
+        KB_KEEPERS,
+        "only the data manager (and admins) compare article versions (DM2)",
+        "DM2",
+        "",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/ListArticles",
+        STAFF,
+        "the IVR's service account does not read the knowledge base",
+        "DM6",
+        "others than the data manager and admins list published articles only",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/SearchArticles",
+        STAFF,
+        "the IVR's service account does not search the knowledge base",
+        "DM6",
+        "include_unpublished is honoured for the data manager and admins only",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/SuggestArticles",
+        STAFF,
+        "the IVR's service account does not search the knowledge base",
+        "DM6 JO5",
+        "published articles only",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/TagTicket",
+        KB_KEEPERS,
+        "only the data manager (and admins) classify reports and survey results (DM3/DM4)",
+        "DM3 DM4",
+        "",
+    ),
+    roles(
+        "hotline.v1.KnowledgeService/CountByTag",
+        TAG_READERS,
+        "only the data manager, quality inspectors and admins query classification counts (DM3/DM4)",
+        "DM3 DM4",
         "",
     ),
 ];

@@ -56,6 +56,10 @@ mod tests {
     fn a_changed_line_is_removed_and_added() {
         let d = diff_lines("先查电表\n再查空开\n", "先查电表\n再报修 95598\n");
         assert_eq!(render(&d), " 先查电表\n-再查空开\n+再报修 95598\n");
-        assert!(diff_lines("a", "a").iter().all(|l| l.change == LineChange::Same));
+        assert!(
+            diff_lines("a", "a")
+                .iter()
+                .all(|l| l.change == LineChange::Same)
+        );
     }
 }

@@ -160,9 +160,7 @@ impl KbIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(err("open reader"))?;
-        let writer = index
-            .writer(WRITER_MEMORY)
-            .map_err(err("open writer"))?;
+        let writer = index.writer(WRITER_MEMORY).map_err(err("open writer"))?;
         Ok((
             KbIndex {
                 index,
@@ -264,8 +262,7 @@ impl KbIndex {
         if terms.is_empty() && !q.text.trim().is_empty() && q.fault_type.is_none() {
             return Err(KbError::NoSearchTerms);
         }
-        if terms.is_empty() && q.fault_type.is_none() && q.tags.is_empty() && q.states.is_empty()
-        {
+        if terms.is_empty() && q.fault_type.is_none() && q.tags.is_empty() && q.states.is_empty() {
             return Err(KbError::NoSearchTerms);
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -276,7 +273,10 @@ impl KbIndex {
                     Term::from_field_text(f.title, t),
                     IndexRecordOption::WithFreqs,
                 );
-                text.push((Occur::Should, Box::new(BoostQuery::new(Box::new(title), 2.0))));
+                text.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(title), 2.0)),
+                ));
                 text.push((
                     Occur::Should,
                     Box::new(TermQuery::new(
@@ -444,11 +444,41 @@ mod tests {
         assert_eq!(opened, Opened::Created);
         ix.replace_all(
             [
-                doc(1, "停电怎么办", "小区突然停电，先查看电表和空开是否跳闸。", "other", &["电力"]),
-                doc(2, "电话有杂音", "通话中有杂音或串音，多为入户线受潮。", "noise", &["线路"]),
-                doc(3, "ADSL 经常掉线", "宽带 ADSL 掉线时先重启光猫，再检查分线盒。", "broadband", &["宽带"]),
-                doc(4, "电费查询", "户号可在电费单上找到，拨打 95598 查询。", "other", &["电力", "账务"]),
-                doc(5, "断线故障", "电杆倒伏造成断线，需派修抢修队。", "line_broken", &["线路"]),
+                doc(
+                    1,
+                    "停电怎么办",
+                    "小区突然停电，先查看电表和空开是否跳闸。",
+                    "other",
+                    &["电力"],
+                ),
+                doc(
+                    2,
+                    "电话有杂音",
+                    "通话中有杂音或串音，多为入户线受潮。",
+                    "noise",
+                    &["线路"],
+                ),
+                doc(
+                    3,
+                    "ADSL 经常掉线",
+                    "宽带 ADSL 掉线时先重启光猫，再检查分线盒。",
+                    "broadband",
+                    &["宽带"],
+                ),
+                doc(
+                    4,
+                    "电费查询",
+                    "户号可在电费单上找到，拨打 95598 查询。",
+                    "other",
+                    &["电力", "账务"],
+                ),
+                doc(
+                    5,
+                    "断线故障",
+                    "电杆倒伏造成断线，需派修抢修队。",
+                    "line_broken",
+                    &["线路"],
+                ),
             ],
             7,
         )
@@ -493,7 +523,10 @@ mod tests {
             .unwrap();
         let s = &hits[0].snippet;
         assert!(!s.ranges.is_empty(), "{s:?}");
-        assert!(s.ranges.iter().all(|(a, b)| &s.text[*a..*b] == "停电"), "{s:?}");
+        assert!(
+            s.ranges.iter().all(|(a, b)| &s.text[*a..*b] == "停电"),
+            "{s:?}"
+        );
         let t = &hits[0].title;
         assert_eq!(&t.text[t.ranges[0].0..t.ranges[0].1], "停电");
     }
@@ -542,8 +575,11 @@ mod tests {
     #[test]
     fn upsert_replaces_an_article_and_moves_the_generation() {
         let ix = corpus();
-        ix.upsert(&[doc(1, "来电恢复", "恢复供电后重启设备。", "other", &[])], 8)
-            .unwrap();
+        ix.upsert(
+            &[doc(1, "来电恢复", "恢复供电后重启设备。", "other", &[])],
+            8,
+        )
+        .unwrap();
         assert_eq!(ix.generation(), Some(8));
         assert_eq!(ix.len(), 5);
         assert!(ids(&ix, "停电").is_empty() || ids(&ix, "停电")[0] != 1);

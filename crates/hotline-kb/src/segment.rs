@@ -50,7 +50,7 @@ impl Segmenter {
     /// The terms of `text` as the index sees them: search-mode segments (a long word also
     /// yields its shorter words), lower-cased, without punctuation or whitespace; with their
     /// byte ranges.
-    pub fn segments<'a>(&self, text: &'a str) -> Vec<(String, usize, usize)> {
+    pub fn segments(&self, text: &str) -> Vec<(String, usize, usize)> {
         self.jieba
             .cut_for_search(text, true)
             .into_iter()

@@ -14,6 +14,8 @@
 //!   parked marks, centre events applied once and never backwards.
 //! - [`alerts`]: the deadline scheduler's queries: due deadlines, alerts, counts.
 //! - [`voicemail`]: voicemail messages: stored, claimed once, converted or escalated.
+//! - [`kb`]: knowledge-base articles with every version kept, guarded by version; the KB
+//!   generation a search index follows; classification tags on tickets and surveys.
 //! - [`rows`]: row ↔ domain conversions.
 //!
 //! Invariants: `sqlx::Error` never leaves this crate (it becomes [`StoreError`]); times are
@@ -23,6 +25,7 @@ pub mod agents;
 pub mod alerts;
 pub mod batch;
 mod create;
+pub mod kb;
 pub mod migrate;
 pub mod outbox;
 pub mod queue_log;
@@ -39,6 +42,7 @@ use std::time::Duration;
 
 pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
+pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
 pub use outbox::{EventOutcome, OutboxRow};
 pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;

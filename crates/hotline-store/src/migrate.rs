@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_voicemail.sql")),
     (4, include_str!("migrations/0004_queue_log.sql")),
     (5, include_str!("migrations/0005_center_poll.sql")),
+    (7, include_str!("migrations/0007_kb.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -105,6 +105,7 @@ impl TestCore {
                 acd: Default::default(),
                 scheduler_max_sleep: Duration::from_millis(100),
                 voicemail_dir,
+                kb_index_dir: None,
                 center: None,
                 http_extension: None,
             },

@@ -236,6 +236,7 @@ async fn main() {
             acd: Default::default(),
             scheduler_max_sleep: Duration::from_secs(1),
             voicemail_dir: std::env::temp_dir(),
+            kb_index_dir: None,
             center: Some(CenterLink {
                 client: Arc::new(HttpCenter::new(sim.base_url(), Duration::from_secs(10)).unwrap()),
                 secret: b"bench".to_vec(),

@@ -137,6 +137,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         acd: Default::default(),
         scheduler_max_sleep: Duration::from_secs(1),
         voicemail_dir: voicemail_dir.clone(),
+        kb_index_dir: Some(data_dir.join("kb-index")),
         center: Some(center),
         http_extension: Some(hotline_web::extension()),
     };

@@ -9,6 +9,8 @@
 //! - [`agents`]: agents as stored, presence, log-out (with the queue).
 //! - [`alerts`]: the alert list.
 //! - [`center`]: line tests and dispatch progress asked of the 112 centre.
+//! - [`kb`]: the knowledge base: articles, versions, the search index kept in step with
+//!   the store, search and suggestions, classification tags (DM1-DM4, DM6, SO7).
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
 //! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
@@ -18,6 +20,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod center;
+pub mod kb;
 pub mod queue;
 pub mod tasks;
 pub mod tickets;
