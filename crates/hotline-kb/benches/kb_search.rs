@@ -124,10 +124,10 @@ fn article(id: i64, rng: &mut Lcg) -> ArticleDoc {
     // ~8 sentences of 6-10 words: 150-300 characters, as the desk's answers are
     for _ in 0..8 {
         for _ in 0..(6 + rng.next() % 5) {
-            if rng.next() % 10 == 0 {
+            if rng.next().is_multiple_of(10) {
                 body.push_str(rng.pick(ASCII));
                 body.push(' ');
-            } else if rng.next() % 25 == 0 {
+            } else if rng.next().is_multiple_of(25) {
                 body.push_str(&format!("{}", 10000 + rng.next() % 90000));
             } else {
                 body.push_str(rng.pick(WORDS));

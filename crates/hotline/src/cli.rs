@@ -70,6 +70,13 @@ enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// The knowledge base: articles, cases from tickets, versions, search (DM1-DM6, SO7).
+    Kb {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: crate::kb::KbCmd,
+    },
     /// Follow-up tasks: callbacks (SO4), surveys (SS2), originals to file (TE3).
     Task {
         #[command(flatten)]
@@ -91,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Desk { conn, presence } => crate::desktop::desk(&conn, &presence).await,
         Cmd::Queue { conn } => crate::desktop::queue(&conn).await,
         Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
+        Cmd::Kb { conn, cmd } => crate::kb::kb(conn, cmd).await,
         Cmd::Alerts { conn } => crate::ticket::alerts(conn).await,
     }
 }

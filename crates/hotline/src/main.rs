@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod config;
 mod desktop;
+mod kb;
 mod serve;
 mod ticket;
 
