@@ -3,7 +3,7 @@
 #
 #   tests/run.sh
 #
-# 1. Debian packages the tests talk to (sip-tester, baresip, sox, espeak-ng, postgresql-client,
+# 1. Debian packages the tests talk to (sip-tester, baresip, sox, espeak-ng, postgresql-client, fonts-noto-cjk,
 #    chromium + chromium-driver for the web desktop's browser test):
 #    installed with apt-get when missing (as root, or through sudo).
 # 2. PostgreSQL: $HOTLINE_TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres when
@@ -45,6 +45,8 @@ for cmd in sipp baresip sox espeak-ng psql pg_isready chromium chromedriver; do
     [[ " ${need[*]-} " == *" $pkg "* ]] || need+=("$pkg")
   fi
 done
+# the CJK font the report charts draw with (hotline-report's PNG/SVG tests)
+[[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] || need+=(fonts-noto-cjk)
 if [[ ${#need[@]} -gt 0 ]]; then
   echo "missing: ${need[*]}; installing"
   SUDO=()

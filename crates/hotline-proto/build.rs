@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hotline/v1/voicemail.proto",
         "hotline/v1/queue.proto",
         "hotline/v1/kb.proto",
+        "hotline/v1/report.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

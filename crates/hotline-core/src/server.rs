@@ -19,6 +19,7 @@ use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
 use hotline_proto::v1::knowledge_service_server::KnowledgeServiceServer;
 use hotline_proto::v1::queue_service_server::QueueServiceServer;
+use hotline_proto::v1::report_service_server::ReportServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use hotline_proto::v1::voicemail_service_server::VoicemailServiceServer;
 use hotline_store::{Store, StoreOptions};
@@ -49,6 +50,9 @@ pub struct CoreConfig {
     /// Where the knowledge base's search index lives (a cache rebuilt from the database when
     /// missing or stale); `None` keeps it in memory.
     pub kb_index_dir: Option<std::path::PathBuf>,
+    /// Reports (issue 17): the `[branches]` map (checked at start: overlaps refused) and the
+    /// `[reports]` options.
+    pub reports: hotline_report::ReportConfig,
     /// The 112 centre; `None` runs without delivery (orders stay queued in the outbox).
     pub center: Option<CenterLink>,
     /// More routes for the HTTP listener, built from the started core (the web desktop).
@@ -145,6 +149,8 @@ pub enum StartError {
     Bootstrap(#[from] crate::error::CoreError),
     #[error("knowledge base: {0}")]
     Kb(crate::error::CoreError),
+    #[error("{0}")]
+    Branches(#[from] hotline_report::BranchMapError),
     #[error("reflection: {0}")]
     Reflection(String),
 }
@@ -164,7 +170,8 @@ pub async fn start_with_registry(
     let metrics = CoreMetrics::register(&registry);
     let store = Store::open(StoreOptions::new(cfg.database_url.clone()).tuned(&cfg.store)).await?;
     tracing::info!(backend = ?store.backend(), "store open");
-    let desk = Desk::new(store.clone(), cfg.rules.clone(), clock.clone());
+    let mut desk = Desk::new(store.clone(), cfg.rules.clone(), clock.clone());
+    desk.reporting = Arc::new(crate::desk::reports::Reporting::new(cfg.reports.clone())?);
     let auth = Arc::new(Auth::new(store.clone(), clock.clone()));
     if let Some((id, pw)) = &cfg.bootstrap_admin
         && store.count_agents().await? == 0
@@ -252,6 +259,10 @@ pub async fn start_with_registry(
             center: cfg.center.as_ref().map(|c| c.client.clone()),
         }))
         .add_service(KnowledgeServiceServer::new(crate::grpc::kb::Kb { kb }))
+        .add_service(ReportServiceServer::new(crate::grpc::reports::Reports {
+            desk: desk.clone(),
+            acd: acd.clone(),
+        }))
         .add_service(VoicemailServiceServer::new(Voicemails {
             desk: desk.clone(),
             auth: auth.clone(),

@@ -102,6 +102,10 @@ const KB_KEEPERS: &[Role] = &[R::DataManager, R::Admin];
 const KB_SUBMITTERS: &[Role] = &[R::Senior, R::DataManager, R::Admin];
 /// Who reads classification counts (DM3, DM4; the reports).
 const TAG_READERS: &[Role] = &[R::DataManager, R::Qa, R::Admin];
+/// Who runs the centre and reads its numbers (SF11, SS5, SO8): seniors, the data manager
+/// (classified statistics, DM3) and administrators.
+const REPORTERS: &[Role] = &[R::Senior, R::DataManager, R::Admin];
+const ADMINS: &[Role] = &[R::Admin];
 
 const fn roles(
     method: &'static str,
@@ -426,6 +430,35 @@ pub const MATRIX: &[Rule] = &[
         STAFF,
         "the live queue is for staff (JO2); the call server has its own calls' streams",
         "JO2",
+        "",
+    ),
+    // ReportService
+    roles(
+        "hotline.v1.ReportService/GetReport",
+        REPORTERS,
+        "reports are for those who run the centre: seniors, the data manager and admins (SF11, DM3, SS5)",
+        "SF11 DM3 SS5",
+        "",
+    ),
+    roles(
+        "hotline.v1.ReportService/ExportReport",
+        REPORTERS,
+        "report exports are for those who run the centre: seniors, the data manager and admins (SF11, DM3, SS5)",
+        "SF11 DM3 SS5",
+        "",
+    ),
+    roles(
+        "hotline.v1.ReportService/GetOverview",
+        REPORTERS,
+        "the morning overview is for seniors, the data manager and admins (SO8)",
+        "SO8",
+        "",
+    ),
+    roles(
+        "hotline.v1.ReportService/RestampBranches",
+        ADMINS,
+        "only an admin restamps every ticket's branch after the branch map changed (SF11)",
+        "SF11",
         "",
     ),
     // KnowledgeService

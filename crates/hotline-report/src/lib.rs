@@ -11,6 +11,7 @@
 //! - [`export`]: CSV, XLSX, SVG/PNG charts and JSON, byte-identical for the same report.
 
 pub mod branch;
+pub mod config;
 pub mod erlang;
 pub mod export;
 pub mod facts;
@@ -19,6 +20,7 @@ pub mod period;
 pub mod sections;
 
 pub use branch::{BranchConfig, BranchEntry, BranchMap, BranchMapError, UNASSIGNED};
+pub use config::{ReportConfig, ReportOptions};
 pub use export::{ExportError, ExportFormat, ExportOptions, export};
 pub use model::{Cell, Column, Format, Report, ReportKind, Row, Section};
 pub use period::{Period, PeriodError, PeriodKind};

@@ -359,7 +359,7 @@ pub(crate) async fn insert_batch(
     }
 
     // Tickets.
-    let mut args: Vec<Arg> = Vec::with_capacity(planned.len() * 17);
+    let mut args: Vec<Arg> = Vec::with_capacity(planned.len() * 18);
     for p in &planned {
         let (t, req) = (&p.created.ticket, p.req);
         args.extend([
@@ -380,12 +380,13 @@ pub(crate) async fn insert_batch(
             Arg::OptInt(t.repeat_of),
             Arg::OptInt(t.supplement_of),
             Arg::Int(req.now.0),
+            Arg::Text(req.report_branch.as_str()),
         ]);
     }
     insert_rows(
         conn,
-        "tickets (id, faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, updated_at)",
-        17,
+        "tickets (id, faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, updated_at, report_branch)",
+        18,
         &args,
     )
     .await?;

@@ -16,6 +16,7 @@
 //! - [`voicemail`]: voicemail messages: stored, claimed once, converted or escalated.
 //! - [`kb`]: knowledge-base articles with every version kept, guarded by version; the KB
 //!   generation a search index follows; classification tags on tickets and surveys.
+//! - [`reports`]: the reports' aggregation queries (issue 17) and restamping branches.
 //! - [`rows`]: row ↔ domain conversions.
 //!
 //! Invariants: `sqlx::Error` never leaves this crate (it becomes [`StoreError`]); times are
@@ -30,6 +31,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod queue_log;
 pub mod reconcile;
+pub mod reports;
 pub mod rows;
 pub mod tasks;
 pub mod tickets;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_queue_log.sql")),
     (5, include_str!("migrations/0005_center_poll.sql")),
     (7, include_str!("migrations/0007_kb.sql")),
+    (8, include_str!("migrations/0008_branches.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -37,6 +37,7 @@ fn req(t: NewTicket, now: i64) -> CreateRequest {
         role: Role::Junior,
         now: Timestamp(now),
         rules: Arc::new(DeskRules::default()),
+        report_branch: String::new(),
     }
 }
 

@@ -38,6 +38,7 @@ async fn a_ticket(store: &hotline_store::Store) -> i64 {
             role: Role::Senior,
             now: Timestamp(T0),
             rules: Arc::new(DeskRules::default()),
+            report_branch: String::new(),
         })
         .await
         .expect("ticket");

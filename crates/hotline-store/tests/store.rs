@@ -37,6 +37,7 @@ fn create_req(t: NewTicket, now: i64) -> CreateRequest {
         role: Role::System,
         now: Timestamp(now),
         rules: Arc::new(DeskRules::default()),
+        report_branch: String::new(),
     }
 }
 

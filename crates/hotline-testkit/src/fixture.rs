@@ -106,6 +106,7 @@ impl TestCore {
                 scheduler_max_sleep: Duration::from_millis(100),
                 voicemail_dir,
                 kb_index_dir: None,
+                reports: Default::default(),
                 center: None,
                 http_extension: None,
             },

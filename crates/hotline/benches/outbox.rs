@@ -237,6 +237,7 @@ async fn main() {
             scheduler_max_sleep: Duration::from_secs(1),
             voicemail_dir: std::env::temp_dir(),
             kb_index_dir: None,
+            reports: Default::default(),
             center: Some(CenterLink {
                 client: Arc::new(HttpCenter::new(sim.base_url(), Duration::from_secs(10)).unwrap()),
                 secret: b"bench".to_vec(),

@@ -77,6 +77,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::kb::KbCmd,
     },
+    /// Reports per branch and period, as a table or a csv/xlsx/svg/png/json file (issue 17).
+    Report(Box<crate::report::ReportArgs>),
     /// Follow-up tasks: callbacks (SO4), surveys (SS2), originals to file (TE3).
     Task {
         #[command(flatten)]
@@ -100,5 +102,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
         Cmd::Kb { conn, cmd } => crate::kb::kb(conn, cmd).await,
         Cmd::Alerts { conn } => crate::ticket::alerts(conn).await,
+        Cmd::Report(a) => crate::report::report(*a).await,
     }
 }

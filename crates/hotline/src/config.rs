@@ -27,6 +27,11 @@ pub struct FileConfig {
     /// Desk time rules and the repair time-limit table.
     #[serde(default)]
     pub rules: Option<DeskRules>,
+    /// The branch map (`[branches]`: `area_code`, `[[branches.branch]]` with `name`,
+    /// `prefixes`, `exchanges`), checked at start-up.
+    pub branches: Option<hotline_report::BranchConfig>,
+    /// Report options (`[reports]`: `font`, `[reports.staffing]`).
+    pub reports: Option<hotline_report::ReportOptions>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,5 +159,15 @@ mod tests {
     fn unknown_keys_are_refused() {
         let e = toml::from_str::<FileConfig>("grpc_lissen = \"x\"").unwrap_err();
         assert!(e.to_string().contains("grpc_lissen"));
+    }
+}
+
+impl FileConfig {
+    /// `[branches]` and `[reports]` as the core takes them.
+    pub fn report_config(&self) -> hotline_report::ReportConfig {
+        hotline_report::ReportConfig {
+            branches: self.branches.clone().unwrap_or_default(),
+            options: self.reports.clone().unwrap_or_default(),
+        }
     }
 }

@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod desktop;
 mod kb;
+mod report;
 mod serve;
 mod ticket;
 

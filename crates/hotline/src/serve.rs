@@ -138,6 +138,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         scheduler_max_sleep: Duration::from_secs(1),
         voicemail_dir: voicemail_dir.clone(),
         kb_index_dir: Some(data_dir.join("kb-index")),
+        reports: hotline_report::ReportConfig { branches: file.branches.unwrap_or_default(), options: file.reports.unwrap_or_default() },
         center: Some(center),
         http_extension: Some(hotline_web::extension()),
     };

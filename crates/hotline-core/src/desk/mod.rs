@@ -11,6 +11,7 @@
 //! - [`center`]: line tests and dispatch progress asked of the 112 centre.
 //! - [`kb`]: the knowledge base: articles, versions, the search index kept in step with
 //!   the store, search and suggestions, classification tags (DM1-DM4, DM6, SO7).
+//! - [`reports`]: reports and statistics per branch and period, the SO8 overview (issue 17).
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
 //! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
@@ -22,6 +23,7 @@ pub mod alerts;
 pub mod center;
 pub mod kb;
 pub mod queue;
+pub mod reports;
 pub mod tasks;
 pub mod tickets;
 pub mod voicemail;
@@ -40,6 +42,8 @@ pub struct Desk {
     pub events: EventBus,
     /// Woken when an order is queued for the 112 centre, so delivery starts at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The branch map and report options (issue 17); empty by default.
+    pub reporting: Arc<reports::Reporting>,
 }
 
 impl Desk {
@@ -50,6 +54,7 @@ impl Desk {
             clock,
             events: EventBus::default(),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            reporting: Arc::default(),
         }
     }
 }

@@ -41,6 +41,7 @@ impl Desk {
                 valid.customer = prev.customer;
             }
         }
+        let report_branch = self.branch_of(valid.faulty_number.as_str());
         let created = self
             .store
             .create_ticket(CreateRequest {
@@ -49,6 +50,7 @@ impl Desk {
                 role: who.role,
                 now,
                 rules: self.rules.clone(),
+                report_branch,
             })
             .await?;
         let id = created.ticket.id;

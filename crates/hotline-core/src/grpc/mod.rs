@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod kb;
 pub mod queue;
+pub mod reports;
 pub mod tickets;
 pub mod voicemail;
 
