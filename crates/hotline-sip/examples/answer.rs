@@ -1,7 +1,10 @@
 //! Minimal answering machine on the SIP stack, for trying it by hand and for the call-setup
 //! benchmark: answers every INVITE at once with a fixed SDP, logs DTMF, waits for BYE.
 //!
-//! `cargo run -p hotline-sip --example answer -- 127.0.0.1:5080 [--ring]`
+//! `cargo run -p hotline-sip --example answer -- 127.0.0.1:5080 [--ring] [--drops]`
+//!
+//! `--drops` prints the endpoint's drop counters (rate limited, banned, scanner, malformed,
+//! auth failures, locked out) to stderr every second (used by `tests/bench/sip-flood.sh`).
 
 use bytes::Bytes;
 use hotline_sip::driver::Driver;
@@ -16,7 +19,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "127.0.0.1:5080".into())
         .parse()?;
-    let ring = args.any(|a| a == "--ring");
+    let rest: Vec<String> = args.collect();
+    let ring = rest.iter().any(|a| a == "--ring");
+    let drops = rest.iter().any(|a| a == "--drops");
     let mut cfg = EndpointConfig::new(listen);
     cfg.seed = std::process::id().into();
     let (driver, sip, mut events) = Driver::bind(listen, cfg).await?;
@@ -24,6 +29,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let run = tokio::spawn(driver.run(async {
         let _ = tokio::signal::ctrl_c().await;
     }));
+    if drops {
+        let sip = sip.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                match sip.drops().await {
+                    Ok(d) => eprintln!("drops: {d:?}"),
+                    Err(_) => break,
+                }
+            }
+        });
+    }
     let app = async {
         while let Some(ev) = events.recv().await {
             match ev {

@@ -90,10 +90,10 @@ async fn main() {
                 buf.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buf.find("\n\n") {
                     let frame: String = buf.drain(..end + 2).collect();
-                    if frame.contains("event: hello") {
-                        if let Some(t) = rtx.take() {
-                            let _ = t.send(());
-                        }
+                    if frame.contains("event: hello")
+                        && let Some(t) = rtx.take()
+                    {
+                        let _ = t.send(());
                     }
                     if frame.contains("event: ticket") {
                         let data = frame
