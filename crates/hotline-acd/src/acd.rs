@@ -13,28 +13,8 @@ pub enum Skill {
     Senior,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Presence {
-    LoggedOut,
-    Available,
-    Ringing,
-    OnCall,
-    WrapUp,
-    NotReady,
-}
-
-impl Presence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Presence::LoggedOut => "logged_out",
-            Presence::Available => "available",
-            Presence::Ringing => "ringing",
-            Presence::OnCall => "on_call",
-            Presence::WrapUp => "wrap_up",
-            Presence::NotReady => "not_ready",
-        }
-    }
-}
+/// An agent's presence: the domain's one enum (wire names and labels in one place).
+pub use hotline_domain::role::Presence;
 
 #[derive(Clone, Debug)]
 pub struct AcdConfig {

@@ -1,8 +1,10 @@
-//! `[agi]` settings (TOML-friendly, every field defaulted) and the typed values the sessions
-//! use ([`AgiConfig::validate`] names the bad key). The prompt map (our prompt ids → Asterisk
+//! `[agi]` settings (TOML-friendly, every field defaulted), typed where they are parsed: the
+//! listener is a socket address, the `*_ms` / `*_secs` keys are [`Duration`]s
+//! ([`AgiConfig::validate`] checks the bounds, naming the key). The prompt map (our prompt ids → Asterisk
 //! sound names) is built from the IVR's catalog at start-up.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,7 +30,7 @@ pub enum ReadBack {
 #[serde(default, deny_unknown_fields)]
 pub struct AgiConfig {
     /// Listen address (default `0.0.0.0:4573`).
-    pub listen: String,
+    pub listen: SocketAddr,
     /// Directory of our sounds under Asterisk's sounds dir: prompt `welcome` is played as
     /// `STREAM FILE <prefix>/welcome`.
     pub prompt_prefix: String,
@@ -36,10 +38,13 @@ pub struct AgiConfig {
     /// is switched with `SET VARIABLE CHANNEL(language)`. A script argument `?lang=` wins.
     pub language: String,
     /// How long a command may take beyond its own length (prompt, key timeouts, ring
-    /// time) before the session is ended as unresponsive, in ms.
-    pub command_timeout_ms: u64,
-    /// How long a new connection may take to send its header block, in ms.
-    pub header_timeout_ms: u64,
+    /// time) before the session is ended as unresponsive (key `command_timeout_ms`, in ms).
+    #[serde(rename = "command_timeout_ms", with = "millis")]
+    pub command_timeout: Duration,
+    /// How long a new connection may take to send its header block (key
+    /// `header_timeout_ms`, in ms).
+    #[serde(rename = "header_timeout_ms", with = "millis")]
+    pub header_timeout: Duration,
     /// Sessions at once; connections beyond are closed at once (logged).
     pub max_sessions: usize,
     /// The agent's Asterisk endpoint, `{agent}` = the agent's SIP user (`PJSIP/{agent}`,
@@ -50,8 +55,10 @@ pub struct AgiConfig {
     /// `deploy/asterisk/extensions.conf`), which tells us the agent answered before the
     /// calls are bridged; `g` lets the caller's AGI go on when the agent hangs up.
     pub dial_options: String,
-    /// Longest bridged call before the session gives up waiting on `Dial`, in seconds.
-    pub max_call_secs: u64,
+    /// Longest bridged call before the session gives up waiting on `Dial` (key
+    /// `max_call_secs`, in seconds).
+    #[serde(rename = "max_call_secs", with = "secs")]
+    pub max_call: Duration,
     /// Where Asterisk writes voicemail (`RECORD FILE` path on the Asterisk host). This
     /// directory must be the core's voicemail directory seen from Asterisk (a shared mount);
     /// unset = the same path (Asterisk on this host).
@@ -61,32 +68,62 @@ pub struct AgiConfig {
     /// Let Asterisk play its beep before recording (ours is played by the flow already).
     pub record_beep: bool,
     /// How long to wait for the recorded file to appear complete in the shared directory
-    /// (network file systems lag), in ms.
-    pub recording_wait_ms: u64,
+    /// (network file systems lag; key `recording_wait_ms`, in ms).
+    #[serde(rename = "recording_wait_ms", with = "millis")]
+    pub recording_wait: Duration,
     /// How numbers are read back.
     pub read_back: ReadBack,
-    /// Hold announcement interval while queued, in seconds.
-    pub hold_interval_secs: u64,
+    /// Hold announcement interval while queued (key `hold_interval_secs`, in seconds).
+    #[serde(rename = "hold_interval_secs", with = "secs")]
+    pub hold_interval: Duration,
+}
+
+/// A [`Duration`] written as whole milliseconds.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// A [`Duration`] written as whole seconds.
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
 }
 
 impl Default for AgiConfig {
     fn default() -> Self {
         AgiConfig {
-            listen: format!("0.0.0.0:{DEFAULT_PORT}"),
+            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
             prompt_prefix: "hotline".into(),
             language: "zh".into(),
-            command_timeout_ms: 10_000,
-            header_timeout_ms: 10_000,
+            command_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             max_sessions: 20_000,
             dial: "PJSIP/{agent}".into(),
             dial_options: "gU(hotline-answered^{uniqueid})".into(),
-            max_call_secs: 4 * 3600,
+            max_call: Duration::from_secs(4 * 3600),
             asterisk_recording_dir: None,
             record_format: "wav".into(),
             record_beep: false,
-            recording_wait_ms: 3_000,
+            recording_wait: Duration::from_secs(3),
             read_back: ReadBack::Prompts,
-            hold_interval_secs: 30,
+            hold_interval: Duration::from_secs(30),
         }
     }
 }
@@ -111,9 +148,6 @@ fn bad(field: &'static str, reason: impl Into<String>) -> ConfigError {
 impl AgiConfig {
     /// Checks every value.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(bad("listen", format!("{:?} is not HOST:PORT", self.listen)));
-        }
         let word = |s: &str| {
             !s.is_empty()
                 && s.chars()
@@ -128,14 +162,15 @@ impl AgiConfig {
         if !word(&self.language) {
             return Err(bad("language", "must be a language code like \"zh\""));
         }
-        const HOUR_MS: u64 = 3_600_000;
-        if !(1..=HOUR_MS).contains(&self.command_timeout_ms) {
+        const MS: Duration = Duration::from_millis(1);
+        const HOUR: Duration = Duration::from_secs(3600);
+        if !(MS..=HOUR).contains(&self.command_timeout) {
             return Err(bad("command_timeout_ms", "must be 1 ms to 1 hour"));
         }
-        if !(1..=HOUR_MS).contains(&self.header_timeout_ms) {
+        if !(MS..=HOUR).contains(&self.header_timeout) {
             return Err(bad("header_timeout_ms", "must be 1 ms to 1 hour"));
         }
-        if self.recording_wait_ms > HOUR_MS {
+        if self.recording_wait > HOUR {
             return Err(bad("recording_wait_ms", "must be at most 1 hour"));
         }
         if self.max_sessions == 0 {
@@ -150,10 +185,11 @@ impl AgiConfig {
                 "must be one Dial option string without commas",
             ));
         }
-        if !(1..=86_400).contains(&self.max_call_secs) {
+        const SEC: Duration = Duration::from_secs(1);
+        if !(SEC..=Duration::from_secs(86_400)).contains(&self.max_call) {
             return Err(bad("max_call_secs", "must be 1 s to 1 day"));
         }
-        if !(1..=3_600).contains(&self.hold_interval_secs) {
+        if !(SEC..=HOUR).contains(&self.hold_interval) {
             return Err(bad("hold_interval_secs", "must be 1 s to 1 hour"));
         }
         if !word(&self.record_format) {
@@ -165,16 +201,6 @@ impl AgiConfig {
             return Err(bad("asterisk_recording_dir", "must be an absolute path"));
         }
         Ok(())
-    }
-
-    /// Per-command slack.
-    pub fn command_timeout(&self) -> Duration {
-        Duration::from_millis(self.command_timeout_ms)
-    }
-
-    /// Header deadline.
-    pub fn header_timeout(&self) -> Duration {
-        Duration::from_millis(self.header_timeout_ms)
     }
 }
 
@@ -267,10 +293,12 @@ mod tests {
         };
         assert_eq!(c.validate().unwrap_err().field, "dial");
         let c = AgiConfig {
-            listen: "4573".into(),
+            max_call: Duration::ZERO,
             ..Default::default()
         };
-        assert_eq!(c.validate().unwrap_err().field, "listen");
+        assert_eq!(c.validate().unwrap_err().field, "max_call_secs");
+        let e = toml::from_str::<AgiConfig>("listen = \"4573\"").unwrap_err();
+        assert!(e.to_string().contains("listen"), "{e}");
         let c = AgiConfig {
             prompt_prefix: "../etc".into(),
             ..Default::default()
@@ -279,6 +307,11 @@ mod tests {
         let c: AgiConfig =
             toml::from_str("read_back = \"say_digits\"\nlisten = \"127.0.0.1:4574\"\n").unwrap();
         assert_eq!(c.read_back, ReadBack::SayDigits);
+        assert_eq!(c.listen.port(), 4574);
+        let c: AgiConfig =
+            toml::from_str("command_timeout_ms = 250\nmax_call_secs = 60\n").unwrap();
+        assert_eq!(c.command_timeout, Duration::from_millis(250));
+        assert_eq!(c.max_call, Duration::from_secs(60));
         assert_eq!(c.dial, "PJSIP/{agent}", "unset keys keep their defaults");
         assert!(
             toml::from_str::<AgiConfig>("dail = \"x\"").is_err(),

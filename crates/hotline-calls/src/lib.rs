@@ -13,6 +13,7 @@
 //! | [`queue`] | [`AgentQueue`] (what `ToAgent` becomes), [`CallContext`], [`VoicemailFallback`] |
 //! | [`grpc_queue`] | [`GrpcQueue`]: the agent queue in the core (`QueueService`): hold announcements, ring the agent's softphone, bridge |
 //! | [`voicemail`] | markers beside recordings in flight, [`voicemail::MarkingBackend`], the start-up [`voicemail::sweep`] |
+//! | [`settings`] | [`SipSettings`]: `[sip]` and `serve`'s telephone flags (feature `cli`), one typed declaration per key, applied to a [`CallServerConfig`] |
 //! | [`metrics`] | [`metrics::CallMetrics`]: call setup time (INVITE → 200 OK) and live calls, registered into the registry the binary passes in |
 //! | [`dialer`] | a scripted caller (our UAC + a media leg sending RFC 4733 keys): `hotline demo` and tests |
 //!
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod queue;
 pub mod router;
 pub mod server;
+pub mod settings;
 pub mod voicemail;
 
 pub use channel::SipChannel;
@@ -43,3 +45,4 @@ pub use grpc_queue::GrpcQueue;
 pub use metrics::CallMetrics;
 pub use queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
 pub use server::{CallServer, CallServerConfig, CallSummary, StartError};
+pub use settings::{SipAgent, SipSettings};

@@ -250,7 +250,7 @@ impl AcdHandle {
         agent: &str,
         name: &str,
         role: Role,
-        presence: &str,
+        presence: Presence,
     ) -> Result<(), QueueError> {
         let Some(tier) = tier_for(role) else {
             return Ok(());
@@ -259,21 +259,21 @@ impl AcdHandle {
         let mut st = self.lock();
         st.names.insert(agent.to_string(), name.to_string());
         let r = match presence {
-            "available" => {
+            Presence::Available => {
                 st.acd.handle_login(now, agent, tier);
                 st.acd.handle_available(now, agent)
             }
-            "not_ready" => {
+            Presence::NotReady => {
                 st.acd.handle_login(now, agent, tier);
                 st.acd.handle_not_ready(now, agent)
             }
-            "logged_out" => match st.acd.presence(agent) {
+            Presence::LoggedOut => match st.acd.presence(agent) {
                 None => Ok(()),
                 Some(_) => st.acd.handle_logout(now, agent),
             },
-            other => {
+            other @ (Presence::Ringing | Presence::OnCall | Presence::WrapUp) => {
                 return Err(QueueError::Presence {
-                    presence: other.to_string(),
+                    presence: other.as_str().to_string(),
                     reason: "set by the queue, not by the agent; choose available, not_ready or logged_out".into(),
                 });
             }

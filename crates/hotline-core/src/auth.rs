@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::error::CoreError;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use hotline_domain::role::Presence;
 use hotline_domain::time::HOUR_MS;
 use hotline_domain::{Role, Timestamp, ValidationError};
 use hotline_store::{AgentRecord, Store, StoreError};
@@ -27,15 +28,6 @@ pub struct Auth {
     ttl_ms: i64,
     cache: RwLock<HashMap<String, (Principal, Timestamp)>>,
 }
-
-pub const PRESENCES: &[&str] = &[
-    "logged_out",
-    "available",
-    "ringing",
-    "on_call",
-    "wrap_up",
-    "not_ready",
-];
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -120,7 +112,7 @@ impl Auth {
             name: name.to_string(),
             role,
             password_hash: hash_password(password.to_string()).await?,
-            presence: "logged_out".into(),
+            presence: Presence::LoggedOut,
             active: true,
             created_at: self.clock.now(),
         };
@@ -154,7 +146,7 @@ impl Auth {
                 }
                 let hash = hash_password(password.to_string()).await?;
                 self.store
-                    .rekey_agent(agent_id, Role::System.as_str(), &hash)
+                    .rekey_agent(agent_id, Role::System, &hash)
                     .await?;
                 if let Ok(mut c) = self.cache.write() {
                     c.retain(|_, (p, _)| p.agent_id != agent_id);
@@ -246,18 +238,8 @@ impl Auth {
     pub async fn set_presence(
         &self,
         who: &Principal,
-        presence: &str,
+        presence: Presence,
     ) -> Result<AgentRecord, CoreError> {
-        if !PRESENCES.contains(&presence) {
-            return Err(ValidationError::new(
-                "presence",
-                format!(
-                    "unknown presence {presence:?}; expected one of {}",
-                    PRESENCES.join(", ")
-                ),
-            )
-            .into());
-        }
         self.store.set_presence(&who.agent_id, presence).await?;
         Ok(self.store.get_agent(&who.agent_id).await?)
     }

@@ -188,7 +188,7 @@ pub fn agent(a: &AgentRecord) -> pb::Agent {
         name: a.name.clone(),
         role: a.role.as_str().into(),
         role_label: a.role.label_zh().into(),
-        presence: a.presence.clone(),
+        presence: a.presence.as_str().into(),
         active: a.active,
         created_at: Some(ts(a.created_at)),
     }

@@ -204,8 +204,9 @@ pub async fn start_with_registry(
     tasks.extend(acd_tasks);
     // agents who were available or not ready before a restart stay so (in idle order of id)
     for a in store.list_agents().await? {
-        if a.active && matches!(a.presence.as_str(), "available" | "not_ready") {
-            let _ = acd.set_presence(&a.agent_id, &a.name, a.role, &a.presence);
+        use hotline_domain::role::Presence;
+        if a.active && matches!(a.presence, Presence::Available | Presence::NotReady) {
+            let _ = acd.set_presence(&a.agent_id, &a.name, a.role, a.presence);
         }
     }
 

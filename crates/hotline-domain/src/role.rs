@@ -26,6 +26,35 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// An agent's presence (JO2), as stored, in the API and in the queue. The agent chooses
+    /// `available`, `not_ready` or `logged_out`; the queue sets the others.
+    Presence {
+        /// 未登录
+        LoggedOut = "logged_out", "未登录";
+        /// 示闲: takes calls.
+        Available = "available", "示闲";
+        /// 振铃: a call is offered.
+        Ringing = "ringing", "振铃";
+        /// 通话中
+        OnCall = "on_call", "通话中";
+        /// 话后整理
+        WrapUp = "wrap_up", "话后整理";
+        /// 示忙
+        NotReady = "not_ready", "示忙";
+    }
+);
+
+impl Presence {
+    /// Whether an agent may choose this presence (the others are the queue's to set).
+    pub fn chosen_by_agent(self) -> bool {
+        matches!(
+            self,
+            Presence::Available | Presence::NotReady | Presence::LoggedOut
+        )
+    }
+}
+
 impl Role {
     /// Roles that register reports and work the junior flow (TE5, RE2: clerks and extractors
     /// work as juniors when they have no text or recordings).

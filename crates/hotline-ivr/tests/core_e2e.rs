@@ -1,17 +1,15 @@
-//! End to end against the real core in-process (SQLite in a temp dir, gRPC on port 0): the
-//! IVR's service account logs in, a scripted caller reports a fault through the real flows
-//! and the ticket is in the core with channel `ivr`; the progress query reads it back (JO9);
-//! agents count as available once one sets a presence; a voicemail is registered (SF9); a
-//! repeat report past the original's repair limit sends the caller to a senior (JO5/JO8).
+//! End to end against the real core in-process (`hotline_testkit::TestCore`: SQLite, and
+//! PostgreSQL when configured; gRPC on port 0): the IVR's service account logs in, a scripted
+//! caller reports a fault through the real flows and the ticket is in the core with channel
+//! `ivr`; the progress query reads it back (JO9); agents count as available once one sets a
+//! presence; a voicemail is registered (SF9); a repeat report past the original's repair limit
+//! sends the caller to a senior (JO5/JO8).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotline_core::SystemClock;
 use hotline_core::clock::ManualClock;
-use hotline_core::server::{CoreConfig, start};
-use hotline_domain::Timestamp;
-use hotline_domain::rules::DeskRules;
+use hotline_domain::{Role, Timestamp};
 use hotline_ivr::flows::{FlowOutcome, run_call};
 use hotline_ivr::prompts::id;
 use hotline_ivr::testing::ScriptedChannel;
@@ -19,77 +17,26 @@ use hotline_ivr::{Backend, GrpcBackend, IvrConfig, Progress, RecordEnd};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
-use tonic::Request;
-use tonic::transport::Channel;
-
-fn authed<T>(token: &str, msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    r
-}
-
-async fn login(agents: &mut AgentServiceClient<Channel>, id: &str, pw: &str) -> String {
-    agents
-        .login(pb::LoginRequest {
-            agent_id: id.into(),
-            password: pw.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .token
-}
+use hotline_testkit::{TestCore, authed};
 
 #[tokio::test]
 async fn sf1_jo9_sf9_flows_against_the_real_core() {
-    let dir = std::env::temp_dir().join(format!("hotline-ivr-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let vm_dir = dir.join("voicemail");
-    std::fs::create_dir_all(&vm_dir).unwrap();
-    let core = start(
-        CoreConfig {
-            grpc_listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}?mode=rwc", dir.join("core.db").display()),
-            store: Default::default(),
-            rules: DeskRules::default(),
-            bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-            service_account: None,
-            acd: Default::default(),
-            scheduler_max_sleep: Duration::from_millis(200),
-            voicemail_dir: vm_dir.clone(),
-            kb_index_dir: None,
-            center: None,
-            http_extension: None,
-        },
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let uri = format!("http://{}", core.grpc_addr);
-    let ch = Channel::from_shared(uri.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut agents = AgentServiceClient::new(ch.clone());
-    let admin = login(&mut agents, "admin", "admin-secret").await;
-    for (agent, role) in [("ivr", "system"), ("j1", "junior")] {
-        agents
-            .create_agent(authed(
-                &admin,
-                pb::CreateAgentRequest {
-                    agent_id: agent.into(),
-                    name: agent.into(),
-                    role: role.into(),
-                    password: format!("{agent}-password"),
-                },
-            ))
-            .await
-            .unwrap();
+    for core in TestCore::backends("ivr-e2e").await {
+        flows_against_the_real_core(core).await;
     }
+}
 
+async fn flows_against_the_real_core(core: TestCore) {
+    let core = core
+        .with_agent("ivr", Role::System, "ivr-password")
+        .with_agent("j1", Role::Junior, "j1-password")
+        .with_config(|c| c.scheduler_max_sleep = Duration::from_millis(200))
+        .start()
+        .await;
+    let vm_dir = core.voicemail_dir.clone();
+    let uri = format!("http://{}", core.grpc_addr);
+    let mut agents = core.client(AgentServiceClient::new);
+    let admin = core.admin.clone();
     let backend = GrpcBackend::connect(&uri, "ivr", "ivr-password")
         .await
         .unwrap();
@@ -107,8 +54,7 @@ async fn sf1_jo9_sf9_flows_against_the_real_core() {
         .keys("2");
     let outcome = run_call(&mut caller, &backend, &cfg, now).await.unwrap();
     assert_eq!(outcome, FlowOutcome::Done);
-    let mut tickets = TicketServiceClient::new(ch.clone());
-    let admin = login(&mut agents, "admin", "admin-secret").await;
+    let mut tickets = core.client(TicketServiceClient::new);
     let list = tickets
         .list_tickets(authed(
             &admin,
@@ -147,10 +93,9 @@ async fn sf1_jo9_sf9_flows_against_the_real_core() {
 
     // Agents: none logged in until one sets a presence.
     assert!(!backend.agents_available().await.unwrap());
-    let j1 = login(&mut agents, "j1", "j1-password").await;
     agents
         .set_presence(authed(
-            &j1,
+            core.token("j1"),
             pb::SetPresenceRequest {
                 presence: "available".into(),
             },
@@ -165,7 +110,8 @@ async fn sf1_jo9_sf9_flows_against_the_real_core() {
         .speak(4, RecordEnd::Key('#'));
     let outcome = run_call(&mut caller, &backend, &cfg, now).await.unwrap();
     assert_eq!(outcome, FlowOutcome::Done);
-    let vms = hotline_proto::v1::voicemail_service_client::VoicemailServiceClient::new(ch)
+    let vms = core
+        .client(hotline_proto::v1::voicemail_service_client::VoicemailServiceClient::new)
         .list_voicemails(authed(&admin, pb::ListVoicemailsRequest::default()))
         .await
         .unwrap()
@@ -175,65 +121,33 @@ async fn sf1_jo9_sf9_flows_against_the_real_core() {
     assert_eq!(vms[0].call_id, "e2e-3");
     assert_eq!(vms[0].duration_ms, 4000);
 
-    drop(core);
-    let _ = std::fs::remove_dir_all(&dir);
+    core.shutdown().await;
 }
 
 #[tokio::test]
 async fn jo8_repeat_past_the_limit_goes_to_a_senior_with_the_real_core() {
-    let dir = std::env::temp_dir().join(format!("hotline-ivr-e2e-jo8-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let vm_dir = dir.join("voicemail");
-    std::fs::create_dir_all(&vm_dir).unwrap();
+    for core in TestCore::backends("ivr-e2e-jo8").await {
+        repeat_goes_to_a_senior(core).await;
+    }
+}
+
+async fn repeat_goes_to_a_senior(core: TestCore) {
     let clock = ManualClock::new(Timestamp(
         time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
     ));
-    let core = start(
-        CoreConfig {
-            grpc_listen: "127.0.0.1:0".parse().unwrap(),
-            http_listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}?mode=rwc", dir.join("core.db").display()),
-            store: Default::default(),
-            rules: DeskRules::default(),
-            bootstrap_admin: Some(("admin".into(), "admin-secret".into())),
-            service_account: None,
-            acd: Default::default(),
-            scheduler_max_sleep: Duration::from_millis(200),
-            voicemail_dir: vm_dir.clone(),
-            kb_index_dir: None,
-            center: None,
-            http_extension: None,
-        },
-        Arc::new(clock.clone()),
-    )
-    .await
-    .unwrap();
+    let core = core
+        .with_clock(Arc::new(clock.clone()))
+        .with_agent("ivr", Role::System, "ivr-password")
+        .with_agent("s1", Role::Senior, "s1-password")
+        .with_config(|c| c.scheduler_max_sleep = Duration::from_millis(200))
+        .start()
+        .await;
+    let vm_dir = core.voicemail_dir.clone();
     let uri = format!("http://{}", core.grpc_addr);
-    let ch = Channel::from_shared(uri.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut agents = AgentServiceClient::new(ch);
-    let admin = login(&mut agents, "admin", "admin-secret").await;
-    for (agent, role) in [("ivr", "system"), ("s1", "senior")] {
-        agents
-            .create_agent(authed(
-                &admin,
-                pb::CreateAgentRequest {
-                    agent_id: agent.into(),
-                    name: agent.into(),
-                    role: role.into(),
-                    password: format!("{agent}-password"),
-                },
-            ))
-            .await
-            .unwrap();
-    }
-    let s1 = login(&mut agents, "s1", "s1-password").await;
+    let mut agents = core.client(AgentServiceClient::new);
     agents
         .set_presence(authed(
-            &s1,
+            core.token("s1"),
             pb::SetPresenceRequest {
                 presence: "available".into(),
             },
@@ -269,6 +183,5 @@ async fn jo8_repeat_past_the_limit_goes_to_a_senior_with_the_real_core() {
     assert!(ticket.is_some());
     assert!(again.heard(id::REPORT_TO_AGENT) && again.heard(id::TRANSFER_AGENT));
 
-    drop(core);
-    let _ = std::fs::remove_dir_all(&dir);
+    core.shutdown().await;
 }

@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::net::UdpSocket;
 
-/// An inclusive range of ports; only even ports are used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An inclusive range of ports; only even ports are used. In settings it is written
+/// `"FIRST-LAST"` (`"10000-20000"`), parsed by [`FromStr`](std::str::FromStr) (flags) and
+/// serde (the config file) alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct PortRange {
     /// First port (rounded up to even).
     pub first: u16,
@@ -22,6 +25,58 @@ impl Default for PortRange {
             first: 10000,
             last: 20000,
         }
+    }
+}
+
+/// A port range that cannot be used, with the text given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortRangeError {
+    /// Not two port numbers joined by `-`.
+    #[error("{0:?} is not a range lo-hi (e.g. 10000-20000)")]
+    Syntax(String),
+    /// `lo >= hi`.
+    #[error("{0:?} is not a range lo-hi with lo < hi")]
+    Order(String),
+    /// Starts in the well-known ports.
+    #[error("{0:?} starts below 1024 (reserved ports)")]
+    Reserved(String),
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = PortRangeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let syntax = || PortRangeError::Syntax(s.to_owned());
+        let (a, b) = s.split_once('-').ok_or_else(syntax)?;
+        let first: u16 = a.trim().parse().map_err(|_| syntax())?;
+        let last: u16 = b.trim().parse().map_err(|_| syntax())?;
+        if first >= last {
+            return Err(PortRangeError::Order(s.to_owned()));
+        }
+        if first < 1024 {
+            return Err(PortRangeError::Reserved(s.to_owned()));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = PortRangeError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+impl From<PortRange> for String {
+    fn from(r: PortRange) -> String {
+        r.to_string()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Agents and their sessions. Password hashing happens in the core; this stores the hash.
 
 use crate::{Result, Store, StoreError};
+use hotline_domain::role::Presence;
 use hotline_domain::{Role, Timestamp};
 use sqlx::Row;
 
@@ -10,7 +11,7 @@ pub struct AgentRecord {
     pub name: String,
     pub role: Role,
     pub password_hash: String,
-    pub presence: String,
+    pub presence: Presence,
     pub active: bool,
     pub created_at: Timestamp,
 }
@@ -27,7 +28,11 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRecord> {
         name: r.try_get("name")?,
         role: crate::rows::parse("role", &r.try_get::<String, _>("role")?, Role::parse)?,
         password_hash: r.try_get("password_hash")?,
-        presence: r.try_get("presence")?,
+        presence: crate::rows::parse(
+            "presence",
+            &r.try_get::<String, _>("presence")?,
+            Presence::parse,
+        )?,
         active: r.try_get::<i64, _>("active")? != 0,
         created_at: Timestamp(r.try_get("created_at")?),
     })
@@ -84,9 +89,9 @@ impl Store {
         Ok(r.try_get("n")?)
     }
 
-    pub async fn set_presence(&self, agent_id: &str, presence: &str) -> Result<()> {
+    pub async fn set_presence(&self, agent_id: &str, presence: Presence) -> Result<()> {
         let r = sqlx::query("UPDATE agents SET presence = $1 WHERE agent_id = $2")
-            .bind(presence)
+            .bind(presence.as_str())
             .bind(agent_id)
             .execute(&self.pool)
             .await?;
@@ -97,12 +102,12 @@ impl Store {
     }
 
     /// Replaces an agent's password hash and role (service accounts re-keyed at start-up).
-    pub async fn rekey_agent(&self, agent_id: &str, role: &str, password_hash: &str) -> Result<()> {
+    pub async fn rekey_agent(&self, agent_id: &str, role: Role, password_hash: &str) -> Result<()> {
         let r = sqlx::query(
             "UPDATE agents SET password_hash = $1, role = $2, active = 1 WHERE agent_id = $3",
         )
         .bind(password_hash)
-        .bind(role)
+        .bind(role.as_str())
         .bind(agent_id)
         .execute(&self.pool)
         .await?;

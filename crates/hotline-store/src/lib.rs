@@ -180,9 +180,10 @@ pub struct StoreOptions {
     pub max_batch: usize,
 }
 
-/// Operator overrides of [`StoreOptions`] (`[store]` in the config file); `None` keeps the
-/// built-in value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Operator overrides of [`StoreOptions`] (`[store]` in the config file, deserialized as
+/// is; unknown keys refused); `None` keeps the built-in value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct StoreTuning {
     /// Connections in the shared pool.
     pub max_connections: Option<u32>,

@@ -133,10 +133,11 @@ pub async fn presence(
             b.presence
         )));
     }
+    let presence = hotline_core::desk::agents::parse_presence(&b.presence)?;
     let a = web
         .core
         .desk
-        .set_presence(&web.core.acd, &web.core.auth, &s.who, &b.presence)
+        .set_presence(&web.core.acd, &web.core.auth, &s.who, presence)
         .await?;
     Ok(Json(json!({ "presence": a.presence })))
 }

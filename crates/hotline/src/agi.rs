@@ -22,15 +22,18 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Flags of `serve` for the FastAGI side.
-#[derive(Args, Debug, Default)]
+/// Flags of `serve` for the FastAGI side; they serialize with `[agi]`'s key names, so
+/// [`crate::config::layer`] puts them over the file's section.
+#[derive(Args, Debug, Default, serde::Serialize)]
 pub struct AgiArgs {
     /// Run without the FastAGI server.
     #[arg(long, env = "HOTLINE_NO_AGI")]
+    #[serde(skip)]
     pub no_agi: bool,
     /// FastAGI listener (default 0.0.0.0:4573).
-    #[arg(long, env = "HOTLINE_AGI_LISTEN")]
-    pub agi_listen: Option<String>,
+    #[arg(long, env = "HOTLINE_AGI_LISTEN", value_name = "HOST:PORT")]
+    #[serde(rename = "listen")]
+    pub agi_listen: Option<SocketAddr>,
 }
 
 /// What `serve` starts the AGI server with. `None` with `--no-agi`.
@@ -53,15 +56,9 @@ pub fn agi_plan(
     if args.no_agi {
         return Ok(None);
     }
-    let mut cfg = file.cloned().unwrap_or_default();
-    if let Some(l) = &args.agi_listen {
-        cfg.listen = l.clone();
-    }
-    cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let listen: SocketAddr = cfg
-        .listen
-        .parse()
-        .with_context(|| format!("--agi-listen: {:?} is not HOST:PORT", cfg.listen))?;
+    let cfg: AgiConfig = crate::config::layer(file, args)?;
+    cfg.validate()?;
+    let listen = cfg.listen;
     let mut ivr = ivr.cloned().unwrap_or_default();
     // The IVR records where the core reads (the shared directory Asterisk writes into).
     ivr.voicemail_dir = voicemail_dir.to_owned();
@@ -130,13 +127,13 @@ pub async fn start(
             settings: QueueSettings {
                 dial: cfg.dial.clone(),
                 dial_options: cfg.dial_options.clone(),
-                hold_interval: Duration::from_secs(cfg.hold_interval_secs),
-                max_call: Duration::from_secs(cfg.max_call_secs),
+                hold_interval: cfg.hold_interval,
+                max_call: cfg.max_call,
             },
         }),
         channel: ChannelSettings {
             prompts: Arc::new(PromptMap::from_catalog(&catalog, &cfg.prompt_prefix)),
-            command_timeout: cfg.command_timeout(),
+            command_timeout: cfg.command_timeout,
             read_back: cfg.read_back,
             recordings: RecordingPaths {
                 local_dir,
@@ -144,11 +141,11 @@ pub async fn start(
             },
             record_format: cfg.record_format.clone(),
             record_beep: cfg.record_beep,
-            recording_wait: Duration::from_millis(cfg.recording_wait_ms),
+            recording_wait: cfg.recording_wait,
             turnaround: Arc::new(Turnaround::default()),
         },
         language: cfg.language.clone(),
-        header_timeout: cfg.header_timeout(),
+        header_timeout: cfg.header_timeout,
         seq: Default::default(),
     };
     let shutdown = CancellationToken::new();
@@ -298,7 +295,7 @@ mod tests {
         let agi = c.agi.expect("[agi] in the example");
         agi.validate().unwrap();
         assert_eq!(agi.dial, "PJSIP/{agent}");
-        assert_eq!(agi.listen, "0.0.0.0:4573");
+        assert_eq!(agi.listen, "0.0.0.0:4573".parse().unwrap());
     }
 
     #[test]
@@ -313,7 +310,7 @@ mod tests {
         assert_eq!(p.cfg.dial, "SIP/{agent}");
         assert_eq!(p.ivr.voicemail_dir, vm);
         let flag = AgiArgs {
-            agi_listen: Some("127.0.0.1:4700".into()),
+            agi_listen: Some("127.0.0.1:4700".parse().unwrap()),
             ..Default::default()
         };
         let p = agi_plan(&flag, Some(&file), None, "p.toml".into(), vm)
@@ -329,11 +326,11 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        let bad = AgiArgs {
-            agi_listen: Some("nowhere".into()),
-            ..Default::default()
+        let bad = AgiConfig {
+            max_sessions: 0,
+            ..file
         };
-        let e = agi_plan(&bad, None, None, "p.toml".into(), vm).unwrap_err();
-        assert!(e.to_string().contains("listen"), "{e}");
+        let e = agi_plan(&AgiArgs::default(), Some(&bad), None, "p.toml".into(), vm).unwrap_err();
+        assert!(e.to_string().contains("max_sessions"), "{e}");
     }
 }

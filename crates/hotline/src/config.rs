@@ -1,25 +1,34 @@
-//! Configuration: a TOML file (`--config`), overridden by `HOTLINE_*` environment variables and
-//! flags (clap handles both), with embedded defaults so `hotline serve` runs with nothing.
+//! Configuration, one typed model: every section of the TOML file (`--config`) is a library
+//! type that is `serde::Deserialize` with typed fields (`hotline_calls::SipSettings`,
+//! `hotline_store::StoreTuning`, `hotline_ivr::IvrConfig`, `hotline_agi::AgiConfig`,
+//! `DeskRules`), parsed once here with errors naming the key (`sip.rtp_ports: ...`). Flags and
+//! `HOTLINE_*` environment variables are parsed by clap into the same types (a flag beats its
+//! variable); [`layer`] puts them over the file's section. Embedded defaults let `hotline
+//! serve` run with nothing.
+//!
+//! A new section is one field of [`FileConfig`] holding its library type.
 
 use clap::Args;
 use hotline_domain::rules::DeskRules;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
-    pub grpc_listen: Option<String>,
-    pub http_listen: Option<String>,
-    pub sip_listen: Option<String>,
+    pub grpc_listen: Option<SocketAddr>,
+    pub http_listen: Option<SocketAddr>,
+    pub sip_listen: Option<SocketAddr>,
     pub database_url: Option<String>,
     /// Store tuning: pool size and group commit.
-    pub store: Option<StoreSection>,
+    pub store: Option<hotline_store::StoreTuning>,
     /// First admin, created when no agent exists yet.
     pub admin: Option<AdminConfig>,
     /// The telephone side: SIP, RTP, prompts, agent softphones.
-    pub sip: Option<crate::calls::SipSection>,
+    pub sip: Option<hotline_calls::SipSettings>,
     /// IVR flows: timeouts, retries, voicemail limits, service hours.
     pub ivr: Option<hotline_ivr::IvrConfig>,
     /// FastAGI front end (Asterisk): listener, prompt names, Dial pattern, recordings.
@@ -41,31 +50,45 @@ pub struct AdminConfig {
     pub password: String,
 }
 
-/// `[store]`: overrides of the store's pool size and group commit (defaults suit one 2-core
-/// machine; see BENCHMARKS.md).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreSection {
-    pub max_connections: Option<u32>,
-    pub writer_shards: Option<usize>,
-    pub max_batch: Option<usize>,
+impl FileConfig {
+    /// The `[store]` overrides (checked by [`load`]).
+    pub fn store_tuning(&self) -> hotline_store::StoreTuning {
+        self.store.unwrap_or_default()
+    }
+
+    /// Bounds no type expresses, checked once after parsing, naming the key.
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(t) = &self.store {
+            t.validate().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(a) = &self.agi {
+            a.validate()?;
+        }
+        if let Some(i) = &self.ivr {
+            i.validate().map_err(|e| anyhow::anyhow!("ivr: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
-impl FileConfig {
-    /// The `[store]` overrides, checked.
-    pub fn store_tuning(&self) -> anyhow::Result<hotline_store::StoreTuning> {
-        let t = self
-            .store
-            .as_ref()
-            .map(|s| hotline_store::StoreTuning {
-                max_connections: s.max_connections,
-                writer_shards: s.writer_shards,
-                max_batch: s.max_batch,
-            })
-            .unwrap_or_default();
-        t.validate().map_err(|e| anyhow::anyhow!("config: {e}"))?;
-        Ok(t)
-    }
+/// Parses a config file's text; an error names the key (`sip.rtp_ports: ...`).
+pub fn parse(text: &str) -> anyhow::Result<FileConfig> {
+    let de = toml::Deserializer::new(text);
+    let file: FileConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        if path == "." || path.is_empty() {
+            anyhow::anyhow!("{}{at}", inner.message())
+        } else {
+            anyhow::anyhow!("{path}: {}{at}", inner.message())
+        }
+    })?;
+    file.check()?;
+    Ok(file)
 }
 
 pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -74,7 +97,44 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     };
     let text = std::fs::read_to_string(p)
         .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))
+    parse(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", p.display()))
+}
+
+/// Layers `top` (flags and `HOTLINE_*` variables, already layered by clap) over the file's
+/// section: every key `top` sets wins, tables merge key by key, unset keys keep the file's
+/// value, then the section's default. `top` serializes with the section's key names (the
+/// section's own type, or a struct of the few keys that have flags), so each key is
+/// declared once and nothing is parsed again here.
+pub fn layer<T, F>(file: Option<&T>, top: &F) -> anyhow::Result<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+    F: Serialize,
+{
+    let mut merged = match file {
+        Some(f) => serde_json::to_value(f)?,
+        None => serde_json::to_value(T::default())?,
+    };
+    merge(&mut merged, serde_json::to_value(top)?);
+    Ok(serde_json::from_value(merged)?)
+}
+
+fn merge(bottom: &mut serde_json::Value, top: serde_json::Value) {
+    use serde_json::Value;
+    match (bottom, top) {
+        (_, Value::Null) => {}
+        (Value::Object(b), Value::Object(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None if v.is_null() => {}
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 /// The SQLite URL for a data directory (created if missing).
@@ -121,6 +181,7 @@ pub(crate) fn database_url(args: &StoreArgs, file: &FileConfig) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hotline_media::pacer::RtpPacing;
 
     #[test]
     fn example_config_parses() {
@@ -130,9 +191,12 @@ mod tests {
         assert_eq!(rules.dispatch_minutes, 60);
         assert!(!rules.time_limits.rules.is_empty());
         let sip = c.sip.unwrap();
-        assert_eq!(sip.rtp_ports.as_deref(), Some("10000-20000"));
-        assert_eq!(sip.rtp_pacer_priority, Some(10));
-        assert_eq!(sip.rtp_pacing.as_deref(), Some("thread"));
+        assert_eq!(
+            sip.rtp_ports.map(|r| r.to_string()).as_deref(),
+            Some("10000-20000")
+        );
+        assert_eq!(sip.rtp_pacer_priority.map(u8::from), Some(10));
+        assert_eq!(sip.rtp_pacing, Some(RtpPacing::Thread));
         let ivr = c.ivr.unwrap();
         ivr.validate().unwrap();
         assert_eq!(ivr.voicemail_max_secs, 120);
@@ -140,25 +204,82 @@ mod tests {
 
     #[test]
     fn store_section_tunes_the_pool_and_refuses_zero() {
-        let c: FileConfig =
-            toml::from_str("[store]\nmax_connections = 32\nwriter_shards = 2\n").unwrap();
-        let t = c.store_tuning().unwrap();
+        let c = parse("[store]\nmax_connections = 32\nwriter_shards = 2\n").unwrap();
+        let t = c.store_tuning();
         assert_eq!(
             (t.max_connections, t.writer_shards, t.max_batch),
             (Some(32), Some(2), None)
         );
         let o = hotline_store::StoreOptions::new("sqlite::memory:").tuned(&t);
         assert_eq!((o.max_connections, o.writer_shards), (32, 2));
-        let bad: FileConfig = toml::from_str("[store]\nmax_batch = 0\n").unwrap();
-        let e = bad.store_tuning().unwrap_err().to_string();
+        let e = parse("[store]\nmax_batch = 0\n").unwrap_err().to_string();
         assert!(e.contains("max_batch"), "{e}");
-        assert!(toml::from_str::<FileConfig>("[store]\npool = 3\n").is_err());
+        let e = parse("[store]\npool = 3\n").unwrap_err().to_string();
+        assert!(e.contains("store") && e.contains("pool"), "{e}");
     }
 
     #[test]
     fn unknown_keys_are_refused() {
-        let e = toml::from_str::<FileConfig>("grpc_lissen = \"x\"").unwrap_err();
+        let e = parse("grpc_lissen = \"x\"").unwrap_err();
         assert!(e.to_string().contains("grpc_lissen"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_load_naming_the_key() {
+        for (text, key, says) in [
+            (
+                "[sip]\nrtp_ports = \"20000-1000\"\n",
+                "sip.rtp_ports",
+                "lo < hi",
+            ),
+            ("[sip]\nrtp_pacing = \"fast\"\n", "sip.rtp_pacing", "fast"),
+            (
+                "[sip]\nrtp_pacer_priority = 120\n",
+                "sip.rtp_pacer_priority",
+                "1-99",
+            ),
+            ("[sip]\nmedia_ip = \"here\"\n", "sip.media_ip", "address"),
+            ("grpc_listen = \"50051\"\n", "grpc_listen", "address"),
+            ("[agi]\nlisten = \"nowhere\"\n", "agi.listen", "address"),
+            ("[agi]\nmax_call_secs = 0\n", "max_call_secs", "1 s"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn flags_layer_over_the_file_key_by_key() {
+        let file = parse(
+            "[sip]\nrtp_ports = \"30000-30100\"\nrtp_pacing = \"timer\"\n\
+             [sip.agents]\ns1 = \"pw-2\"\nj1 = \"old\"\n",
+        )
+        .unwrap();
+        let flags = hotline_calls::SipSettings {
+            rtp_pacing: Some(RtpPacing::Thread),
+            agents: vec!["j1:pw-1".parse().unwrap()],
+            ..Default::default()
+        };
+        let s: hotline_calls::SipSettings = layer(file.sip.as_ref(), &flags).unwrap();
+        assert_eq!(s.rtp_pacing, Some(RtpPacing::Thread), "the flag wins");
+        assert_eq!(
+            s.rtp_ports,
+            file.sip.as_ref().unwrap().rtp_ports,
+            "the file's key stays"
+        );
+        let agents: Vec<_> = s
+            .agents
+            .iter()
+            .map(|a| (a.user.as_str(), a.password.as_str()))
+            .collect();
+        assert_eq!(
+            agents,
+            [("j1", "pw-1"), ("s1", "pw-2")],
+            "tables merge by user"
+        );
+        let none: hotline_calls::SipSettings =
+            layer(None, &hotline_calls::SipSettings::default()).unwrap();
+        assert_eq!(none, hotline_calls::SipSettings::default());
     }
 }
 

@@ -16,15 +16,21 @@ use std::time::Duration;
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    #[arg(long, env = "HOTLINE_GRPC_LISTEN")]
-    grpc_listen: Option<String>,
-    #[arg(long, env = "HOTLINE_HTTP_LISTEN")]
-    http_listen: Option<String>,
+    /// gRPC listener (default 127.0.0.1:50051).
+    #[arg(long, env = "HOTLINE_GRPC_LISTEN", value_name = "HOST:PORT")]
+    grpc_listen: Option<SocketAddr>,
+    /// HTTP listener: /metrics, the 112 centre's events (default 127.0.0.1:8080).
+    #[arg(long, env = "HOTLINE_HTTP_LISTEN", value_name = "HOST:PORT")]
+    http_listen: Option<SocketAddr>,
     /// SIP listener, UDP and TCP (default 0.0.0.0:5060).
-    #[arg(long, env = "HOTLINE_SIP_LISTEN")]
-    sip_listen: Option<String>,
+    #[arg(long, env = "HOTLINE_SIP_LISTEN", value_name = "HOST:PORT")]
+    sip_listen: Option<SocketAddr>,
+    /// Run without the telephone side (no SIP, no IVR).
+    #[arg(long, env = "HOTLINE_NO_SIP")]
+    no_sip: bool,
+    /// `[sip]`'s keys as flags (declared once, in `hotline_calls::SipSettings`).
     #[command(flatten)]
-    sip: crate::calls::SipArgs,
+    sip: hotline_calls::SipSettings,
     #[command(flatten)]
     agi: crate::agi::AgiArgs,
     /// First admin's id, created if no agent exists.
@@ -50,26 +56,21 @@ pub(crate) struct ServeArgs {
     sim_resolve_secs: u64,
 }
 
-fn addr(s: &str, what: &str) -> anyhow::Result<SocketAddr> {
-    s.parse()
-        .with_context(|| format!("{what}: {s:?} is not HOST:PORT"))
-}
-
 pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let file = config::load(a.store.config.as_deref())?;
-    let grpc = a
+    let grpc_listen = a
         .grpc_listen
-        .or(file.grpc_listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:50051".into());
-    let http = a
+        .or(file.grpc_listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051)));
+    let http_listen = a
         .http_listen
-        .or(file.http_listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let sip = a
+        .or(file.http_listen)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let sip_listen = a
         .sip_listen
-        .or(file.sip_listen.clone())
-        .unwrap_or_else(|| "0.0.0.0:5060".into());
-    let sip_listen = addr(&sip, "--sip-listen")?;
+        .or(file.sip_listen)
+        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 5060)));
+    let sip: hotline_calls::SipSettings = config::layer(file.sip.as_ref(), &a.sip)?;
     let bootstrap = match (&file.admin, a.admin_password) {
         (_, Some(pw)) => Some((a.admin_id.clone(), pw)),
         (Some(adm), None) => Some((adm.agent_id.clone(), adm.password.clone())),
@@ -105,31 +106,22 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         delivery: DeliveryConfig::default(),
     };
     let voicemail_dir = data_dir.join("voicemail");
-    let calls = crate::calls::call_server_config(
-        &a.sip,
-        sip_listen,
-        file.sip.as_ref(),
-        file.ivr.as_ref(),
-        &voicemail_dir,
-    )?;
+    let calls = (!a.no_sip).then(|| {
+        crate::calls::call_server_config(sip_listen, &sip, file.ivr.as_ref(), &voicemail_dir)
+    });
     let agi = crate::agi::agi_plan(
         &a.agi,
         file.agi.as_ref(),
         file.ivr.as_ref(),
-        crate::calls::prompts_path(
-            a.sip
-                .prompts
-                .clone()
-                .or_else(|| file.sip.as_ref().and_then(|s| s.prompts.clone())),
-        ),
+        crate::calls::prompts_path(sip.prompts.clone()),
         &voicemail_dir,
     )?;
     let ivr_password = crate::calls::random_password();
     let cfg = CoreConfig {
-        grpc_listen: addr(&grpc, "--grpc-listen")?,
-        http_listen: addr(&http, "--http-listen")?,
+        grpc_listen,
+        http_listen,
         database_url: config::database_url(&a.store, &file)?,
-        store: file.store_tuning()?,
+        store: file.store_tuning(),
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
         service_account: (calls.is_some() || agi.is_some())

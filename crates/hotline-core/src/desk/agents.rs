@@ -3,8 +3,10 @@
 
 use super::Desk;
 use crate::acd::AcdHandle;
-use crate::auth::{Auth, PRESENCES, Principal};
+use crate::auth::{Auth, Principal};
 use crate::error::CoreError;
+use hotline_domain::ValidationError;
+use hotline_domain::role::Presence;
 use hotline_store::AgentRecord;
 
 impl Desk {
@@ -20,10 +22,13 @@ impl Desk {
     /// stays in the queue until the call ends (and its stored presence stays as it is).
     pub async fn leave_queue(&self, acd: &AcdHandle, who: &Principal) {
         if acd
-            .set_presence(&who.agent_id, "", who.role, "logged_out")
+            .set_presence(&who.agent_id, "", who.role, Presence::LoggedOut)
             .is_ok()
         {
-            let _ = self.store.set_presence(&who.agent_id, "logged_out").await;
+            let _ = self
+                .store
+                .set_presence(&who.agent_id, Presence::LoggedOut)
+                .await;
         }
     }
 
@@ -33,12 +38,25 @@ impl Desk {
         acd: &AcdHandle,
         auth: &Auth,
         who: &Principal,
-        presence: &str,
+        presence: Presence,
     ) -> Result<AgentRecord, CoreError> {
-        if PRESENCES.contains(&presence) {
-            let me = self.store.get_agent(&who.agent_id).await?;
-            acd.set_presence(&who.agent_id, &me.name, who.role, presence)?;
-        }
+        let me = self.store.get_agent(&who.agent_id).await?;
+        acd.set_presence(&who.agent_id, &me.name, who.role, presence)?;
         auth.set_presence(who, presence).await
     }
+}
+
+/// The presence a request names (the API's spelling), or INVALID_ARGUMENT naming `presence`.
+pub fn parse_presence(s: &str) -> Result<Presence, CoreError> {
+    Presence::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Presence::ALL.iter().map(|p| p.as_str()).collect();
+        ValidationError::new(
+            "presence",
+            format!(
+                "unknown presence {s:?}; expected one of {}",
+                names.join(", ")
+            ),
+        )
+        .into()
+    })
 }

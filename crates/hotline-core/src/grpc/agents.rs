@@ -164,7 +164,7 @@ impl AgentService for Agents {
 
     async fn set_presence(&self, req: Request<pb::SetPresenceRequest>) -> R<pb::Agent> {
         let who = caller(&req)?;
-        let presence = req.get_ref().presence.as_str();
+        let presence = crate::desk::agents::parse_presence(&req.get_ref().presence)?;
         let a = self
             .desk
             .set_presence(&self.acd, &self.auth, &who, presence)
