@@ -434,7 +434,7 @@ pub fn quality(f: &QualityFacts) -> Vec<Section> {
     }
     s.push(vec![
         Cell::text("合计"),
-        Cell::count(tot.0.max(if f.has_results { 0 } else { 0 })),
+        Cell::count(tot.0),
         Cell::count(tot.1),
         Cell::ratio(tot.1, tot.0),
         Cell::count(tot.2),

@@ -162,7 +162,7 @@ fn draw_panel<DB: DrawingBackend>(
         .x_label_style(font)
         .y_label_style(font)
         .x_label_formatter(&move |v| match v {
-            SegmentValue::CenterOf(i) if (*i as usize) % step == 0 => {
+            SegmentValue::CenterOf(i) if (*i as usize).is_multiple_of(step) => {
                 lbl.get(*i as usize).cloned().unwrap_or_default()
             }
             _ => String::new(),
