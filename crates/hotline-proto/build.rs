@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hotline/v1/agents.proto",
         "hotline/v1/voicemail.proto",
         "hotline/v1/queue.proto",
+        "hotline/v1/intake.proto",
         "hotline/v1/kb.proto",
         "hotline/v1/report.proto",
     ];

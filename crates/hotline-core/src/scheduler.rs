@@ -5,7 +5,7 @@
 
 use crate::desk::Desk;
 use crate::events::DeskEvent;
-use hotline_store::{DueDeadline, DueLevel};
+use hotline_store::{DueDeadline, DueDocumentDeadline, DueLevel};
 use std::future::Future;
 use std::time::Duration;
 
@@ -24,7 +24,53 @@ fn message(d: &DueDeadline) -> String {
     )
 }
 
-/// Raises every alert due now; returns how many it raised.
+fn document_message(d: &DueDocumentDeadline) -> String {
+    let what = match d.level {
+        DueLevel::Warning => "即将超时 (预警)",
+        DueLevel::Breach => "已超时 (告警)",
+    };
+    format!(
+        "文档 {} {}{}, 时限 {} ({})",
+        d.document_id,
+        d.kind.label_zh(),
+        what,
+        d.due_at.0,
+        d.kind.requirement()
+    )
+}
+
+/// Raises every due TE1/TE4 alert of a document (intake); returns how many.
+async fn tick_documents(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
+    let now = desk.clock.now();
+    let mut raised = 0;
+    loop {
+        let due = desk.store.due_document_deadlines(now, 200).await?;
+        let mut progressed = false;
+        for d in &due {
+            if let Some(alert) = desk
+                .store
+                .raise_document_alert(d, now, &document_message(d))
+                .await?
+            {
+                tracing::warn!(
+                    document_id = d.document_id,
+                    kind = d.kind.as_str(),
+                    level = d.level.as_str(),
+                    "document deadline alert"
+                );
+                desk.events.publish(DeskEvent::Alert(alert));
+                raised += 1;
+                progressed = true;
+            }
+        }
+        if !progressed || due.len() < 200 {
+            break;
+        }
+    }
+    Ok(raised)
+}
+
+/// Raises every alert due now (tickets' and documents' deadlines); returns how many it raised.
 pub async fn tick(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
     let now = desk.clock.now();
     let mut raised = 0;
@@ -56,7 +102,40 @@ pub async fn tick(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
             break;
         }
     }
-    Ok(raised)
+    Ok(raised + tick_documents(desk).await?)
+}
+
+/// The earliest coming warning or due time of a ticket's or a document's deadline.
+async fn next_at(desk: &Desk) -> Result<Option<hotline_domain::Timestamp>, hotline_store::StoreError> {
+    let t = desk.store.next_deadline_at().await?;
+    let d = desk.store.next_document_deadline_at().await?;
+    Ok(match (t, d) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+/// The intake retention rule (DM5): every `every` (and at start), archived originals past
+/// `retention_days` lose their bytes, audited; nothing else ever deletes one.
+pub async fn run_retention(
+    desk: Desk,
+    docs: std::sync::Arc<dyn hotline_docstore::DocumentStore>,
+    cfg: crate::desk::intake::IntakeConfig,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        match desk.intake(docs.as_ref(), &cfg).retention_pass().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "retention pass"),
+            Err(e) => tracing::error!(error = %e, "retention pass failed"),
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// Runs until `shutdown` resolves.
@@ -66,7 +145,7 @@ pub async fn run(desk: Desk, max_sleep: Duration, shutdown: impl Future<Output =
         if let Err(e) = tick(&desk).await {
             tracing::error!(error = %e, "deadline scheduler tick failed");
         }
-        let sleep = match desk.store.next_deadline_at().await {
+        let sleep = match next_at(&desk).await {
             Ok(Some(next)) => {
                 let ms = next.since(desk.clock.now()).max(10) as u64;
                 Duration::from_millis(ms).min(max_sleep)

@@ -6,6 +6,7 @@ use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::delivery::{self, DeliveryConfig};
 use crate::desk::Desk;
+use crate::grpc::intake::IntakeApi;
 use crate::grpc::{agents::Agents, queue::Queue, tickets::Tickets, voicemail::Voicemails};
 use crate::metrics::{CoreMetrics, SharedRegistry};
 use crate::scheduler;
@@ -17,6 +18,7 @@ use axum::routing::post;
 use hotline_center112::Center112;
 use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
+use hotline_proto::v1::intake_service_server::IntakeServiceServer;
 use hotline_proto::v1::knowledge_service_server::KnowledgeServiceServer;
 use hotline_proto::v1::queue_service_server::QueueServiceServer;
 use hotline_proto::v1::report_service_server::ReportServiceServer;
@@ -47,6 +49,8 @@ pub struct CoreConfig {
     pub scheduler_max_sleep: Duration,
     /// Where the IVR writes voicemail recordings (served to extractors).
     pub voicemail_dir: std::path::PathBuf,
+    /// Text intake: the document store's directory, the upload limit, the retention rule.
+    pub intake: crate::desk::intake::IntakeConfig,
     /// Where the knowledge base's search index lives (a cache rebuilt from the database when
     /// missing or stale); `None` keeps it in memory.
     pub kb_index_dir: Option<std::path::PathBuf>,
@@ -153,6 +157,8 @@ pub enum StartError {
     Branches(#[from] hotline_report::BranchMapError),
     #[error("reflection: {0}")]
     Reflection(String),
+    #[error("document store: {0}")]
+    Documents(#[from] hotline_docstore::DocStoreError),
 }
 
 /// Opens the store, binds both listeners and spawns everything, with a registry of its own.
@@ -182,6 +188,8 @@ pub async fn start_with_registry(
     if let Some((id, pw)) = &cfg.service_account {
         auth.ensure_service_account(id, pw).await?;
     }
+    let docs: Arc<dyn hotline_docstore::DocumentStore> =
+        Arc::new(hotline_docstore::FsStore::open(&cfg.intake.documents_dir).await?);
     let cancel = CancellationToken::new();
     let mut tasks = Vec::new();
     let kb = crate::desk::kb::Knowledge::open(desk.clone(), cfg.kb_index_dir.clone())
@@ -231,6 +239,9 @@ pub async fn start_with_registry(
         .set_serving::<VoicemailServiceServer<Voicemails>>()
         .await;
     health_reporter
+        .set_serving::<IntakeServiceServer<IntakeApi>>()
+        .await;
+    health_reporter
         .set_serving::<QueueServiceServer<Queue>>()
         .await;
     health_reporter
@@ -263,6 +274,11 @@ pub async fn start_with_registry(
         .add_service(ReportServiceServer::new(crate::grpc::reports::Reports {
             desk: desk.clone(),
             acd: acd.clone(),
+        }))
+        .add_service(IntakeServiceServer::new(IntakeApi {
+            desk: desk.clone(),
+            docs: docs.clone(),
+            cfg: cfg.intake.clone(),
         }))
         .add_service(VoicemailServiceServer::new(Voicemails {
             desk: desk.clone(),
@@ -386,6 +402,13 @@ pub async fn start_with_registry(
         )));
     }
 
+    tasks.push(tokio::spawn(scheduler::run_retention(
+        desk.clone(),
+        docs,
+        cfg.intake.clone(),
+        Duration::from_secs(3600),
+        cancel.clone().cancelled_owned(),
+    )));
     let c = cancel.clone();
     tasks.push(tokio::spawn(scheduler::run(
         desk.clone(),

@@ -96,6 +96,10 @@ const DESK: &[Role] = &[
 const EXTRACTORS: &[Role] = &[R::RecordingExtractor, R::Senior, R::Admin];
 const EXTRACTORS_AND_QA: &[Role] = &[R::RecordingExtractor, R::Senior, R::Admin, R::Qa];
 const CALL_SERVER: &[Role] = &[R::System];
+/// Who registers, enters and works documents (TE1, TE4).
+const INTAKE_CLERKS: &[Role] = &[R::TextEntry, R::Senior, R::Admin];
+/// Who reads the archive of originals (DM5).
+const ARCHIVE_READERS: &[Role] = &[R::DataManager, R::TextEntry, R::Senior, R::Qa, R::Admin];
 /// Who keeps the knowledge base (DM1, DM2).
 const KB_KEEPERS: &[Role] = &[R::DataManager, R::Admin];
 /// Who submits difficult cases (SO7).
@@ -395,6 +399,77 @@ pub const MATRIX: &[Rule] = &[
         "only recording extractors, seniors and admins pass voicemail to a senior (RE1)",
         "RE1",
         "only the agent holding the claim escalates the message",
+    ),
+    // IntakeService (text intake TE1-TE4, archive TE3/DM5)
+    roles(
+        "hotline.v1.IntakeService/UploadDocument",
+        INTAKE_CLERKS,
+        "only text-entry clerks, seniors and admins register documents (TE1)",
+        "TE1 TE5",
+        "",
+    ),
+    roles(
+        "hotline.v1.IntakeService/ImportMail",
+        &[R::TextEntry, R::Admin],
+        "only text-entry clerks and admins import e-mail (TE1)",
+        "TE1",
+        "",
+    ),
+    roles(
+        "hotline.v1.IntakeService/ListInbox",
+        INTAKE_CLERKS,
+        "the intake inbox is the text-entry clerks' and seniors' (TE1/TE4)",
+        "TE1 TE4",
+        "clerks see unentered documents, seniors those passed to seniors, admins both",
+    ),
+    roles(
+        "hotline.v1.IntakeService/EnterDocument",
+        INTAKE_CLERKS,
+        "only text-entry clerks, seniors and admins enter documents as tickets (TE1)",
+        "TE1 TE4",
+        "a document passed to a senior is entered by a senior (or admin)",
+    ),
+    roles(
+        "hotline.v1.IntakeService/PassToSenior",
+        &[R::TextEntry, R::Admin],
+        "only text-entry clerks (and admins) pass documents to seniors (TE4)",
+        "TE4",
+        "only an unentered document is passed",
+    ),
+    roles(
+        "hotline.v1.IntakeService/RegisterWalkIn",
+        INTAKE_CLERKS,
+        "walk-in reports are entered by text-entry clerks, seniors and admins (TE2)",
+        "TE2",
+        "",
+    ),
+    roles(
+        "hotline.v1.IntakeService/ArchiveDocument",
+        &[R::DataManager, R::Admin],
+        "only the data manager (and admins) file originals (TE3/DM5)",
+        "TE3 DM5",
+        "only an entered document is filed",
+    ),
+    roles(
+        "hotline.v1.IntakeService/SearchArchive",
+        ARCHIVE_READERS,
+        "the archive of originals is for the data manager, clerks, seniors, quality inspectors and admins (DM5)",
+        "DM5 TE3",
+        "",
+    ),
+    roles(
+        "hotline.v1.IntakeService/GetDocument",
+        ARCHIVE_READERS,
+        "documents are for the data manager, clerks, seniors, quality inspectors and admins (DM5)",
+        "DM5 TE1",
+        "",
+    ),
+    roles(
+        "hotline.v1.IntakeService/DownloadDocument",
+        ARCHIVE_READERS,
+        "originals are fetched by the data manager, clerks, seniors, quality inspectors and admins (DM5)",
+        "DM5 TE3",
+        "the bytes are verified against their SHA-256 before any is sent",
     ),
     // QueueService
     roles(

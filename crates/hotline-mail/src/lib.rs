@@ -2,7 +2,7 @@
 //! parses each message with `mail-parser` (charsets through `encoding_rs`, so GB2312, GBK and
 //! GB18030 decode): From, Subject, Date (the received-at time), the body text (an HTML-only
 //! body reduced to text), attachments, and a dedup key (the Message-ID, else the SHA-256 of
-//! the raw message).
+//! the raw message with CRLF read as LF).
 //!
 //! Pure: bytes or paths in, parsed messages out; nothing is stored here. A message that cannot
 //! be read (no header, a multipart whose boundary never appears, an unknown charset) is a
@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 /// One message as read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedMail {
-    /// `message-id:<id>` or, without a Message-ID, `sha256:<hex of the raw bytes>`.
+    /// `message-id:<id>` or, without a Message-ID, `sha256:<hex>` of the raw bytes with CRLF
+    /// read as LF.
     pub dedup_key: String,
     pub message_id: Option<String>,
     /// `Name <address>` (or the address alone).
@@ -150,6 +151,25 @@ fn known_charset(label: &str) -> bool {
         || EXTRA_CHARSETS.contains(&label.trim().to_ascii_lowercase().as_str())
 }
 
+/// SHA-256 of a message with CRLF line ends read as LF and trailing white space left out, so the same message kept in an mbox
+/// (LF) and as an `.eml` file (CRLF) has one key.
+fn content_hash(raw: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    // the blank line an mbox puts between messages is not part of the message
+    let end = raw
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let mut rest = &raw[..end];
+    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
+        h.update(&rest[..i]);
+        h.update(b"\n");
+        rest = &rest[i + 2..];
+    }
+    h.update(rest);
+    h.finalize().into()
+}
+
 /// Parses one raw message.
 pub fn parse_message(origin: &str, raw: &[u8]) -> Result<ParsedMail, BrokenMail> {
     let broken = |reason: String| BrokenMail {
@@ -238,7 +258,7 @@ pub fn parse_message(origin: &str, raw: &[u8]) -> Result<ParsedMail, BrokenMail>
         .collect();
     let dedup_key = match &message_id {
         Some(id) => format!("message-id:{id}"),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+        None => format!("sha256:{}", hex::encode(content_hash(raw))),
     };
     Ok(ParsedMail {
         dedup_key,

@@ -13,6 +13,8 @@
 //! - [`outbox`]: delivery to the 112 centre: due rows in order per ticket, delivered/failed/
 //!   parked marks, centre events applied once and never backwards.
 //! - [`alerts`]: the deadline scheduler's queries: due deadlines, alerts, counts.
+//! - [`intake`]: text intake: documents, the inbox, the archive search, TE1/TE4 document
+//!   deadlines and alerts, retention.
 //! - [`voicemail`]: voicemail messages: stored, claimed once, converted or escalated.
 //! - [`kb`]: knowledge-base articles with every version kept, guarded by version; the KB
 //!   generation a search index follows; classification tags on tickets and surveys.
@@ -26,6 +28,7 @@ pub mod agents;
 pub mod alerts;
 pub mod batch;
 mod create;
+pub mod intake;
 pub mod kb;
 pub mod migrate;
 pub mod outbox;
@@ -45,6 +48,7 @@ use std::time::Duration;
 pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
+pub use intake::{DocumentAudit, DocumentFilter, DocumentRecord, DueDocumentDeadline, NewDocument};
 pub use outbox::{EventOutcome, OutboxRow};
 pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;

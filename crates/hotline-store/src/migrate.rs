@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_voicemail.sql")),
     (4, include_str!("migrations/0004_queue_log.sql")),
     (5, include_str!("migrations/0005_center_poll.sql")),
+    (6, include_str!("migrations/0006_intake.sql")),
     (7, include_str!("migrations/0007_kb.sql")),
     (8, include_str!("migrations/0008_branches.sql")),
 ];

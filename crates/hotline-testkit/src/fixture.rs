@@ -104,6 +104,7 @@ impl TestCore {
                 service_account: None,
                 acd: Default::default(),
                 scheduler_max_sleep: Duration::from_millis(100),
+                intake: hotline_core::desk::intake::IntakeConfig::under(dir.path()),
                 voicemail_dir,
                 kb_index_dir: None,
                 reports: Default::default(),
@@ -155,6 +156,7 @@ impl TestCore {
     pub async fn start(self) -> StartedCore {
         let service_account = self.cfg.service_account.clone();
         let voicemail_dir = self.cfg.voicemail_dir.clone();
+        let intake_dir = self.cfg.intake.documents_dir.clone();
         let core = start(self.cfg, self.clock).await.expect("core starts");
         let channel = Channel::from_shared(format!("http://{}", core.grpc_addr))
             .expect("uri")
@@ -189,6 +191,7 @@ impl TestCore {
             channel,
             admin,
             voicemail_dir,
+            intake_dir,
             tokens,
             _dir: self.dir,
         }
@@ -216,6 +219,8 @@ pub struct StartedCore {
     pub admin: String,
     /// Where the core reads voicemail recordings (in the scratch directory unless configured).
     pub voicemail_dir: PathBuf,
+    /// The document store's directory (text intake).
+    pub intake_dir: PathBuf,
     tokens: HashMap<String, String>,
     _dir: ScratchDir,
 }

@@ -79,6 +79,13 @@ enum Cmd {
     },
     /// Reports per branch and period, as a table or a csv/xlsx/svg/png/json file (issue 17).
     Report(Box<crate::report::ReportArgs>),
+    /// Text intake: documents, e-mail import, the inbox, entry, the archive (TE1-TE4, DM5).
+    Intake {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: crate::intake::IntakeCmd,
+    },
     /// Follow-up tasks: callbacks (SO4), surveys (SS2), originals to file (TE3).
     Task {
         #[command(flatten)]
@@ -102,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
         Cmd::Kb { conn, cmd } => crate::kb::kb(conn, cmd).await,
         Cmd::Alerts { conn } => crate::ticket::alerts(conn).await,
+        Cmd::Intake { conn, cmd } => crate::intake::intake(conn, cmd).await,
         Cmd::Report(a) => crate::report::report(*a).await,
     }
 }

@@ -36,6 +36,8 @@ pub struct FileConfig {
     /// Desk time rules and the repair time-limit table.
     #[serde(default)]
     pub rules: Option<DeskRules>,
+    /// Text intake: upload limit and retention of archived originals (`[intake]`).
+    pub intake: Option<crate::intake::IntakeFile>,
     /// The branch map (`[branches]`: `area_code`, `[[branches.branch]]` with `name`,
     /// `prefixes`, `exchanges`), checked at start-up.
     pub branches: Option<hotline_report::BranchConfig>,

@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod config;
 mod desktop;
+mod intake;
 mod kb;
 mod report;
 mod serve;

@@ -6,6 +6,8 @@
 //! - [`tickets`]: create a ticket, act on it (workflow), read, list, history, contact rules.
 //! - [`tasks`]: list and complete follow-up tasks (SO4, SS2, TE3).
 //! - [`voicemail`]: register, list, claim, replay, convert and escalate messages (RE1).
+//! - [`intake`]: text intake: upload, e-mail import, inbox (TE1), enter, pass to a senior
+//!   (TE4), walk-ins (TE2), the archive and its retention (TE3, DM5).
 //! - [`agents`]: agents as stored, presence, log-out (with the queue).
 //! - [`alerts`]: the alert list.
 //! - [`center`]: line tests and dispatch progress asked of the 112 centre.
@@ -21,6 +23,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod center;
+pub mod intake;
 pub mod kb;
 pub mod queue;
 pub mod reports;

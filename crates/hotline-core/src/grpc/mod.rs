@@ -4,6 +4,7 @@
 //! `From<CoreError> for Status`. No handler touches the store.
 
 pub mod agents;
+pub mod intake;
 pub mod kb;
 pub mod queue;
 pub mod reports;
