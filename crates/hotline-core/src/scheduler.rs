@@ -106,7 +106,9 @@ pub async fn tick(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
 }
 
 /// The earliest coming warning or due time of a ticket's or a document's deadline.
-async fn next_at(desk: &Desk) -> Result<Option<hotline_domain::Timestamp>, hotline_store::StoreError> {
+async fn next_at(
+    desk: &Desk,
+) -> Result<Option<hotline_domain::Timestamp>, hotline_store::StoreError> {
     let t = desk.store.next_deadline_at().await?;
     let d = desk.store.next_document_deadline_at().await?;
     Ok(match (t, d) {

@@ -52,7 +52,10 @@ named_enum!(
 impl DocumentState {
     /// States a ticket may still be created from.
     pub fn can_enter(self) -> bool {
-        matches!(self, DocumentState::Unentered | DocumentState::PassedToSenior)
+        matches!(
+            self,
+            DocumentState::Unentered | DocumentState::PassedToSenior
+        )
     }
 }
 
@@ -100,8 +103,7 @@ pub fn check_file_name(name: &str) -> Result<String, ValidationError> {
     if n.chars().count() > MAX_FILE_NAME {
         return refuse("is longer than 200 characters");
     }
-    if n.contains(['/', '\\']) || n.split(['/', '\\']).any(|p| p == "..") || n == "." || n == ".."
-    {
+    if n.contains(['/', '\\']) || n.split(['/', '\\']).any(|p| p == "..") || n == "." || n == ".." {
         return refuse("must be a bare file name: no directory part and no \"..\"");
     }
     if n.starts_with('.') {
@@ -261,7 +263,11 @@ mod tests {
         let rules = DeskRules::default();
         let nine = Timestamp(1_796_605_200_000);
         assert!(entered_on_time(&rules, nine, nine.plus_ms(90 * MINUTE_MS)));
-        assert!(!entered_on_time(&rules, nine, nine.plus_ms(150 * MINUTE_MS)));
+        assert!(!entered_on_time(
+            &rules,
+            nine,
+            nine.plus_ms(150 * MINUTE_MS)
+        ));
         assert_eq!(
             entry_time_left_ms(&rules, nine, nine.plus_ms(90 * MINUTE_MS)),
             30 * MINUTE_MS
@@ -301,7 +307,10 @@ mod tests {
 
     #[test]
     fn te3_types_are_sniffed_and_a_mismatched_extension_is_refused() {
-        assert_eq!(media_type_for("a.pdf", b"%PDF-1.4\n"), Ok("application/pdf"));
+        assert_eq!(
+            media_type_for("a.pdf", b"%PDF-1.4\n"),
+            Ok("application/pdf")
+        );
         assert_eq!(
             media_type_for("scan.JPG", &[0xFF, 0xD8, 0xFF, 0xE0]),
             Ok("image/jpeg")
@@ -314,10 +323,17 @@ mod tests {
             media_type_for("note.txt", "小区突然停电".as_bytes()),
             Ok("text/plain")
         );
-        assert_eq!(media_type_for("blob", b"\0\x01\x02"), Ok("application/octet-stream"));
+        assert_eq!(
+            media_type_for("blob", b"\0\x01\x02"),
+            Ok("application/octet-stream")
+        );
         let e = media_type_for("letter.pdf", b"just text").unwrap_err();
         assert_eq!(e.field, "file_name");
-        assert!(e.reason.contains(".pdf") && e.reason.contains("text/plain"), "{}", e.reason);
+        assert!(
+            e.reason.contains(".pdf") && e.reason.contains("text/plain"),
+            "{}",
+            e.reason
+        );
         assert!(media_type_for("x.txt", b"\0\0\0\0").is_err());
         assert!(media_type_for("x.png", b"%PDF-1.4").is_err());
     }

@@ -80,7 +80,10 @@ fn te1_without_message_id_the_dedup_key_is_the_content_hash() {
     assert_eq!(again.dedup_key, m.dedup_key);
     // the same message with LF line ends (as in an mbox) has the same key
     let raw = std::fs::read(data("eml/no_message_id.eml")).unwrap();
-    let lf: Vec<u8> = String::from_utf8(raw).unwrap().replace("\r\n", "\n").into_bytes();
+    let lf: Vec<u8> = String::from_utf8(raw)
+        .unwrap()
+        .replace("\r\n", "\n")
+        .into_bytes();
     assert_eq!(parse_message("lf", &lf).unwrap().dedup_key, m.dedup_key);
 }
 

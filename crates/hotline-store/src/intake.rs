@@ -231,11 +231,13 @@ impl Store {
     }
 
     pub async fn document_by_key(&self, key: &str) -> Result<DocumentRecord> {
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE dedup_key = $1")))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("document {key}")))?;
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{COLUMNS} WHERE dedup_key = $1"
+        )))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("document {key}")))?;
         row(&r)
     }
 
@@ -300,10 +302,7 @@ impl Store {
             sql.push_str(" AND parent_id IS NULL");
         }
         args.push(Arg::I(i64::from(f.limit.clamp(1, 1000))));
-        sql.push_str(&format!(
-            " ORDER BY received_at, id LIMIT ${}",
-            args.len()
-        ));
+        sql.push_str(&format!(" ORDER BY received_at, id LIMIT ${}", args.len()));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for a in args {
             q = match a {
@@ -401,11 +400,13 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE document_deadlines SET met_at = $1 WHERE document_id = $2 AND met_at IS NULL")
-            .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE document_deadlines SET met_at = $1 WHERE document_id = $2 AND met_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         doc_audit(
             &mut tx,
             id,
@@ -451,7 +452,16 @@ impl Store {
             .bind(DeadlineKind::Escalation.as_str())
             .execute(&mut *tx)
             .await?;
-        doc_audit(&mut tx, id, actor, role.as_str(), now, "passed_to_senior", reason).await?;
+        doc_audit(
+            &mut tx,
+            id,
+            actor,
+            role.as_str(),
+            now,
+            "passed_to_senior",
+            reason,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

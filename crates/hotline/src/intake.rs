@@ -358,10 +358,7 @@ pub(crate) async fn intake(conn: Conn, cmd: IntakeCmd) -> anyhow::Result<()> {
                 },
                 Err(_) => bail!("{what:?}: give a document id or a 64-hex SHA-256 digest"),
             };
-            let mut s = c
-                .download_document(req)
-                .await?
-                .into_inner();
+            let mut s = c.download_document(req).await?.into_inner();
             let mut bytes = Vec::new();
             while let Some(chunk) = s.message().await? {
                 bytes.extend(chunk.data);

@@ -50,9 +50,10 @@ impl From<DocStoreError> for CoreError {
     fn from(e: DocStoreError) -> Self {
         match e {
             DocStoreError::NotFound(d) => CoreError::NotFound(format!("original {d}")),
-            DocStoreError::BadDigest(s) => {
-                CoreError::Invalid(ValidationError::new("digest", format!("{s:?} is not a SHA-256 digest (64 hex digits)")))
-            }
+            DocStoreError::BadDigest(s) => CoreError::Invalid(ValidationError::new(
+                "digest",
+                format!("{s:?} is not a SHA-256 digest (64 hex digits)"),
+            )),
             e @ (DocStoreError::Corrupt { .. } | DocStoreError::Io { .. }) => {
                 CoreError::Internal(e.to_string())
             }
@@ -90,7 +91,10 @@ pub enum MailOutcome {
     Imported(i64),
     /// Already imported (same Message-ID or content): nothing written.
     Skipped(i64),
-    Failed { origin: String, reason: String },
+    Failed {
+        origin: String,
+        reason: String,
+    },
 }
 
 /// The intake operations over one document store.
@@ -102,7 +106,11 @@ pub struct Intake<'a> {
 
 impl Desk {
     pub fn intake<'a>(&'a self, docs: &'a dyn DocumentStore, cfg: &'a IntakeConfig) -> Intake<'a> {
-        Intake { desk: self, docs, cfg }
+        Intake {
+            desk: self,
+            docs,
+            cfg,
+        }
     }
 }
 
@@ -345,7 +353,11 @@ impl<'a> Intake<'a> {
 
     /// The caller's inbox, oldest received first: clerks see unentered documents, seniors
     /// those passed to seniors, admins both.
-    pub async fn inbox(&self, who: &Principal, limit: u32) -> Result<Vec<DocumentRecord>, CoreError> {
+    pub async fn inbox(
+        &self,
+        who: &Principal,
+        limit: u32,
+    ) -> Result<Vec<DocumentRecord>, CoreError> {
         let states = match who.role {
             Role::TextEntry => vec![DocumentState::Unentered],
             Role::Senior => vec![DocumentState::PassedToSenior],
@@ -446,7 +458,11 @@ impl<'a> Intake<'a> {
                 now,
             )
             .await?;
-        tracing::info!(document_id = id, ticket_id = created.ticket.id, "document entered");
+        tracing::info!(
+            document_id = id,
+            ticket_id = created.ticket.id,
+            "document entered"
+        );
         Ok((d, created))
     }
 
@@ -563,7 +579,11 @@ impl<'a> Intake<'a> {
         let cutoff = Timestamp(now.0 - i64::from(self.cfg.retention_days) * DAY_MS);
         let mut purged = 0;
         loop {
-            let due = self.desk.store.documents_past_retention(cutoff, 200).await?;
+            let due = self
+                .desk
+                .store
+                .documents_past_retention(cutoff, 200)
+                .await?;
             if due.is_empty() {
                 break;
             }
@@ -579,7 +599,11 @@ impl<'a> Intake<'a> {
                 if !still_used {
                     self.docs.remove(&Digest::parse(&d.digest)?).await?;
                 }
-                tracing::info!(document_id = d.id, still_used, "original removed by retention");
+                tracing::info!(
+                    document_id = d.id,
+                    still_used,
+                    "original removed by retention"
+                );
                 purged += 1;
             }
             if due.len() < 200 {

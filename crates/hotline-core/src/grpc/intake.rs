@@ -303,10 +303,7 @@ impl IntakeService for IntakeApi {
         }))
     }
 
-    async fn archive_document(
-        &self,
-        req: Request<pb::ArchiveDocumentRequest>,
-    ) -> R<pb::Document> {
+    async fn archive_document(&self, req: Request<pb::ArchiveDocumentRequest>) -> R<pb::Document> {
         let who = caller(&req)?;
         let id = positive_id("id", req.get_ref().id).map_err(CoreError::from)?;
         let d = self.intake().archive(&who, id).await?;
@@ -319,16 +316,19 @@ impl IntakeService for IntakeApi {
     ) -> R<pb::SearchArchiveResponse> {
         caller(&req)?;
         let r = req.into_inner();
-        let bad = |f: &'static str, why: String| Status::from(CoreError::from(ValidationError::new(f, why)));
+        let bad = |f: &'static str, why: String| {
+            Status::from(CoreError::from(ValidationError::new(f, why)))
+        };
         if r.ticket_id < 0 {
             return Err(bad("ticket_id", "must be a ticket id or 0".into()));
         }
         let channel = if r.channel.is_empty() {
             None
         } else {
-            Some(DocumentChannel::parse(&r.channel).ok_or_else(|| {
-                bad("channel", format!("unknown channel {:?}", r.channel))
-            })?)
+            Some(
+                DocumentChannel::parse(&r.channel)
+                    .ok_or_else(|| bad("channel", format!("unknown channel {:?}", r.channel)))?,
+            )
         };
         let states = match r.state.as_str() {
             "" => vec![DocumentState::Entered, DocumentState::Archived],
