@@ -180,6 +180,16 @@ pub(crate) fn database_url(args: &StoreArgs, file: &FileConfig) -> anyhow::Resul
     sqlite_url(&dir)
 }
 
+impl FileConfig {
+    /// `[branches]` and `[reports]` as the core takes them.
+    pub fn report_config(&self) -> hotline_report::ReportConfig {
+        hotline_report::ReportConfig {
+            branches: self.branches.clone().unwrap_or_default(),
+            options: self.reports.clone().unwrap_or_default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,15 +292,5 @@ mod tests {
         let none: hotline_calls::SipSettings =
             layer(None, &hotline_calls::SipSettings::default()).unwrap();
         assert_eq!(none, hotline_calls::SipSettings::default());
-    }
-}
-
-impl FileConfig {
-    /// `[branches]` and `[reports]` as the core takes them.
-    pub fn report_config(&self) -> hotline_report::ReportConfig {
-        hotline_report::ReportConfig {
-            branches: self.branches.clone().unwrap_or_default(),
-            options: self.reports.clone().unwrap_or_default(),
-        }
     }
 }
