@@ -26,6 +26,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::macros::date;
 
+/// A ticket row read back plainly: id, faulty number, fault type, channel, customer class,
+/// received at, repeat of, report branch.
+type RawTicket = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+);
+
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
 
@@ -362,7 +375,7 @@ async fn sf11_dm3_ss5_a_month_recounted_from_raw_rows_on_both_backends() {
 
         // raw rows, read back plainly
         let pool = sqlx::AnyPool::connect(&url).await.unwrap();
-        let tickets: Vec<(i64, String, String, String, String, i64, Option<i64>, String)> = sqlx::query(
+        let tickets: Vec<RawTicket> = sqlx::query(
             "SELECT id, faulty_number, fault_type, channel, customer_class, received_at, repeat_of, report_branch FROM tickets ORDER BY id",
         )
         .fetch_all(&pool)

@@ -15,10 +15,10 @@
 //! - [`rules`]: time rules as data: the repair time-limit table and the desk deadlines
 //!   (TE1/TE4 two hours, SO2 one hour, urgent at once), and the deadlines a ticket carries.
 //! - [`repeat`]: repeat-report (重复申告) classification.
-//! - [`intake`]: text intake (TE1-TE4, DM5): document channels and states, the two-hour
-//!   deadlines from receipt, file-name checks, type sniffing.
 //! - [`kb`]: knowledge-base articles: states (draft → in review → published → retired), who
 //!   may move them (SO7 seniors submit, DM1/DM2 the data manager keeps), version checks.
+//! - [`intake`]: text intake (TE1-TE4, DM5): document channels and states, the two-hour
+//!   deadlines from receipt, file-name checks, type sniffing.
 //! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
 //!   the others may not (rendered into `docs/permissions.md`).
 //!
@@ -26,8 +26,8 @@
 //! refusal is a typed error carrying a reason a person can act on.
 
 pub mod ids;
-pub mod kb;
 pub mod intake;
+pub mod kb;
 pub mod named;
 pub mod order;
 pub mod permissions;

@@ -597,7 +597,7 @@ pub const MATRIX: &[Rule] = &[
         "hotline.v1.KnowledgeService/SuggestArticles",
         STAFF,
         "the IVR's service account does not search the knowledge base",
-        "DM6 JO5",
+        "DM6",
         "published articles only",
     ),
     roles(

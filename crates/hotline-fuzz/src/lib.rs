@@ -169,10 +169,10 @@ pub fn agi(data: &[u8]) {
             }
         }
     }
-    if let Ok(s) = std::str::from_utf8(data) {
-        if let Some(reply) = hotline_agi::proto::parse_200(s) {
-            let _ = reply.result_int();
-        }
+    if let Ok(s) = std::str::from_utf8(data)
+        && let Some(reply) = hotline_agi::proto::parse_200(s)
+    {
+        let _ = reply.result_int();
     }
 }
 

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 enum Job {
-    Create(CreateRequest, oneshot::Sender<Result<Created>>),
+    Create(Box<CreateRequest>, oneshot::Sender<Result<Created>>),
     Commit(Box<CommitJob>, oneshot::Sender<Result<CommitOutcome>>),
 }
 
@@ -75,7 +75,8 @@ impl Batcher {
         let mut h = DefaultHasher::new();
         req.valid.faulty_number.as_str().hash(&mut h);
         let (tx, rx) = oneshot::channel();
-        self.send(h.finish(), Job::Create(req, tx)).await?;
+        self.send(h.finish(), Job::Create(Box::new(req), tx))
+            .await?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -135,7 +136,7 @@ async fn writer(
             }
         }
         if !creates.is_empty() {
-            let reqs: Vec<&CreateRequest> = creates.iter().map(|(r, _)| r).collect();
+            let reqs: Vec<&CreateRequest> = creates.iter().map(|(r, _)| &**r).collect();
             let results = write(&pool, backend, &turn, &mut slot, &reqs, shard).await;
             drop(reqs);
             for ((_, reply), res) in creates.drain(..).zip(results) {

@@ -235,7 +235,9 @@ async fn main() {
             service_account: None,
             acd: Default::default(),
             scheduler_max_sleep: Duration::from_secs(1),
-            intake: hotline_core::desk::intake::IntakeConfig::under(&std::env::temp_dir().join("hotline-bench-intake")),
+            intake: hotline_core::desk::intake::IntakeConfig::under(
+                &std::env::temp_dir().join("hotline-bench-intake"),
+            ),
             voicemail_dir: std::env::temp_dir(),
             kb_index_dir: None,
             reports: Default::default(),

@@ -131,7 +131,10 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         voicemail_dir: voicemail_dir.clone(),
         intake: crate::intake::core_config(&data_dir, file.intake.as_ref()),
         kb_index_dir: Some(data_dir.join("kb-index")),
-        reports: hotline_report::ReportConfig { branches: file.branches.unwrap_or_default(), options: file.reports.unwrap_or_default() },
+        reports: hotline_report::ReportConfig {
+            branches: file.branches.unwrap_or_default(),
+            options: file.reports.unwrap_or_default(),
+        },
         center: Some(center),
         http_extension: Some(hotline_web::extension()),
     };
