@@ -37,7 +37,7 @@ firsts=(); reruns=()
 for run in $(seq 1 "$RUNS"); do
   DATA="$TMP/run$run"; mkdir -p "$DATA"
   GRPC="$(free_port)"; HTTP="$(free_port)"
-  HOTLINE_LOG=warn "$HOTLINE" serve --data-dir "$DATA" --no-sip --grpc-listen "127.0.0.1:$GRPC" \
+  HOTLINE_LOG=warn "$HOTLINE" serve --data-dir "$DATA" --no-sip --no-agi --grpc-listen "127.0.0.1:$GRPC" \
     --http-listen "127.0.0.1:$HTTP" --admin-password bench-admin > "$DATA/serve.log" 2>&1 &
   PID=$!
   export HOTLINE_SERVER="http://127.0.0.1:$GRPC"
