@@ -19,6 +19,9 @@
 //!   may move them (SO7 seniors submit, DM1/DM2 the data manager keeps), version checks.
 //! - [`intake`]: text intake (TE1-TE4, DM5): document channels and states, the two-hour
 //!   deadlines from receipt, file-name checks, type sniffing.
+//! - [`qa`]: quality inspection and assessment (QA1, QA2, SO1, SO4): the scoring form and
+//!   totals, reproducible sampling (seeded SplitMix64), ISO weeks, the recording rule, who
+//!   may score.
 //! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
 //!   the others may not (rendered into `docs/permissions.md`).
 //!
@@ -32,6 +35,7 @@ pub mod named;
 pub mod order;
 pub mod permissions;
 pub mod phone;
+pub mod qa;
 pub mod repeat;
 pub mod role;
 pub mod rules;
