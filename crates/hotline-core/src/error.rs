@@ -31,6 +31,10 @@ pub enum CoreError {
         role: &'static str,
         what: &'static str,
     },
+    /// Refused by a rule on rows that needs the data, with the reason (QA: own work, another
+    /// senior's assessment, work not reviewed by the caller).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("the ticket kept changing under concurrent updates; try again")]
     Contended,
     #[error("the service is shutting down")]
@@ -90,7 +94,9 @@ impl From<CoreError> for Status {
             CoreError::Unauthenticated | CoreError::SessionExpired | CoreError::BadCredentials => {
                 Code::Unauthenticated
             }
-            CoreError::Denied(_) | CoreError::Forbidden { .. } => Code::PermissionDenied,
+            CoreError::Denied(_) | CoreError::Forbidden { .. } | CoreError::NotAllowed(_) => {
+                Code::PermissionDenied
+            }
             CoreError::Contended => Code::Aborted,
             CoreError::Unavailable => Code::Unavailable,
             CoreError::Center(c) if c.is_retryable() => Code::Unavailable,

@@ -20,6 +20,7 @@ use hotline_domain::rules::DeskRules;
 use hotline_proto::v1::agent_service_server::AgentServiceServer;
 use hotline_proto::v1::intake_service_server::IntakeServiceServer;
 use hotline_proto::v1::knowledge_service_server::KnowledgeServiceServer;
+use hotline_proto::v1::quality_service_server::QualityServiceServer;
 use hotline_proto::v1::queue_service_server::QueueServiceServer;
 use hotline_proto::v1::report_service_server::ReportServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
@@ -54,6 +55,9 @@ pub struct CoreConfig {
     /// Where the knowledge base's search index lives (a cache rebuilt from the database when
     /// missing or stale); `None` keeps it in memory.
     pub kb_index_dir: Option<std::path::PathBuf>,
+    /// Quality inspection (`[qa]`): the scoring form, the weekly quota, the recording rule and
+    /// retention (checked at start).
+    pub qa: hotline_domain::qa::QaConfig,
     /// Reports (issue 17): the `[branches]` map (checked at start: overlaps refused) and the
     /// `[reports]` options.
     pub reports: hotline_report::ReportConfig,
@@ -157,6 +161,8 @@ pub enum StartError {
     Branches(#[from] hotline_report::BranchMapError),
     #[error("reflection: {0}")]
     Reflection(String),
+    #[error("{0}")]
+    Qa(String),
     #[error("document store: {0}")]
     Documents(#[from] hotline_docstore::DocStoreError),
 }
@@ -178,6 +184,7 @@ pub async fn start_with_registry(
     tracing::info!(backend = ?store.backend(), "store open");
     let mut desk = Desk::new(store.clone(), cfg.rules.clone(), clock.clone());
     desk.reporting = Arc::new(crate::desk::reports::Reporting::new(cfg.reports.clone())?);
+    cfg.qa.validate().map_err(StartError::Qa)?;
     let auth = Arc::new(Auth::new(store.clone(), clock.clone()));
     if let Some((id, pw)) = &cfg.bootstrap_admin
         && store.count_agents().await? == 0
@@ -247,6 +254,9 @@ pub async fn start_with_registry(
     health_reporter
         .set_serving::<KnowledgeServiceServer<crate::grpc::kb::Kb>>()
         .await;
+    health_reporter
+        .set_serving::<QualityServiceServer<crate::grpc::qa::QualityApi>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
@@ -274,6 +284,11 @@ pub async fn start_with_registry(
         .add_service(ReportServiceServer::new(crate::grpc::reports::Reports {
             desk: desk.clone(),
             acd: acd.clone(),
+        }))
+        .add_service(QualityServiceServer::new(crate::grpc::qa::QualityApi {
+            desk: desk.clone(),
+            docs: docs.clone(),
+            cfg: cfg.qa.clone(),
         }))
         .add_service(IntakeServiceServer::new(IntakeApi {
             desk: desk.clone(),

@@ -110,6 +110,21 @@ const TAG_READERS: &[Role] = &[R::DataManager, R::Qa, R::Admin];
 /// (classified statistics, DM3) and administrators.
 const REPORTERS: &[Role] = &[R::Senior, R::DataManager, R::Admin];
 const ADMINS: &[Role] = &[R::Admin];
+/// Who draws and scores samples (QA2).
+const INSPECTORS: &[Role] = &[R::Qa, R::Admin];
+/// Who assesses juniors, clerks and extractors (SO1, SO4).
+const ASSESSORS: &[Role] = &[R::Senior, R::Admin];
+/// Who reads samples and plays recordings: inspectors and assessing seniors.
+const QA_READERS: &[Role] = &[R::Qa, R::Senior, R::Admin];
+/// Whose work is scored, and who scores it: they read their own scores.
+const SCORED_AND_SCORERS: &[Role] = &[
+    R::Junior,
+    R::Senior,
+    R::TextEntry,
+    R::RecordingExtractor,
+    R::Qa,
+    R::Admin,
+];
 
 const fn roles(
     method: &'static str,
@@ -614,6 +629,77 @@ pub const MATRIX: &[Rule] = &[
         "DM3 DM4",
         "",
     ),
+    // QualityService
+    roles(
+        "hotline.v1.QualityService/DrawSamples",
+        INSPECTORS,
+        "only quality inspectors (and admins) draw samples (QA2); seniors open assessments with OpenAssessment",
+        "QA2",
+        "a ticket is never sampled twice in one period; the seed is stored",
+    ),
+    roles(
+        "hotline.v1.QualityService/OpenAssessment",
+        ASSESSORS,
+        "only seniors (and admins) assess the juniors, clerks and extractors whose work they reviewed (SO1/SO4)",
+        "SO1 SO4",
+        "the person is a junior, clerk or extractor; the senior reviewed their order on the ticket or acted on it after they escalated it; never one's own work",
+    ),
+    roles(
+        "hotline.v1.QualityService/ListSamples",
+        QA_READERS,
+        "only quality inspectors, seniors and admins see samples (QA2: random samples are unannounced to agents)",
+        "QA2 SO4",
+        "seniors see only the assessments they opened",
+    ),
+    roles(
+        "hotline.v1.QualityService/GetSample",
+        QA_READERS,
+        "only quality inspectors, seniors and admins see samples (QA2)",
+        "QA2 SO4",
+        "seniors see only the assessments they opened",
+    ),
+    roles(
+        "hotline.v1.QualityService/ScoreSample",
+        &[R::Qa, R::Senior, R::Admin],
+        "only quality inspectors (and admins) score samples, and seniors their assessments (QA2, SO4)",
+        "QA2 SO1 SO4",
+        "QA scores scheduled and random samples, a senior only the assessments they opened; nobody scores their own work; a re-score needs rescore_reason and is for QA or admins",
+    ),
+    roles(
+        "hotline.v1.QualityService/GetForm",
+        SCORED_AND_SCORERS,
+        "only the people who are scored, and who score, read the scoring form (QA2)",
+        "QA2",
+        "",
+    ),
+    roles(
+        "hotline.v1.QualityService/ListScores",
+        SCORED_AND_SCORERS,
+        "only the people who are scored, and who score, read QA scores (QA2)",
+        "QA2 SO4",
+        "juniors, clerks and extractors read only their own scores; QA, seniors and admins anyone's",
+    ),
+    roles(
+        "hotline.v1.QualityService/PersonSummary",
+        SCORED_AND_SCORERS,
+        "only the people who are scored, and who score, read a person's record (SO1/SO4)",
+        "SO1 SO4",
+        "juniors, clerks and extractors read only their own summary",
+    ),
+    roles(
+        "hotline.v1.QualityService/UploadRecording",
+        CALL_SERVER,
+        "only the call server's service account uploads call recordings (QA1)",
+        "QA1",
+        "one recording per Call-ID; the bytes must be a whole WAV",
+    ),
+    roles(
+        "hotline.v1.QualityService/PlayRecording",
+        QA_READERS,
+        "only quality inspectors, seniors and admins play call recordings (QA1)",
+        "QA1 SO4",
+        "by sample id: the sample's visibility rule applies",
+    ),
 ];
 
 impl Rule {
@@ -871,7 +957,7 @@ mod tests {
     }
 
     #[test]
-    fn pr1_the_service_account_registers_reports_and_queues_calls_and_nothing_else() {
+    fn pr1_the_service_account_registers_reports_queues_calls_uploads_recordings_and_nothing_else() {
         let expected: HashSet<&str> = [
             "hotline.v1.AgentService/Logout",
             "hotline.v1.AgentService/GetMe",
@@ -883,6 +969,8 @@ mod tests {
             "hotline.v1.QueueService/JoinQueue",
             "hotline.v1.QueueService/ReportOffer",
             "hotline.v1.QueueService/EndCall",
+            // the call server uploads its recordings (QA1)
+            "hotline.v1.QualityService/UploadRecording",
         ]
         .into();
         assert_eq!(allowed(Role::System), expected);

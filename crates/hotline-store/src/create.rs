@@ -359,7 +359,7 @@ pub(crate) async fn insert_batch(
     }
 
     // Tickets.
-    let mut args: Vec<Arg> = Vec::with_capacity(planned.len() * 18);
+    let mut args: Vec<Arg> = Vec::with_capacity(planned.len() * 19);
     for p in &planned {
         let (t, req) = (&p.created.ticket, p.req);
         args.extend([
@@ -381,12 +381,13 @@ pub(crate) async fn insert_batch(
             Arg::OptInt(t.supplement_of),
             Arg::Int(req.now.0),
             Arg::Text(req.report_branch.as_str()),
+            Arg::Text(req.call_id.as_str()),
         ]);
     }
     insert_rows(
         conn,
-        "tickets (id, faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, updated_at, report_branch)",
-        18,
+        "tickets (id, faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, updated_at, report_branch, call_id)",
+        19,
         &args,
     )
     .await?;

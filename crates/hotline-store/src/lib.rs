@@ -18,6 +18,9 @@
 //! - [`voicemail`]: voicemail messages: stored, claimed once, converted or escalated.
 //! - [`kb`]: knowledge-base articles with every version kept, guarded by version; the KB
 //!   generation a search index follows; classification tags on tickets and surveys.
+//! - [`qa`]: quality inspection (QA1, QA2) and seniors' assessments (SO1, SO4): draws and
+//!   samples (a ticket once per pool and period), scores kept whole (a re-score supersedes),
+//!   call recordings linked to call and ticket, the evidence on a person's record.
 //! - [`reports`]: the reports' aggregation queries (issue 17) and restamping branches.
 //! - [`rows`]: row ↔ domain conversions.
 //!
@@ -32,6 +35,7 @@ pub mod intake;
 pub mod kb;
 pub mod migrate;
 pub mod outbox;
+pub mod qa;
 pub mod queue_log;
 pub mod reconcile;
 pub mod reports;
@@ -50,6 +54,10 @@ pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use intake::{DocumentAudit, DocumentFilter, DocumentRecord, DueDocumentDeadline, NewDocument};
 pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
 pub use outbox::{EventOutcome, OutboxRow};
+pub use qa::{
+    Evidence, NewDraw, NewRecording, NewScore, RecordingRecord, SampleFilter, SampleRecord,
+    ScoreRecord,
+};
 pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;
 pub use tasks::{CompleteOutcome, Task};

@@ -45,6 +45,9 @@ pub struct CreateRequest {
     /// The branch the core's branch map gives the faulty number (SF11), stamped on the
     /// ticket (`report_branch`); empty without a map.
     pub report_branch: String,
+    /// The SIP Call-ID of the call the report was taken on ('' when none), which links the
+    /// ticket to the call's recording (QA1).
+    pub call_id: String,
 }
 
 #[derive(Clone, Debug)]
@@ -227,7 +230,7 @@ pub(crate) async fn insert_ticket(
     } else {
         TicketStatus::New
     };
-    let row = sqlx::query("INSERT INTO tickets (faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, version, updated_at, report_branch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17) RETURNING id")
+    let row = sqlx::query("INSERT INTO tickets (faulty_number, contact_number, customer_name, customer_class, branch, fault_type, description, channel, received_at, created_at, created_by, urgent, status, repeat_of, supplement_of, version, updated_at, report_branch, call_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18) RETURNING id")
         .bind(v.faulty_number.as_str())
         .bind(v.contact_number.as_ref().map(|c| c.as_str()).unwrap_or(""))
         .bind(v.customer.name.as_str())
@@ -245,6 +248,7 @@ pub(crate) async fn insert_ticket(
         .bind(v.supplement_of)
         .bind(req.now.0)
         .bind(req.report_branch.as_str())
+        .bind(req.call_id.as_str())
         .fetch_one(&mut *conn)
         .await?;
     let id: TicketId = row.try_get("id")?;

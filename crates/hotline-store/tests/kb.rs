@@ -39,6 +39,7 @@ async fn a_ticket(store: &hotline_store::Store) -> i64 {
             now: Timestamp(T0),
             rules: Arc::new(DeskRules::default()),
             report_branch: String::new(),
+            call_id: String::new(),
         })
         .await
         .expect("ticket");

@@ -38,6 +38,7 @@ fn create_req(t: NewTicket, now: i64) -> CreateRequest {
         now: Timestamp(now),
         rules: Arc::new(DeskRules::default()),
         report_branch: String::new(),
+        call_id: String::new(),
     }
 }
 

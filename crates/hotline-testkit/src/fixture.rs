@@ -107,6 +107,7 @@ impl TestCore {
                 intake: hotline_core::desk::intake::IntakeConfig::under(dir.path()),
                 voicemail_dir,
                 kb_index_dir: None,
+                qa: Default::default(),
                 reports: Default::default(),
                 center: None,
                 http_extension: None,

@@ -38,6 +38,10 @@ pub struct FileConfig {
     pub rules: Option<DeskRules>,
     /// Text intake: upload limit and retention of archived originals (`[intake]`).
     pub intake: Option<crate::intake::IntakeFile>,
+    /// Quality inspection (`[qa]`: `[[qa.form]]` items with `key`, `label`, `weight`, `max`;
+    /// `scheduled_per_agent`; `recording` all | sampled | none with `recording_percent`;
+    /// `retention_days`; `max_recording_bytes`), checked at start-up.
+    pub qa: Option<hotline_domain::qa::QaConfig>,
     /// The branch map (`[branches]`: `area_code`, `[[branches.branch]]` with `name`,
     /// `prefixes`, `exchanges`), checked at start-up.
     pub branches: Option<hotline_report::BranchConfig>,
@@ -65,6 +69,9 @@ impl FileConfig {
         }
         if let Some(a) = &self.agi {
             a.validate()?;
+        }
+        if let Some(q) = &self.qa {
+            q.validate().map_err(anyhow::Error::msg)?;
         }
         if let Some(i) = &self.ivr {
             i.validate().map_err(|e| anyhow::anyhow!("ivr: {e}"))?;

@@ -131,6 +131,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         voicemail_dir: voicemail_dir.clone(),
         intake: crate::intake::core_config(&data_dir, file.intake.as_ref()),
         kb_index_dir: Some(data_dir.join("kb-index")),
+        qa: file.qa.clone().unwrap_or_default(),
         reports: hotline_report::ReportConfig {
             branches: file.branches.unwrap_or_default(),
             options: file.reports.unwrap_or_default(),

@@ -132,6 +132,7 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
                     received_at: None,
                     urgent,
                     supplement_of: 0,
+                    call_id: String::new(),
                 })
                 .await?
                 .into_inner();

@@ -141,6 +141,7 @@ async fn client_task(
                     received_at: None,
                     urgent: false,
                     supplement_of: 0,
+                    call_id: String::new(),
                 });
                 req.metadata_mut().insert("authorization", auth.clone());
                 c.create_ticket(req).await.map(|_| ())

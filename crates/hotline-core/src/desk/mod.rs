@@ -13,6 +13,8 @@
 //! - [`center`]: line tests and dispatch progress asked of the 112 centre.
 //! - [`kb`]: the knowledge base: articles, versions, the search index kept in step with
 //!   the store, search and suggestions, classification tags (DM1-DM4, DM6, SO7).
+//! - [`qa`]: quality inspection and assessments: draw, list, read and score samples, scores
+//!   per agent, the per-person summary (SO1, SO4), call recordings checked as WAV (QA1, QA2).
 //! - [`reports`]: reports and statistics per branch and period, the SO8 overview (issue 17).
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
@@ -25,6 +27,7 @@ pub mod alerts;
 pub mod center;
 pub mod intake;
 pub mod kb;
+pub mod qa;
 pub mod queue;
 pub mod reports;
 pub mod tasks;

@@ -20,6 +20,18 @@ impl Desk {
     /// Registers a report (JO3, TE1, TE2, RE1, SF4). Durable before it returns. Who may is
     /// the permission matrix's (`CreateTicket`, `ConvertVoicemail`), checked before the call.
     pub async fn create_ticket(&self, who: &Principal, t: NewTicket) -> Result<Created, CoreError> {
+        self.create_ticket_on_call(who, t, "").await
+    }
+
+    /// [`Desk::create_ticket`] for a report taken on the call with SIP Call-ID `call_id`
+    /// (`""`: none), stored on the ticket so the call's recording finds it (QA1).
+    pub async fn create_ticket_on_call(
+        &self,
+        who: &Principal,
+        t: NewTicket,
+        call_id: &str,
+    ) -> Result<Created, CoreError> {
+        let call_id = crate::desk::qa::call_id("call_id", call_id)?;
         let now = self.clock.now();
         let unknown_customer =
             t.customer_name.is_empty() && t.customer_class.is_empty() && t.branch.is_empty();
@@ -51,6 +63,7 @@ impl Desk {
                 now,
                 rules: self.rules.clone(),
                 report_branch,
+                call_id,
             })
             .await?;
         let id = created.ticket.id;

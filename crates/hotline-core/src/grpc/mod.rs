@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod intake;
 pub mod kb;
+pub mod qa;
 pub mod queue;
 pub mod reports;
 pub mod tickets;

@@ -79,6 +79,7 @@ pub fn draft(info: &CallInfo) -> pb::CreateTicketRequest {
         urgent: false,
         // a repeat is linked by the core itself when the ticket is created
         supplement_of: 0,
+        call_id: info.call_id.clone(),
     }
 }
 
