@@ -957,7 +957,8 @@ mod tests {
     }
 
     #[test]
-    fn pr1_the_service_account_registers_reports_queues_calls_uploads_recordings_and_nothing_else() {
+    fn pr1_the_service_account_registers_reports_queues_calls_uploads_recordings_and_nothing_else()
+    {
         let expected: HashSet<&str> = [
             "hotline.v1.AgentService/Logout",
             "hotline.v1.AgentService/GetMe",

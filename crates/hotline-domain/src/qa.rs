@@ -232,10 +232,7 @@ pub fn score_sheet(form: &[FormItem], given: &[(String, u32)]) -> Result<Scored,
         if *s > item.max {
             return Err(ValidationError::new(
                 "items",
-                format!(
-                    "{k} ({}): {s} is out of range 0..={}",
-                    item.label, item.max
-                ),
+                format!("{k} ({}): {s} is out of range 0..={}", item.label, item.max),
             ));
         }
     }
@@ -352,10 +349,7 @@ pub fn draw(
     let mut taken = BTreeSet::new();
     let mut out = Vec::new();
     for (agent, tickets) in by_agent {
-        let mut pool: Vec<i64> = tickets
-            .into_iter()
-            .filter(|t| !taken.contains(t))
-            .collect();
+        let mut pool: Vec<i64> = tickets.into_iter().filter(|t| !taken.contains(t)).collect();
         let mut rng = SplitMix64::new(seed ^ fnv1a(agent));
         let n = (per_agent as usize).min(pool.len());
         // partial Fisher-Yates: the first n places
@@ -484,7 +478,9 @@ pub enum QaRefusal {
     RoleMayNot { role: Role, what: &'static str },
     #[error("{agent} may not score their own work")]
     OwnWork { agent: String },
-    #[error("sample {sample} is an assessment opened by {opened_by}; only they (or an admin) score it")]
+    #[error(
+        "sample {sample} is an assessment opened by {opened_by}; only they (or an admin) score it"
+    )]
     NotYourAssessment { sample: i64, opened_by: String },
     #[error(
         "sample {sample} is already scored; a re-score must say why (rescore_reason) and is for the QA role or an admin"
@@ -595,7 +591,13 @@ mod tests {
         let keys: Vec<&str> = c.form.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["greeting", "registration", "routing", "time_rules", "courtesy"]
+            [
+                "greeting",
+                "registration",
+                "routing",
+                "time_rules",
+                "courtesy"
+            ]
         );
     }
 
@@ -635,7 +637,10 @@ mod tests {
         s[0].1 = 11;
         let e = score_sheet(&form, &s).unwrap_err();
         assert_eq!(e.field, "items");
-        assert!(e.reason.contains("greeting") && e.reason.contains("0..=10"), "{e:?}");
+        assert!(
+            e.reason.contains("greeting") && e.reason.contains("0..=10"),
+            "{e:?}"
+        );
         let mut s = full(5);
         s.push(("smile".into(), 3));
         let e = score_sheet(&form, &s).unwrap_err();
@@ -661,7 +666,11 @@ mod tests {
             recording_percent: 0,
             ..QaConfig::default()
         };
-        assert!(c.validate().unwrap_err().starts_with("qa.recording_percent"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .starts_with("qa.recording_percent")
+        );
         let c = QaConfig {
             form: vec![],
             ..QaConfig::default()
@@ -702,7 +711,11 @@ mod tests {
         let a = draw(42, &c, &BTreeSet::new(), 5);
         let mut shuffled = c.clone();
         shuffled.reverse();
-        assert_eq!(a, draw(42, &shuffled, &BTreeSet::new(), 5), "order of input");
+        assert_eq!(
+            a,
+            draw(42, &shuffled, &BTreeSet::new(), 5),
+            "order of input"
+        );
         assert_eq!(a.len(), 5 + 5 + 2);
         let b = draw(43, &c, &BTreeSet::new(), 5);
         assert_ne!(a, b, "another seed draws another sample");
@@ -744,7 +757,10 @@ mod tests {
         for seed in 0..2000 {
             counts[draw(seed, &c, &BTreeSet::new(), 1)[0].ticket_id as usize] += 1;
         }
-        assert!(counts.iter().all(|&n| (130..270).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (130..270).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -779,7 +795,11 @@ mod tests {
         assert!(Week::parse("p", "2025-W53").is_err());
         assert!(Week::parse("p", "2026-W53").is_ok());
         for bad in ["2026-50", "26-W50", "2026-W5", "2026-W00", "x"] {
-            assert_eq!(Week::parse("period", bad).unwrap_err().field, "period", "{bad}");
+            assert_eq!(
+                Week::parse("period", bad).unwrap_err().field,
+                "period",
+                "{bad}"
+            );
         }
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
     }

@@ -500,9 +500,17 @@ impl Store {
     pub async fn sample_scores(&self, sample_id: i64) -> Result<Vec<ScoreRecord>> {
         let s = self.get_sample(sample_id).await?;
         let all = self
-            .list_scores(Some(&s.agent_id), Timestamp(i64::MIN), Timestamp(i64::MAX), true)
+            .list_scores(
+                Some(&s.agent_id),
+                Timestamp(i64::MIN),
+                Timestamp(i64::MAX),
+                true,
+            )
             .await?;
-        Ok(all.into_iter().filter(|c| c.sample_id == sample_id).collect())
+        Ok(all
+            .into_iter()
+            .filter(|c| c.sample_id == sample_id)
+            .collect())
     }
 
     async fn score_items(&self, score_id: i64) -> Result<Vec<ItemScore>> {
@@ -563,7 +571,12 @@ impl Store {
 
     /// Whether `senior` reviewed `agent`'s work on `ticket`: reviewed one of the agent's
     /// orders on it, or acted on it after the agent escalated it.
-    pub async fn senior_reviewed(&self, senior: &str, agent: &str, ticket: TicketId) -> Result<bool> {
+    pub async fn senior_reviewed(
+        &self,
+        senior: &str,
+        agent: &str,
+        ticket: TicketId,
+    ) -> Result<bool> {
         let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE ticket_id = $1 AND created_by = $2 AND reviewed_by = $3")
             .bind(ticket)
             .bind(agent)
@@ -584,11 +597,12 @@ impl Store {
 
     /// Whether `agent` did any work on `ticket` (registered it, or has an audit row on it).
     pub async fn worked_on(&self, agent: &str, ticket: TicketId) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE ticket_id = $1 AND actor = $2")
-            .bind(ticket)
-            .bind(agent)
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE ticket_id = $1 AND actor = $2")
+                .bind(ticket)
+                .bind(agent)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n > 0)
     }
 
@@ -627,11 +641,13 @@ impl Store {
     }
 
     pub async fn get_recording(&self, id: i64) -> Result<RecordingRecord> {
-        let r = sqlx::query(AssertSqlSafe(format!("{RECORDING_COLUMNS} WHERE r.id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("recording {id}")))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "{RECORDING_COLUMNS} WHERE r.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("recording {id}")))?;
         recording(&r)
     }
 
@@ -647,7 +663,10 @@ impl Store {
     }
 
     /// Recordings of calls started before `before` whose bytes are still kept (retention).
-    pub async fn recordings_started_before(&self, before: Timestamp) -> Result<Vec<RecordingRecord>> {
+    pub async fn recordings_started_before(
+        &self,
+        before: Timestamp,
+    ) -> Result<Vec<RecordingRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{RECORDING_COLUMNS} WHERE r.started_at < $1 AND r.purged_at IS NULL ORDER BY r.started_at, r.id LIMIT 1000"
         )))

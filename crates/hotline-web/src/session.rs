@@ -136,7 +136,7 @@ impl WebError {
                         (StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录")
                     }
                     C::SessionExpired => (StatusCode::UNAUTHORIZED, "expired", "登录已过期"),
-                    C::Denied(_) | C::Forbidden { .. } => {
+                    C::Denied(_) | C::Forbidden { .. } | C::NotAllowed(_) => {
                         (StatusCode::FORBIDDEN, "denied", "无权执行此操作")
                     }
                     C::Contended => (

@@ -534,7 +534,8 @@ impl Quality<'_> {
             return Ok(0);
         }
         let now = self.desk.clock.now();
-        let before = Timestamp(now.0 - i64::from(self.cfg.retention_days) * hotline_domain::time::DAY_MS);
+        let before =
+            Timestamp(now.0 - i64::from(self.cfg.retention_days) * hotline_domain::time::DAY_MS);
         let mut n = 0;
         for r in self.desk.store.recordings_started_before(before).await? {
             self.desk.store.mark_recording_purged(r.id, now).await?;

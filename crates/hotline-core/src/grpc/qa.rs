@@ -288,10 +288,11 @@ impl QualityService for QualityApi {
             ))
         })?;
         if meta.ticket_id < 0 {
-            return Err(
-                CoreError::from(ValidationError::new("ticket_id", "must be a ticket id or 0"))
-                    .into(),
-            );
+            return Err(CoreError::from(ValidationError::new(
+                "ticket_id",
+                "must be a ticket id or 0",
+            ))
+            .into());
         }
         let started_at = match &meta.started_at {
             Some(t) => Some(convert::from_ts("started_at", t).map_err(CoreError::from)?),
@@ -344,9 +345,9 @@ impl QualityService for QualityApi {
         let qa = self.qa();
         let id = if r.id == 0 && r.sample_id > 0 {
             let d = qa.get(&who, r.sample_id).await?;
-            d.recording
-                .map(|rec| rec.id)
-                .ok_or_else(|| CoreError::NotFound(format!("recording of sample {}", r.sample_id)))?
+            d.recording.map(|rec| rec.id).ok_or_else(|| {
+                CoreError::NotFound(format!("recording of sample {}", r.sample_id))
+            })?
         } else {
             positive_id("id", r.id).map_err(CoreError::from)?
         };

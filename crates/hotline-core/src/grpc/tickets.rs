@@ -98,7 +98,10 @@ impl TicketService for Tickets {
             urgent: r.urgent,
             supplement_of: (r.supplement_of > 0).then_some(r.supplement_of),
         };
-        let created = self.desk.create_ticket_on_call(&who, new, &r.call_id).await?;
+        let created = self
+            .desk
+            .create_ticket_on_call(&who, new, &r.call_id)
+            .await?;
         let limit = self.desk.repair_limit_hours(&created.ticket);
         let mut t = convert::ticket(&created.ticket, limit);
         t.deadlines = created
