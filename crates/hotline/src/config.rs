@@ -238,6 +238,24 @@ mod tests {
     }
 
     #[test]
+    fn qa_section_is_one_typed_section_checked_at_load() {
+        let c = parse(
+            "[qa]\nscheduled_per_agent = 3\nrecording = \"sampled\"\nrecording_percent = 20\nretention_days = 90\n[[qa.form]]\nkey = \"greeting\"\nlabel = \"问候语\"\nweight = 1\nmax = 5\n",
+        )
+        .unwrap();
+        let q = c.qa.unwrap();
+        assert_eq!((q.scheduled_per_agent, q.retention_days), (3, 90));
+        assert_eq!(q.recording, hotline_domain::qa::RecordingMode::Sampled);
+        assert_eq!(q.form.len(), 1);
+        let e = parse("[qa]\nrecording = \"sampled\"\nrecording_percent = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("qa.recording_percent"), "{e}");
+        let e = parse("[qa]\nrecording = \"sometimes\"\n").unwrap_err().to_string();
+        assert!(e.contains("qa") && e.contains("recording"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let e = parse("grpc_lissen = \"x\"").unwrap_err();
         assert!(e.to_string().contains("grpc_lissen"));
