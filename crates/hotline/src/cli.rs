@@ -77,6 +77,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::kb::KbCmd,
     },
+    /// Quality inspection and assessments: samples, scores, recordings (QA1, QA2, SO1, SO4).
+    Qa {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: crate::qa::QaCmd,
+    },
     /// Reports per branch and period, as a table or a csv/xlsx/svg/png/json file (issue 17).
     Report(Box<crate::report::ReportArgs>),
     /// Text intake: documents, e-mail import, the inbox, entry, the archive (TE1-TE4, DM5).
@@ -108,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Queue { conn } => crate::desktop::queue(&conn).await,
         Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
         Cmd::Kb { conn, cmd } => crate::kb::kb(conn, cmd).await,
+        Cmd::Qa { conn, cmd } => crate::qa::qa(conn, cmd).await,
         Cmd::Alerts { conn } => crate::ticket::alerts(conn).await,
         Cmd::Intake { conn, cmd } => crate::intake::intake(conn, cmd).await,
         Cmd::Report(a) => crate::report::report(*a).await,

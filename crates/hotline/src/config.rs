@@ -251,7 +251,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("qa.recording_percent"), "{e}");
-        let e = parse("[qa]\nrecording = \"sometimes\"\n").unwrap_err().to_string();
+        let e = parse("[qa]\nrecording = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("qa") && e.contains("recording"), "{e}");
     }
 

@@ -11,6 +11,7 @@ mod config;
 mod desktop;
 mod intake;
 mod kb;
+mod qa;
 mod report;
 mod serve;
 mod ticket;
