@@ -19,6 +19,9 @@
 //!   may move them (SO7 seniors submit, DM1/DM2 the data manager keeps), version checks.
 //! - [`intake`]: text intake (TE1-TE4, DM5): document channels and states, the two-hour
 //!   deadlines from receipt, file-name checks, type sniffing.
+//! - [`survey`]: the satisfaction surveyor (SS1-SS6, SO5): satisfaction, callback outcomes,
+//!   calling hours and retries, customer information only with consent, investigation
+//!   outcomes, the weekly figures and weakest areas.
 //! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
 //!   the others may not (rendered into `docs/permissions.md`).
 //!
@@ -35,6 +38,7 @@ pub mod phone;
 pub mod repeat;
 pub mod role;
 pub mod rules;
+pub mod survey;
 pub mod task;
 pub mod ticket;
 pub mod time;
