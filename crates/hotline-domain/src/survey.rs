@@ -51,6 +51,20 @@ named_enum!(
 );
 
 named_enum!(
+    /// The surveyor's worklists.
+    Worklist {
+        /// SS2: callbacks after a clearance (回单), the open survey tasks.
+        Cleared = "cleared", "回单回访";
+        /// SS1: reports answered by an operator, not yet surveyed.
+        Completed = "completed", "业务回访";
+        /// SS3: dispatched orders near (预警) or past (催单) their repair limit.
+        Due = "due", "预警催单";
+        /// SS4: finished orders with a repeat report or a 不满意 answer, not yet investigated.
+        Investigate = "investigate", "重复申告调查";
+    }
+);
+
+named_enum!(
     /// Whether the customer agreed to give information about themselves (SS6).
     Consent {
         NotAsked = "not_asked", "未询问";
@@ -518,6 +532,15 @@ impl CallbackForm {
     }
 }
 
+/// The Monday-to-Sunday week (Beijing time) holding `t`: `[monday 00:00, next monday 00:00)`.
+pub fn week_containing(t: Timestamp) -> (Timestamp, Timestamp) {
+    let day = (t.0 + BEIJING_OFFSET_MS).div_euclid(DAY_MS);
+    // 1970-01-01 was a Thursday: day 0 is weekday 3 counted from Monday
+    let monday = day - (day + 3).rem_euclid(7);
+    let start = monday * DAY_MS - BEIJING_OFFSET_MS;
+    (Timestamp(start), Timestamp(start + 7 * DAY_MS))
+}
+
 /// A ticket may be investigated (SS4) once its order is finished.
 pub fn check_investigable(ticket: i64, status: TicketStatus) -> Result<(), SurveyRefusal> {
     match status {
@@ -924,6 +947,17 @@ mod tests {
             "分局 西城: 满意率 33.3% (1/3), 不满意 2"
         );
         assert_eq!(summarize(&[], 3).overall.rate(), None);
+    }
+
+    #[test]
+    fn ss5_weeks_run_monday_to_sunday_in_beijing_time() {
+        // DAY is a Friday (2024-10-04); its week starts on Monday 2024-09-30
+        let (from, to) = week_containing(at(12, 0));
+        assert_eq!(from, at(-4 * 24, 0));
+        assert_eq!(to, at(3 * 24, 0));
+        assert_eq!(week_containing(from), (from, to));
+        assert_eq!(week_containing(Timestamp(to.0 - 1)), (from, to));
+        assert_eq!(week_containing(to).0, to);
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! - [`voicemail`]: voicemail messages: stored, claimed once, converted or escalated.
 //! - [`kb`]: knowledge-base articles with every version kept, guarded by version; the KB
 //!   generation a search index follows; classification tags on tickets and surveys.
+//! - [`surveys`]: satisfaction surveys (SS1-SS6, SO5): worklists, callback attempts and
+//!   results (once per survey task), SS4 investigations, the facts of the statistics.
 //! - [`reports`]: the reports' aggregation queries (issue 17) and restamping branches.
 //! - [`rows`]: row ↔ domain conversions.
 //!
@@ -36,6 +38,7 @@ pub mod queue_log;
 pub mod reconcile;
 pub mod reports;
 pub mod rows;
+pub mod surveys;
 pub mod tasks;
 pub mod tickets;
 pub mod voicemail;
@@ -52,6 +55,10 @@ pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
 pub use outbox::{EventOutcome, OutboxRow};
 pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;
+pub use surveys::{
+    AttemptCounts, CallbackWrite, CallbackWritten, InvestigationRecord, ResultWrite,
+    SurveyResultRecord, SurveyState, WarningCount, WorkRow,
+};
 pub use tasks::{CompleteOutcome, Task};
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
 pub use voicemail::{Finish, NewVoicemail, VoicemailRecord, VoicemailState};
