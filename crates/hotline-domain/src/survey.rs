@@ -210,9 +210,17 @@ pub enum SurveyRefusal {
         until: TimeOfDay,
         next_ms: i64,
     },
-    #[error("survey of ticket {ticket} already had {attempts} attempts, the most allowed ({max}); it is closed as unreachable")]
-    AttemptsExhausted { ticket: i64, attempts: u32, max: u32 },
-    #[error("the next attempt on ticket {ticket} is due at {next_ms} (ms since the epoch), {retry_after_minutes} minutes after the last unreached one")]
+    #[error(
+        "survey of ticket {ticket} already had {attempts} attempts, the most allowed ({max}); it is closed as unreachable"
+    )]
+    AttemptsExhausted {
+        ticket: i64,
+        attempts: u32,
+        max: u32,
+    },
+    #[error(
+        "the next attempt on ticket {ticket} is due at {next_ms} (ms since the epoch), {retry_after_minutes} minutes after the last unreached one"
+    )]
     TooSoon {
         ticket: i64,
         next_ms: i64,
@@ -804,7 +812,11 @@ mod tests {
         // exhausted
         assert!(matches!(
             r.check_attempt(1, at(12, 0), 3, Some(at(9, 0))),
-            Err(SurveyRefusal::AttemptsExhausted { attempts: 3, max: 3, .. })
+            Err(SurveyRefusal::AttemptsExhausted {
+                attempts: 3,
+                max: 3,
+                ..
+            })
         ));
     }
 
@@ -815,10 +827,19 @@ mod tests {
         assert_eq!(ok.consent, Consent::NotAsked);
         let e = form("reached", "very_happy").validate().unwrap_err();
         assert_eq!(e.field, "satisfaction");
-        assert!(e.reason.contains("satisfied, basically_satisfied, dissatisfied"));
-        assert_eq!(form("reached", "").validate().unwrap_err().field, "satisfaction");
+        assert!(
+            e.reason
+                .contains("satisfied, basically_satisfied, dissatisfied")
+        );
         assert_eq!(
-            form("not_reached", "satisfied").validate().unwrap_err().field,
+            form("reached", "").validate().unwrap_err().field,
+            "satisfaction"
+        );
+        assert_eq!(
+            form("not_reached", "satisfied")
+                .validate()
+                .unwrap_err()
+                .field,
             "satisfaction"
         );
         assert_eq!(form("", "").validate().unwrap_err().field, "outcome");
@@ -878,7 +899,9 @@ mod tests {
             (InvestigationOutcome::Apology, "已致歉".into())
         );
         assert_eq!(
-            check_investigation("second_dispatch", "").unwrap_err().field,
+            check_investigation("second_dispatch", "")
+                .unwrap_err()
+                .field,
             "note"
         );
         let e = check_investigation("refund", "x").unwrap_err();

@@ -108,6 +108,7 @@ impl TestCore {
                 voicemail_dir,
                 kb_index_dir: None,
                 reports: Default::default(),
+                surveys: Default::default(),
                 center: None,
                 http_extension: None,
             },

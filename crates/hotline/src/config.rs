@@ -43,6 +43,10 @@ pub struct FileConfig {
     pub branches: Option<hotline_report::BranchConfig>,
     /// Report options (`[reports]`: `font`, `[reports.staffing]`).
     pub reports: Option<hotline_report::ReportOptions>,
+    /// The satisfaction surveyor (`[surveys]`: `calling_from`, `calling_until` as "HH:MM"
+    /// Beijing time, `max_attempts`, `retry_after_minutes`, `completed_window_days`,
+    /// `weak_area_min_results`).
+    pub surveys: Option<hotline_domain::survey::SurveyRules>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +69,9 @@ impl FileConfig {
         }
         if let Some(a) = &self.agi {
             a.validate()?;
+        }
+        if let Some(s) = &self.surveys {
+            s.validate().map_err(anyhow::Error::msg)?;
         }
         if let Some(i) = &self.ivr {
             i.validate().map_err(|e| anyhow::anyhow!("ivr: {e}"))?;

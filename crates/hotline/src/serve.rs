@@ -135,6 +135,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             branches: file.branches.unwrap_or_default(),
             options: file.reports.unwrap_or_default(),
         },
+        surveys: file.surveys.unwrap_or_default(),
         center: Some(center),
         http_extension: Some(hotline_web::extension()),
     };

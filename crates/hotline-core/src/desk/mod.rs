@@ -14,6 +14,9 @@
 //! - [`kb`]: the knowledge base: articles, versions, the search index kept in step with
 //!   the store, search and suggestions, classification tags (DM1-DM4, DM6, SO7).
 //! - [`reports`]: reports and statistics per branch and period, the SO8 overview (issue 17).
+//! - [`surveys`]: the satisfaction surveyor: worklists (SS1-SS4), callbacks with retries in
+//!   calling hours and consent for customer information (SS2, SS6), investigations with a
+//!   second dispatch (SS4, SO5), weekly statistics (SS5).
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
 //! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
@@ -27,6 +30,7 @@ pub mod intake;
 pub mod kb;
 pub mod queue;
 pub mod reports;
+pub mod surveys;
 pub mod tasks;
 pub mod tickets;
 pub mod voicemail;

@@ -8,6 +8,7 @@ pub mod intake;
 pub mod kb;
 pub mod queue;
 pub mod reports;
+pub mod surveys;
 pub mod tickets;
 pub mod voicemail;
 
