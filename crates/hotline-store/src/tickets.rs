@@ -494,13 +494,14 @@ async fn commit_rest(
             }
         }
     }
+    let mut warning: Option<String> = None;
     if let Some((rid, verdict)) = t.reviewed {
         let delivery = if verdict == ReviewState::Approved {
             rows::DeliveryState::Queued
         } else {
             rows::DeliveryState::NotSendable
         };
-        let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind")
+        let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind, note")
             .bind(verdict.as_str())
             .bind(c.actor.as_str())
             .bind(c.now.0)
@@ -518,6 +519,10 @@ async fn commit_rest(
         )?;
         order_id = Some(rid);
         if verdict == ReviewState::Approved {
+            if kind == OrderKind::SecondDispatch {
+                // SO5: the written warning sent with it is the surveyor's, not the review note
+                warning = Some(row.try_get::<String, _>("note")?);
+            }
             queued = Some((rid, kind));
             if matches!(kind, OrderKind::Dispatch | OrderKind::SecondDispatch) {
                 dispatch_order = Some(rid);
@@ -588,7 +593,7 @@ async fn commit_rest(
                 tk.dispatch_order
             },
             urgent,
-            note: &c.text,
+            note: warning.as_deref().unwrap_or(&c.text),
             faulty_number: tk.faulty_number.as_str(),
             contact_number: tk.contact_number.as_ref().map(|n| n.as_str()).unwrap_or(""),
             customer_class: tk.customer.class.as_str(),
