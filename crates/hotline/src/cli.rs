@@ -86,6 +86,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::intake::IntakeCmd,
     },
+    /// The satisfaction surveyor: worklists, callbacks, investigations, statistics (SS1-SS6).
+    Survey {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: crate::survey::SurveyCmd,
+    },
     /// Follow-up tasks: callbacks (SO4), surveys (SS2), originals to file (TE3).
     Task {
         #[command(flatten)]
@@ -108,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Queue { conn } => crate::desktop::queue(&conn).await,
         Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
         Cmd::Kb { conn, cmd } => crate::kb::kb(conn, cmd).await,
+        Cmd::Survey { conn, cmd } => crate::survey::survey(conn, cmd).await,
         Cmd::Alerts { conn } => crate::ticket::alerts(conn).await,
         Cmd::Intake { conn, cmd } => crate::intake::intake(conn, cmd).await,
         Cmd::Report(a) => crate::report::report(*a).await,

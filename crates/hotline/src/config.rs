@@ -219,6 +219,8 @@ mod tests {
         let ivr = c.ivr.unwrap();
         ivr.validate().unwrap();
         assert_eq!(ivr.voicemail_max_secs, 120);
+        let surveys = c.surveys.unwrap();
+        assert_eq!(surveys, hotline_domain::survey::SurveyRules::default());
     }
 
     #[test]
@@ -235,6 +237,30 @@ mod tests {
         assert!(e.contains("max_batch"), "{e}");
         let e = parse("[store]\npool = 3\n").unwrap_err().to_string();
         assert!(e.contains("store") && e.contains("pool"), "{e}");
+    }
+
+    #[test]
+    fn surveys_section_sets_calling_hours_and_refuses_bad_ones() {
+        let c = parse("[surveys]\ncalling_from = \"09:00\"\nmax_attempts = 5\n").unwrap();
+        let s = c.surveys.unwrap();
+        assert_eq!(s.calling_from.to_string(), "09:00");
+        assert_eq!(s.calling_until.to_string(), "20:30");
+        assert_eq!(s.max_attempts, 5);
+        let e = parse("[surveys]\ncalling_from = \"9h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("surveys.calling_from") && e.contains("HH:MM"),
+            "{e}"
+        );
+        let e = parse("[surveys]\ncalling_from = \"21:00\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("surveys.calling_from"), "{e}");
+        let e = parse("[surveys]\nmax_attempts = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("surveys.max_attempts"), "{e}");
     }
 
     #[test]

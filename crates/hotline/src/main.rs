@@ -13,6 +13,7 @@ mod intake;
 mod kb;
 mod report;
 mod serve;
+mod survey;
 mod ticket;
 
 use clap::Parser;
