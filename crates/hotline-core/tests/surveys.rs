@@ -686,7 +686,6 @@ async fn ss5_weekly_rates_per_branch_and_fault_type_name_the_weakest() {
                 .find(|g| g.dimension == d && g.key == k)
                 .unwrap()
                 .tally
-                .clone()
                 .unwrap()
         };
         assert_eq!(group("branch", "东城").rate, 1.0);
