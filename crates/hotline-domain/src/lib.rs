@@ -1,6 +1,8 @@
 //! The fault-report desk's domain: pure types and rules, no I/O.
 //!
 //! Layout:
+//! - [`audit`]: what an audit row records (workflow action, desk event, finished task), with
+//!   its wire name and label.
 //! - [`ids`]: `TicketId`, `OrderId` (a leaf: `ticket` and `order` do not import each other).
 //! - [`named`]: `named_enum!`, the one way an enum gets its wire name and Chinese label.
 //! - [`time`]: `Timestamp` (ms since the Unix epoch) and `Duration` helpers; the domain never
@@ -28,6 +30,7 @@
 //! Invariant: nothing here performs I/O, reads a clock, or panics on caller input; every
 //! refusal is a typed error carrying a reason a person can act on.
 
+pub mod audit;
 pub mod ids;
 pub mod intake;
 pub mod kb;

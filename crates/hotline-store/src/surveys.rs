@@ -11,6 +11,7 @@
 use crate::rows::{self, DeadlineState, TICKET_COLUMNS, parse};
 use crate::tickets::audit;
 use crate::{Result, Store, StoreError};
+use hotline_domain::audit::{AuditAction, DeskEventKind};
 use hotline_domain::survey::{
     CallOutcome, Consent, CustomerProfile, InvestigationOutcome, ResultFact, Satisfaction,
     SurveySource,
@@ -514,7 +515,7 @@ impl Store {
             w.actor,
             w.role,
             w.now,
-            "survey_callback",
+            DeskEventKind::SurveyCallback.into(),
             &status,
             &status,
             w.audit_detail,
@@ -538,7 +539,7 @@ impl Store {
                     w.actor,
                     w.role,
                     w.now,
-                    "task_done:survey",
+                    AuditAction::TaskDone(TaskKind::Survey),
                     &status,
                     &status,
                     w.audit_detail,
@@ -600,7 +601,7 @@ impl Store {
             actor,
             role,
             now,
-            &format!("survey_investigation:{}", outcome.as_str()),
+            AuditAction::Investigated(outcome),
             &status,
             &status,
             note,

@@ -6,9 +6,10 @@
 
 use crate::rows::{self, DeadlineState, ORDER_COLUMNS, TICKET_COLUMNS};
 use crate::{Backend, Result, Store, StoreError};
+use hotline_domain::audit::{AuditAction, DeskEventKind};
 use hotline_domain::order::{Order, OrderId, OrderKind, ReviewState};
 use hotline_domain::repeat::{PriorTicket, RepeatAdvice, RepeatPolicy};
-use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, deadlines_met_by};
+use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, DueLevel, deadlines_met_by};
 use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::ValidTicket;
 use hotline_domain::workflow::{SendableOrder, Transition};
@@ -73,9 +74,9 @@ pub struct AuditRecord {
     pub ticket_id: TicketId,
     pub order_id: Option<OrderId>,
     pub actor: String,
-    pub role: String,
+    pub role: Role,
     pub at: Timestamp,
-    pub action: String,
+    pub action: AuditAction,
     pub before_status: String,
     pub after_status: String,
     pub detail: String,
@@ -107,7 +108,7 @@ pub(crate) async fn audit(
     actor: &str,
     role: Role,
     at: Timestamp,
-    action: &str,
+    action: AuditAction,
     before: &str,
     after: &str,
     detail: &str,
@@ -118,7 +119,7 @@ pub(crate) async fn audit(
         .bind(actor)
         .bind(role.as_str())
         .bind(at.0)
-        .bind(action)
+        .bind(action.wire().into_owned())
         .bind(before)
         .bind(after)
         .bind(detail)
@@ -269,7 +270,7 @@ pub(crate) async fn insert_ticket(
         &req.actor,
         req.role,
         req.now,
-        "create",
+        DeskEventKind::Create.into(),
         "",
         status.as_str(),
         &detail,
@@ -284,7 +285,7 @@ pub(crate) async fn insert_ticket(
             &req.actor,
             req.role,
             req.now,
-            "supplement",
+            DeskEventKind::Supplement.into(),
             "",
             "",
             &detail,
@@ -321,14 +322,15 @@ pub(crate) async fn insert_ticket(
         late_entry_alert = Some(
             crate::alerts::insert_alert(
                 conn,
-                id,
-                DeadlineKind::Entry,
-                "breach",
+                crate::alerts::DeadlineOwner::Ticket(id),
+                DeadlineKind::Entry.into(),
+                DueLevel::Breach,
                 req.now,
                 entry.due_at,
                 &msg,
             )
-            .await?,
+            .await?
+            .id,
         );
     }
     let ticket = new_ticket(id, req, status, repeat.map(|r| r.original()));
@@ -543,7 +545,7 @@ async fn commit_rest(
         &c.actor,
         c.role,
         c.now,
-        t.action.as_str(),
+        t.action.into(),
         t.from.as_str(),
         t.to.as_str(),
         &c.text,
@@ -719,9 +721,13 @@ impl Store {
                     ticket_id: r.try_get("ticket_id")?,
                     order_id: r.try_get("order_id")?,
                     actor: r.try_get("actor")?,
-                    role: r.try_get("role")?,
+                    role: rows::parse("role", &r.try_get::<String, _>("role")?, Role::parse)?,
                     at: Timestamp(r.try_get("at")?),
-                    action: r.try_get("action")?,
+                    action: rows::parse(
+                        "audit action",
+                        &r.try_get::<String, _>("action")?,
+                        AuditAction::parse,
+                    )?,
                     before_status: r.try_get("before_status")?,
                     after_status: r.try_get("after_status")?,
                     detail: r.try_get("detail")?,

@@ -140,14 +140,18 @@ async fn ss2_attempts_are_numbered_and_the_answer_is_stored_once() {
         let history = store.history(id).await.unwrap();
         let callbacks = history
             .iter()
-            .filter(|a| a.action == "survey_callback")
+            .filter(|a| a.action.wire() == "survey_callback")
             .count();
         assert_eq!(
             callbacks, 2,
             "{}: one audit row per stored attempt",
             db.name
         );
-        assert!(history.iter().any(|a| a.action == "task_done:survey"));
+        assert!(
+            history
+                .iter()
+                .any(|a| a.action.wire() == "task_done:survey")
+        );
         let facts = store
             .survey_facts(Timestamp(T0), Timestamp(T0 + 10_000))
             .await
@@ -185,7 +189,7 @@ async fn ss2_attempts_are_numbered_and_the_answer_is_stored_once() {
                 .await
                 .unwrap()
                 .iter()
-                .any(|a| a.action == "survey_investigation:apology")
+                .any(|a| a.action.wire() == "survey_investigation:apology")
         );
         store.close().await;
     }
