@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hotline/v1/kb.proto",
         "hotline/v1/report.proto",
         "hotline/v1/qa.proto",
+        "hotline/v1/survey.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -1,7 +1,8 @@
 //! The core's agent queue as the AGI side uses it: [`QueueCore`] (join, report an offer's
 //! outcome, end a call, the faulty number for the screen pop) in plain Rust types, and
 //! [`GrpcQueueCore`], the same `hotline.v1.QueueService` calls `hotline-calls`' `GrpcQueue`
-//! makes, as the IVR's `system` service account. The only protobuf in this crate.
+//! makes (both through `hotline_proto::session::ServiceSession`), as the IVR's `system`
+//! service account. The only protobuf in this crate.
 //!
 //! The instruction stream is forwarded into a channel by a small task, so the session can
 //! take what is ready without waiting (`try_recv`) while it is busy with Asterisk; dropping
@@ -10,15 +11,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hotline_proto::auth::BearerToken;
+use hotline_proto::session::ServiceSession;
 use hotline_proto::v1 as pb;
-use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::queue_instruction::Kind;
-use hotline_proto::v1::queue_service_client::QueueServiceClient;
-use hotline_proto::v1::ticket_service_client::TicketServiceClient;
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 /// One instruction of the core for a queued call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,26 +95,10 @@ pub trait QueueCore: Send + Sync {
     async fn faulty_number(&self, ticket: i64) -> String;
 }
 
-/// [`QueueCore`] over gRPC.
+/// [`QueueCore`] over gRPC, as the service account's [`ServiceSession`].
+#[derive(Debug)]
 pub struct GrpcQueueCore {
-    channel: Channel,
-    agent_id: String,
-    password: String,
-    token: tokio::sync::Mutex<Option<String>>,
-}
-
-impl std::fmt::Debug for GrpcQueueCore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcQueueCore")
-            .field("agent_id", &self.agent_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// `msg` with the bearer token (the shared [`BearerToken`]; the token is picked per request
-/// because a refused one is replaced by logging in again).
-fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
-    Ok(BearerToken::new(token)?.authorize(Request::new(msg)))
+    session: ServiceSession,
 }
 
 fn queue_error(s: Status) -> QueueError {
@@ -156,52 +137,9 @@ impl GrpcQueueCore {
         agent_id: impl Into<String>,
         password: impl Into<String>,
     ) -> Result<Self, String> {
-        let channel = tonic::transport::Endpoint::from_shared(uri.to_owned())
-            .map_err(|e| format!("core address {uri:?}: {e}"))?
-            .connect_lazy();
         Ok(GrpcQueueCore {
-            channel,
-            agent_id: agent_id.into(),
-            password: password.into(),
-            token: tokio::sync::Mutex::new(None),
+            session: ServiceSession::connect_lazy(uri, agent_id, password)?,
         })
-    }
-
-    async fn token(&self, refresh: bool) -> Result<String, Status> {
-        let mut slot = self.token.lock().await;
-        if !refresh && let Some(t) = slot.as_ref() {
-            return Ok(t.clone());
-        }
-        let t = AgentServiceClient::new(self.channel.clone())
-            .login(pb::LoginRequest {
-                agent_id: self.agent_id.clone(),
-                password: self.password.clone(),
-            })
-            .await?
-            .into_inner()
-            .token;
-        *slot = Some(t.clone());
-        Ok(t)
-    }
-
-    /// Runs an RPC with the token (5 s), logging in again once if it is refused.
-    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, Status>
-    where
-        F: Fn(Channel, String) -> Fut,
-        Fut: std::future::Future<Output = Result<T, Status>>,
-    {
-        let token = self.token(false).await?;
-        match tokio::time::timeout(Duration::from_secs(5), call(self.channel.clone(), token)).await
-        {
-            Ok(Err(s)) if s.code() == Code::Unauthenticated => {
-                let token = self.token(true).await?;
-                call(self.channel.clone(), token).await
-            }
-            Ok(r) => r,
-            Err(_) => Err(Status::deadline_exceeded(
-                "no answer from the core within 5 s",
-            )),
-        }
     }
 }
 
@@ -215,18 +153,7 @@ impl QueueCore for GrpcQueueCore {
             senior: req.senior,
             reason: req.reason,
         };
-        let mut stream = self
-            .authed(|ch, t| {
-                let msg = msg.clone();
-                async move {
-                    Ok(QueueServiceClient::new(ch)
-                        .join_queue(authorized(&t, msg)?)
-                        .await?
-                        .into_inner())
-                }
-            })
-            .await
-            .map_err(queue_error)?;
+        let mut stream = self.session.join_queue(msg).await.map_err(queue_error)?;
         let (tx, rx) = mpsc::channel(16);
         tokio::spawn(async move {
             loop {
@@ -258,70 +185,19 @@ impl QueueCore for GrpcQueueCore {
         agent_id: &str,
         answered: bool,
     ) -> Result<(), QueueError> {
-        let outcome = if answered {
-            pb::OfferOutcome::Answered
-        } else {
-            pb::OfferOutcome::Failed
-        };
-        let msg = pb::ReportOfferRequest {
-            call_id: call_id.to_owned(),
-            agent_id: agent_id.to_owned(),
-            outcome: outcome.into(),
-        };
-        self.authed(|ch, t| {
-            let msg = msg.clone();
-            async move {
-                QueueServiceClient::new(ch)
-                    .report_offer(authorized(&t, msg)?)
-                    .await?;
-                Ok(())
-            }
-        })
-        .await
-        .map_err(queue_error)
+        self.session
+            .report_offer(call_id, agent_id, answered)
+            .await
+            .map_err(queue_error)
     }
 
     async fn end_call(&self, call_id: &str, by_agent: bool) {
-        let ended_by = if by_agent {
-            pb::CallEndedBy::Agent
-        } else {
-            pb::CallEndedBy::Caller
-        };
-        let msg = pb::EndCallRequest {
-            call_id: call_id.to_owned(),
-            ended_by: ended_by.into(),
-        };
-        let r = self
-            .authed(|ch, t| {
-                let msg = msg.clone();
-                async move {
-                    QueueServiceClient::new(ch)
-                        .end_call(authorized(&t, msg)?)
-                        .await?;
-                    Ok(())
-                }
-            })
-            .await;
-        if let Err(e) = r {
+        if let Err(e) = self.session.end_call(call_id, by_agent).await {
             tracing::warn!(error = %e, "EndCall failed");
         }
     }
 
     async fn faulty_number(&self, ticket: i64) -> String {
-        let r = self
-            .authed(|ch, t| async move {
-                Ok(TicketServiceClient::new(ch)
-                    .get_ticket(authorized(&t, pb::GetTicketRequest { id: ticket })?)
-                    .await?
-                    .into_inner())
-            })
-            .await;
-        match r {
-            Ok(t) => t.faulty_number,
-            Err(e) => {
-                tracing::debug!(error = %e, ticket, "ticket not read for the screen pop");
-                String::new()
-            }
-        }
+        self.session.faulty_number(ticket).await
     }
 }

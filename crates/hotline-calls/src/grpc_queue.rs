@@ -27,15 +27,14 @@ use bytes::Bytes;
 use hotline_ivr::Channel as _;
 use hotline_ivr::flows::{self, Flow, FlowError, FlowOutcome, agent};
 use hotline_media::{MediaLeg, bridge};
-use hotline_proto::auth::BearerToken;
+use hotline_proto::session::ServiceSession;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::queue_instruction::Kind;
-use hotline_proto::v1::queue_service_client::QueueServiceClient;
 use hotline_sip::endpoint::{CallId, Event, OutgoingCall};
 use hotline_sip::registrar::Contact;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status, Streaming};
+use tonic::{Status, Streaming};
 
 use crate::SipChannel;
 use crate::queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
@@ -48,26 +47,10 @@ pub const HOLD_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_CANCEL_HOLD: Duration = Duration::from_millis(500);
 
 /// The agent queue in the core, over gRPC.
+#[derive(Debug)]
 pub struct GrpcQueue {
-    channel: Channel,
-    agent_id: String,
-    password: String,
-    token: tokio::sync::Mutex<Option<String>>,
+    session: ServiceSession,
     hold_interval: Duration,
-}
-
-impl std::fmt::Debug for GrpcQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcQueue")
-            .field("agent_id", &self.agent_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// `msg` with the bearer token (the shared [`BearerToken`]; the token is picked per request
-/// because a refused one is replaced by logging in again).
-fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
-    Ok(BearerToken::new(token)?.authorize(Request::new(msg)))
 }
 
 /// Where to send an INVITE for a registered contact: the Contact URI's address when it is
@@ -124,10 +107,7 @@ impl GrpcQueue {
     /// Over an existing (possibly lazy) channel to the core; logs in on first use.
     pub fn new(channel: Channel, agent_id: impl Into<String>, password: impl Into<String>) -> Self {
         GrpcQueue {
-            channel,
-            agent_id: agent_id.into(),
-            password: password.into(),
-            token: tokio::sync::Mutex::new(None),
+            session: ServiceSession::new(channel, agent_id, password),
             hold_interval: HOLD_INTERVAL,
         }
     }
@@ -138,10 +118,10 @@ impl GrpcQueue {
         agent_id: impl Into<String>,
         password: impl Into<String>,
     ) -> Result<Self, String> {
-        let ch = tonic::transport::Endpoint::from_shared(uri.to_owned())
-            .map_err(|e| format!("core address {uri:?}: {e}"))?
-            .connect_lazy();
-        Ok(GrpcQueue::new(ch, agent_id, password))
+        Ok(GrpcQueue {
+            session: ServiceSession::connect_lazy(uri, agent_id, password)?,
+            hold_interval: HOLD_INTERVAL,
+        })
     }
 
     /// Sets how often the position is announced (default [`HOLD_INTERVAL`]).
@@ -150,123 +130,12 @@ impl GrpcQueue {
         self
     }
 
-    async fn token(&self, refresh: bool) -> Result<String, Status> {
-        let mut slot = self.token.lock().await;
-        if !refresh && let Some(t) = slot.as_ref() {
-            return Ok(t.clone());
-        }
-        let mut c =
-            hotline_proto::v1::agent_service_client::AgentServiceClient::new(self.channel.clone());
-        let t = c
-            .login(pb::LoginRequest {
-                agent_id: self.agent_id.clone(),
-                password: self.password.clone(),
-            })
-            .await?
-            .into_inner()
-            .token;
-        *slot = Some(t.clone());
-        Ok(t)
-    }
-
-    /// Runs an RPC with the token, logging in again once if it is refused.
-    async fn authed<T, F, Fut>(&self, call: F) -> Result<T, Status>
-    where
-        F: Fn(QueueServiceClient<Channel>, String) -> Fut,
-        Fut: std::future::Future<Output = Result<T, Status>>,
-    {
-        let client = QueueServiceClient::new(self.channel.clone());
-        let token = self.token(false).await?;
-        match tokio::time::timeout(Duration::from_secs(5), call(client.clone(), token)).await {
-            Ok(Err(s)) if s.code() == Code::Unauthenticated => {
-                let token = self.token(true).await?;
-                call(client, token).await
-            }
-            Ok(r) => r,
-            Err(_) => Err(Status::deadline_exceeded(
-                "no answer from the core within 5 s",
-            )),
-        }
-    }
-
-    async fn join(
-        &self,
-        msg: pb::JoinQueueRequest,
-    ) -> Result<Streaming<pb::QueueInstruction>, Status> {
-        self.authed(|mut c, t| {
-            let msg = msg.clone();
-            async move { Ok(c.join_queue(authorized(&t, msg)?).await?.into_inner()) }
-        })
-        .await
-    }
-
-    /// The faulty number of the ticket created in this call (for the agent's screen pop);
-    /// empty when it cannot be read.
-    async fn faulty_number(&self, ticket: i64) -> String {
-        let r = self
-            .authed(|_, t| {
-                let mut c = hotline_proto::v1::ticket_service_client::TicketServiceClient::new(
-                    self.channel.clone(),
-                );
-                async move {
-                    Ok(
-                        c.get_ticket(authorized(&t, pb::GetTicketRequest { id: ticket })?)
-                            .await?
-                            .into_inner(),
-                    )
-                }
-            })
-            .await;
-        match r {
-            Ok(t) => t.faulty_number,
-            Err(e) => {
-                tracing::debug!(error = %e, ticket, "ticket not read for the screen pop");
-                String::new()
-            }
-        }
-    }
-
     async fn report(&self, call_id: &str, agent_id: &str, answered: bool) -> Result<(), Status> {
-        let outcome = if answered {
-            pb::OfferOutcome::Answered
-        } else {
-            pb::OfferOutcome::Failed
-        };
-        let msg = pb::ReportOfferRequest {
-            call_id: call_id.to_owned(),
-            agent_id: agent_id.to_owned(),
-            outcome: outcome.into(),
-        };
-        self.authed(|mut c, t| {
-            let msg = msg.clone();
-            async move {
-                c.report_offer(authorized(&t, msg)?).await?;
-                Ok(())
-            }
-        })
-        .await
+        self.session.report_offer(call_id, agent_id, answered).await
     }
 
     async fn end(&self, call_id: &str, by_agent: bool) {
-        let ended_by = if by_agent {
-            pb::CallEndedBy::Agent
-        } else {
-            pb::CallEndedBy::Caller
-        };
-        let msg = pb::EndCallRequest {
-            call_id: call_id.to_owned(),
-            ended_by: ended_by.into(),
-        };
-        let r = self
-            .authed(|mut c, t| {
-                let msg = msg.clone();
-                async move {
-                    c.end_call(authorized(&t, msg)?).await?;
-                    Ok(())
-                }
-            })
-            .await;
-        if let Err(e) = r {
+        if let Err(e) = self.session.end_call(call_id, by_agent).await {
             tracing::warn!(error = %e, "EndCall failed");
         }
     }
@@ -550,7 +419,7 @@ impl AgentQueue for GrpcQueue {
     ) -> Result<FlowOutcome, FlowError> {
         // A report escalated to an agent (JO8, JO5): its number goes on the screen pop.
         let faulty_number = match request.ticket {
-            Some(t) => self.faulty_number(t).await,
+            Some(t) => self.session.faulty_number(t).await,
             None => String::new(),
         };
         let msg = pb::JoinQueueRequest {
@@ -564,7 +433,7 @@ impl AgentQueue for GrpcQueue {
                 "ivr".into()
             },
         };
-        let waited = match self.join(msg).await {
+        let waited = match self.session.join_queue(msg).await {
             Ok(stream) => {
                 tracing::info!(senior = request.senior, "caller queued for an agent");
                 self.wait(ch, ctx, stream).await

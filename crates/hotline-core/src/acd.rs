@@ -289,8 +289,8 @@ impl AcdHandle {
     }
 
     /// The queue's view of an agent's presence, when it tracks the agent.
-    pub fn presence(&self, agent: &str) -> Option<&'static str> {
-        self.lock().acd.presence(agent).map(Presence::as_str)
+    pub fn presence(&self, agent: &str) -> Option<Presence> {
+        self.lock().acd.presence(agent)
     }
 
     pub fn no_answers(&self, agent: &str) -> u64 {
@@ -458,12 +458,12 @@ impl AcdHandle {
     }
 
     /// Agents tracked by the queue per presence.
-    pub fn presence_counts(&self, agents: &[String]) -> HashMap<&'static str, u64> {
+    pub fn presence_counts(&self, agents: &[String]) -> HashMap<Presence, u64> {
         let st = self.lock();
         let mut m = HashMap::new();
         for a in agents {
             if let Some(p) = st.acd.presence(a) {
-                *m.entry(p.as_str()).or_insert(0) += 1;
+                *m.entry(p).or_insert(0) += 1;
             }
         }
         m

@@ -145,25 +145,15 @@ pub fn repeat(r: Option<RepeatAdvice>) -> pb::RepeatInfo {
 }
 
 pub fn audit(a: &AuditRecord) -> pb::AuditEvent {
-    let label = hotline_domain::workflow::ActionKind::parse(&a.action)
-        .map(|k| k.label_zh())
-        .unwrap_or(match a.action.as_str() {
-            "create" => "受理",
-            "supplement" => "补充申诉",
-            "delivered" => "已送达测量台",
-            "center_status" => "测量台进度",
-            "delivery_failed" => "测量台拒收",
-            _ => "",
-        });
     pb::AuditEvent {
         id: a.id,
         ticket_id: a.ticket_id,
         order_id: a.order_id.unwrap_or(0),
         actor: a.actor.clone(),
-        role: a.role.clone(),
+        role: a.role.as_str().into(),
         at: Some(ts(a.at)),
-        action: a.action.clone(),
-        action_label: label.into(),
+        action: a.action.wire().into_owned(),
+        action_label: a.action.label_zh().into_owned(),
         before_status: a.before_status.clone(),
         after_status: a.after_status.clone(),
         detail: a.detail.clone(),
@@ -174,8 +164,8 @@ pub fn alert(a: &AlertRecord) -> pb::Alert {
     pb::Alert {
         id: a.id,
         ticket_id: a.ticket_id,
-        deadline_kind: a.deadline_kind.clone(),
-        level: a.level.clone(),
+        deadline_kind: a.deadline_kind.as_str().into(),
+        level: a.level.as_str().into(),
         at: Some(ts(a.at)),
         due_at: Some(ts(a.due_at)),
         message: a.message.clone(),

@@ -26,6 +26,7 @@ use futures::StreamExt;
 use hotline_center112::wire::{Characteristic, ExternalIdentifier, Note, TroubleTicketCreate};
 use hotline_center112::{Center112, CenterError};
 use hotline_domain::TicketId;
+use hotline_domain::order::OutboxKind;
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, Timestamp};
 use hotline_store::outbox::Delivered;
@@ -103,8 +104,6 @@ pub fn center_principal() -> Principal {
 #[derive(serde::Deserialize)]
 struct Payload {
     #[serde(default)]
-    kind: String,
-    #[serde(default)]
     urgent: bool,
     #[serde(default)]
     note: String,
@@ -151,7 +150,7 @@ fn create_body(row: &OutboxRow, p: &Payload) -> TroubleTicketCreate {
         ch("hotlineTicketId", &p.ticket_id.to_string()),
     ];
     let mut note = Vec::new();
-    if row.kind == "second_dispatch" {
+    if row.kind == OutboxKind::SecondDispatch {
         if let Some(prev) = &row.dispatch_center_ref {
             characteristic.push(ch("relatedTroubleTicket", prev));
         }
@@ -208,11 +207,8 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
         Ok(p) => p,
         Err(e) => return Attempt::Failed(CenterError::Protocol(format!("outbox payload: {e}"))),
     };
-    let kind = if p.kind.is_empty() {
-        row.kind.as_str()
-    } else {
-        p.kind.as_str()
-    };
+    // The row's kind is the one the store wrote; the payload's copy is informational.
+    let kind = row.kind;
     let note = |k: &str, text: String| Note {
         id: format!("outbox-{}", row.id),
         author: "hotline".into(),
@@ -221,7 +217,7 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
         kind: k.into(),
     };
     let res = match kind {
-        "dispatch" | "second_dispatch" => center
+        OutboxKind::Dispatch | OutboxKind::SecondDispatch => center
             .dispatch(
                 &create_body(row, &p),
                 &format!("hotline-order-{}", row.order_id),
@@ -233,17 +229,17 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
                     Some(d.ticket.status.as_str().to_string()),
                 )
             }),
-        "follow_up" | "cancellation" | "urge" => {
+        OutboxKind::FollowUp | OutboxKind::Cancellation | OutboxKind::Urge => {
             let Some(target) = row.dispatch_center_ref.clone() else {
                 return Attempt::Waiting;
             };
             match kind {
-                "follow_up" => {
+                OutboxKind::FollowUp => {
                     center
                         .add_note(&target, note("followUp", format!("追单: {}", p.note)), None)
                         .await
                 }
-                "urge" => {
+                OutboxKind::Urge => {
                     center
                         .add_note(
                             &target,
@@ -256,9 +252,6 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
             }
             .map(|_| (Some(target), None))
         }
-        other => Err(CenterError::Protocol(format!(
-            "unknown outbox kind {other:?}"
-        ))),
     };
     match res {
         Ok((center_ref, status)) => Attempt::Delivered { center_ref, status },
@@ -274,7 +267,12 @@ struct Outcome {
 }
 
 async fn attempt_now(desk: &Desk, center: &dyn Center112, row: OutboxRow) -> Outcome {
-    let span = tracing::info_span!("deliver", ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind);
+    let span = tracing::info_span!(
+        "deliver",
+        ticket_id = row.ticket_id,
+        order_id = row.order_id,
+        kind = row.kind.as_str()
+    );
     let outcome = attempt(center, &row).instrument(span).await;
     Outcome {
         row,
@@ -300,7 +298,7 @@ async fn record_outcomes(
     for Outcome { row, attempt, at } in outcomes {
         match attempt {
             Attempt::Delivered { center_ref, status } => {
-                tracing::info!(ticket_id = row.ticket_id, order_id = row.order_id, kind = %row.kind, center = ?center_ref, "delivered to the 112 centre");
+                tracing::info!(ticket_id = row.ticket_id, order_id = row.order_id, kind = row.kind.as_str(), center = ?center_ref, "delivered to the 112 centre");
                 if let Some(h) = &cfg.latency_histogram {
                     h.observe((at.0 - row.created_at.0).max(0) as f64 / 1000.0);
                 }

@@ -19,6 +19,8 @@
 use crate::acd::AcdHandle;
 use crate::desk::Desk;
 use hotline_acd::{QueueEvent, QueueLogEntry, SlRules};
+use hotline_domain::order::OutboxKind;
+use hotline_domain::role::Presence;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -114,14 +116,6 @@ const OFFER_OUTCOMES: [&str; 5] = [
     "no_answer",
     "failed",
     "caller_left",
-];
-/// The outbox's kinds (`hotline_store::OutboxRow::kind`).
-const OUTBOX_KINDS: [&str; 5] = [
-    "dispatch",
-    "second_dispatch",
-    "follow_up",
-    "cancellation",
-    "urge",
 ];
 
 fn wait_histogram() -> Histogram {
@@ -244,8 +238,10 @@ impl CoreMetrics {
         for o in ["answered", "no_answer", "failed", "caller_left"] {
             let _ = m.queue_ring.get_or_create(&[("outcome", o)]);
         }
-        for k in OUTBOX_KINDS {
-            let _ = m.outbox_backlog.get_or_create(&[("kind", k.to_string())]);
+        for k in OutboxKind::ALL {
+            let _ = m
+                .outbox_backlog
+                .get_or_create(&[("kind", k.as_str().to_string())]);
         }
         m
     }
@@ -377,14 +373,14 @@ impl CoreMetrics {
         }
         match desk.store.outbox_counts().await {
             Ok(rows) => {
-                for k in OUTBOX_KINDS {
+                for k in OutboxKind::ALL {
                     self.outbox_backlog
-                        .get_or_create(&[("kind", k.to_string())])
+                        .get_or_create(&[("kind", k.as_str().to_string())])
                         .set(0);
                 }
                 for (kind, _, pending) in &rows {
                     self.outbox_backlog
-                        .get_or_create(&[("kind", kind.clone())])
+                        .get_or_create(&[("kind", kind.as_str().to_string())])
                         .set(*pending);
                 }
                 self.db.set_delivered(rows);
@@ -395,17 +391,10 @@ impl CoreMetrics {
             Ok(agents) => {
                 let ids: Vec<String> = agents.into_iter().map(|a| a.agent_id).collect();
                 let counts = acd.presence_counts(&ids);
-                for p in [
-                    "available",
-                    "ringing",
-                    "on_call",
-                    "wrap_up",
-                    "not_ready",
-                    "logged_out",
-                ] {
+                for p in Presence::ALL {
                     self.agents
-                        .get_or_create(&[("presence", p)])
-                        .set(counts.get(p).copied().unwrap_or(0) as i64);
+                        .get_or_create(&[("presence", p.as_str())])
+                        .set(counts.get(&p).copied().unwrap_or(0) as i64);
                 }
             }
             Err(_) => up = false,
@@ -478,10 +467,10 @@ impl DbCounters {
             .collect();
     }
 
-    fn set_delivered(&self, rows: Vec<(String, i64, i64)>) {
+    fn set_delivered(&self, rows: Vec<(OutboxKind, i64, i64)>) {
         *self.delivered.lock().unwrap_or_else(|p| p.into_inner()) = rows
             .into_iter()
-            .map(|(k, d, _)| (k, d.max(0) as u64))
+            .map(|(k, d, _)| (k.as_str().to_string(), d.max(0) as u64))
             .collect();
     }
 }

@@ -23,6 +23,7 @@ use hotline_proto::v1::knowledge_service_server::KnowledgeServiceServer;
 use hotline_proto::v1::quality_service_server::QualityServiceServer;
 use hotline_proto::v1::queue_service_server::QueueServiceServer;
 use hotline_proto::v1::report_service_server::ReportServiceServer;
+use hotline_proto::v1::survey_service_server::SurveyServiceServer;
 use hotline_proto::v1::ticket_service_server::TicketServiceServer;
 use hotline_proto::v1::voicemail_service_server::VoicemailServiceServer;
 use hotline_store::{Store, StoreOptions};
@@ -61,6 +62,8 @@ pub struct CoreConfig {
     /// Reports (issue 17): the `[branches]` map (checked at start: overlaps refused) and the
     /// `[reports]` options.
     pub reports: hotline_report::ReportConfig,
+    /// The satisfaction surveyor's rules (`[surveys]`: calling hours, attempts, SS1 window).
+    pub surveys: hotline_domain::survey::SurveyRules,
     /// The 112 centre; `None` runs without delivery (orders stay queued in the outbox).
     pub center: Option<CenterLink>,
     /// More routes for the HTTP listener, built from the started core (the web desktop).
@@ -257,6 +260,9 @@ pub async fn start_with_registry(
     health_reporter
         .set_serving::<QualityServiceServer<crate::grpc::qa::QualityApi>>()
         .await;
+    health_reporter
+        .set_serving::<SurveyServiceServer<crate::grpc::surveys::SurveyApi>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
@@ -281,6 +287,9 @@ pub async fn start_with_registry(
             center: cfg.center.as_ref().map(|c| c.client.clone()),
         }))
         .add_service(KnowledgeServiceServer::new(crate::grpc::kb::Kb { kb }))
+        .add_service(SurveyServiceServer::new(crate::grpc::surveys::SurveyApi {
+            surveys: desk.surveys(cfg.surveys.clone()),
+        }))
         .add_service(ReportServiceServer::new(crate::grpc::reports::Reports {
             desk: desk.clone(),
             acd: acd.clone(),

@@ -14,7 +14,7 @@ use hotline_core::auth::Principal;
 use hotline_core::clock::ManualClock;
 use hotline_core::delivery::{self, DeliveryConfig, EventRefused};
 use hotline_core::desk::Desk;
-use hotline_domain::rules::DeskRules;
+use hotline_domain::rules::{AlertKind, DeskRules, DueLevel};
 use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::Action;
@@ -452,7 +452,7 @@ async fn a_permanent_refusal_is_parked_with_an_alert_and_a_stuck_order_alerts_on
     assert_eq!(v.orders[0].1.state.as_str(), "failed");
     let alerts = r.desk.store.list_alerts(Some(id), 10).await.unwrap();
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].deadline_kind, "delivery");
+    assert_eq!(alerts[0].deadline_kind, AlertKind::Delivery);
 
     let r = rig().await;
     r.center.state().fail_before = usize::MAX;
@@ -558,7 +558,7 @@ async fn ss3_repair_breach_urges_the_centre_with_a_raised_priority() {
     assert!(
         alerts
             .iter()
-            .any(|a| a.deadline_kind == "repair" && a.level == "breach"),
+            .any(|a| a.deadline_kind == AlertKind::Repair && a.level == DueLevel::Breach),
         "{alerts:?}"
     );
     r.drain(1).await;

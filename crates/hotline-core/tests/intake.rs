@@ -333,7 +333,7 @@ async fn te1_te4_a_fax_received_at_9_entered_at_10_30_is_on_time_and_one_not_ent
         let b_alerts = store.document_alerts(b.id).await.unwrap();
         let breaches: Vec<_> = b_alerts
             .iter()
-            .filter(|a| a.level == "breach")
+            .filter(|a| a.level == hotline_domain::rules::DueLevel::Breach)
             .map(|a| a.deadline_kind.as_str())
             .collect();
         assert_eq!(breaches, ["entry", "escalation"]);
@@ -375,7 +375,8 @@ async fn te1_te4_a_fax_received_at_9_entered_at_10_30_is_on_time_and_one_not_ent
         );
         let hist = store.history(t.id).await.unwrap();
         assert!(
-            hist.iter().any(|h| h.action == "task_done:file_original"),
+            hist.iter()
+                .any(|h| h.action.wire() == "task_done:file_original"),
             "{hist:?}"
         );
         let open = store

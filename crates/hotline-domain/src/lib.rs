@@ -1,6 +1,8 @@
 //! The fault-report desk's domain: pure types and rules, no I/O.
 //!
 //! Layout:
+//! - [`audit`]: what an audit row records (workflow action, desk event, finished task), with
+//!   its wire name and label.
 //! - [`ids`]: `TicketId`, `OrderId` (a leaf: `ticket` and `order` do not import each other).
 //! - [`named`]: `named_enum!`, the one way an enum gets its wire name and Chinese label.
 //! - [`time`]: `Timestamp` (ms since the Unix epoch) and `Duration` helpers; the domain never
@@ -22,12 +24,16 @@
 //! - [`qa`]: quality inspection and assessment (QA1, QA2, SO1, SO4): the scoring form and
 //!   totals, reproducible sampling (seeded SplitMix64), ISO weeks, the recording rule, who
 //!   may score.
+//! - [`survey`]: the satisfaction surveyor (SS1-SS6, SO5): satisfaction, callback outcomes,
+//!   calling hours and retries, customer information only with consent, investigation
+//!   outcomes, the weekly figures and weakest areas.
 //! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
 //!   the others may not (rendered into `docs/permissions.md`).
 //!
 //! Invariant: nothing here performs I/O, reads a clock, or panics on caller input; every
 //! refusal is a typed error carrying a reason a person can act on.
 
+pub mod audit;
 pub mod ids;
 pub mod intake;
 pub mod kb;
@@ -39,6 +45,7 @@ pub mod qa;
 pub mod repeat;
 pub mod role;
 pub mod rules;
+pub mod survey;
 pub mod task;
 pub mod ticket;
 pub mod time;

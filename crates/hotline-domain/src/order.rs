@@ -27,6 +27,41 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What an outbox row sends to the 112 centre: an order, or an urge (催单, SS3) on a
+    /// dispatch that has passed its limit.
+    OutboxKind {
+        Dispatch = "dispatch", "派单";
+        FollowUp = "follow_up", "追单";
+        Cancellation = "cancellation", "退单";
+        SecondDispatch = "second_dispatch", "二次派单";
+        Urge = "urge", "催单";
+    }
+);
+
+impl From<OrderKind> for OutboxKind {
+    fn from(k: OrderKind) -> Self {
+        match k {
+            OrderKind::Dispatch => OutboxKind::Dispatch,
+            OrderKind::FollowUp => OutboxKind::FollowUp,
+            OrderKind::Cancellation => OutboxKind::Cancellation,
+            OrderKind::SecondDispatch => OutboxKind::SecondDispatch,
+        }
+    }
+}
+
+impl OutboxKind {
+    /// Creates a trouble ticket at the centre (the others add to the dispatch's).
+    pub fn creates_center_ticket(self) -> bool {
+        matches!(self, OutboxKind::Dispatch | OutboxKind::SecondDispatch)
+    }
+
+    /// An order of the ticket (an urge is not: it is sent for the deadline, not by a person).
+    pub fn is_order(self) -> bool {
+        self != OutboxKind::Urge
+    }
+}
+
 impl OrderKind {
     /// JO4: follow-ups and cancellations reference the original dispatch.
     pub fn references_dispatch(self) -> bool {
@@ -57,4 +92,24 @@ pub struct Order {
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<Timestamp>,
     pub review_note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_order_kind_is_an_outbox_kind_of_the_same_name() {
+        for k in OrderKind::ALL {
+            let o = OutboxKind::from(k);
+            assert_eq!(o.as_str(), k.as_str());
+            assert!(o.is_order());
+        }
+        assert!(!OutboxKind::Urge.is_order());
+        let creating: Vec<_> = OutboxKind::ALL
+            .into_iter()
+            .filter(|k| k.creates_center_ticket())
+            .collect();
+        assert_eq!(creating, [OutboxKind::Dispatch, OutboxKind::SecondDispatch]);
+    }
 }

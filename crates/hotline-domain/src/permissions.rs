@@ -125,6 +125,8 @@ const SCORED_AND_SCORERS: &[Role] = &[
     R::Qa,
     R::Admin,
 ];
+/// Who works the satisfaction surveys (SS1-SS6).
+const SURVEYORS: &[Role] = &[R::Surveyor, R::Admin];
 
 const fn roles(
     method: &'static str,
@@ -700,6 +702,35 @@ pub const MATRIX: &[Rule] = &[
         "QA1 SO4",
         "by sample id: the sample's visibility rule applies",
     ),
+    // SurveyService
+    roles(
+        "hotline.v1.SurveyService/ListSurveyWork",
+        SURVEYORS,
+        "only the satisfaction surveyor (and admins) work the survey lists: callbacks after a clearance or an answer, orders to warn or urge, repeat reports to investigate (SS1-SS4)",
+        "SS1 SS2 SS3 SS4",
+        "each entry shows the number to call (contact number, else the faulty number)",
+    ),
+    roles(
+        "hotline.v1.SurveyService/RecordCallback",
+        SURVEYORS,
+        "only the satisfaction surveyor (and admins) record callback surveys (SS2/SS5/SS6)",
+        "SS1 SS2 SS5 SS6",
+        "once per survey; attempts only in calling hours, at most max_attempts; customer information only with consent",
+    ),
+    roles(
+        "hotline.v1.SurveyService/Investigate",
+        SURVEYORS,
+        "only the satisfaction surveyor (and admins) investigate repeat reports on finished orders (SS4); a senior reviews the second dispatch with ReviewOrder (SO5)",
+        "SS4 SO5",
+        "finished tickets only (cleared, closed, answered); a second dispatch follows the workflow table",
+    ),
+    roles(
+        "hotline.v1.SurveyService/GetSurveyStats",
+        SURVEYORS,
+        "only the satisfaction surveyor (and admins) read the survey statistics here; seniors and the data manager read them in ReportService (SS5)",
+        "SS5 SO5",
+        "",
+    ),
 ];
 
 impl Rule {
@@ -1030,6 +1061,20 @@ mod tests {
                 .roles(),
             vec![Role::Senior, Role::Admin]
         );
+    }
+
+    #[test]
+    fn ss1_survey_service_is_the_surveyors_and_admins_only() {
+        let survey: Vec<&Rule> = MATRIX
+            .iter()
+            .filter(|r| r.method.starts_with("hotline.v1.SurveyService/"))
+            .collect();
+        assert_eq!(survey.len(), 4);
+        for r in survey {
+            assert_eq!(r.roles(), vec![Role::Surveyor, Role::Admin], "{}", r.method);
+            let e = authorize(Role::Junior, &format!("/{}", r.method)).unwrap_err();
+            assert!(e.to_string().contains("satisfaction surveyor"), "{e}");
+        }
     }
 
     #[test]

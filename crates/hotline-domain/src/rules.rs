@@ -15,6 +15,37 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// How far past a deadline an alert is: warned before it (预警), or past it (超时).
+    DueLevel {
+        Warning = "warning", "预警";
+        Breach = "breach", "超时";
+    }
+);
+
+named_enum!(
+    /// What an alert is about: a desk deadline, or an order the 112 centre has not taken.
+    AlertKind {
+        Entry = "entry", "文本录入时限";
+        Escalation = "escalation", "转高级话务员时限";
+        Dispatch = "dispatch", "派单时限";
+        Repair = "repair", "查修时限";
+        /// An order not delivered to the 112 centre in time, or refused by it.
+        Delivery = "delivery", "送达测量台";
+    }
+);
+
+impl From<DeadlineKind> for AlertKind {
+    fn from(k: DeadlineKind) -> Self {
+        match k {
+            DeadlineKind::Entry => AlertKind::Entry,
+            DeadlineKind::Escalation => AlertKind::Escalation,
+            DeadlineKind::Dispatch => AlertKind::Dispatch,
+            DeadlineKind::Repair => AlertKind::Repair,
+        }
+    }
+}
+
 impl DeadlineKind {
     /// Requirement ID the deadline enforces.
     pub fn requirement(self) -> &'static str {

@@ -1,6 +1,7 @@
 //! [`Backend`] over the core's gRPC API (`hotline.v1`): logs in once as a service account
 //! (role `system`), sends `authorization: Bearer <token>` on every call and logs in again
-//! once when the token is refused. The only place in this crate that sees protobuf.
+//! once when the token is refused (`hotline_proto::session::ServiceSession`, shared with the
+//! call servers). The only place in this crate that sees protobuf.
 //!
 //! Voicemail goes to `VoicemailService.CreateVoicemail` with the file's *name* only: the core
 //! opens it in its own voicemail directory, so the IVR's `voicemail_dir` must be that
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hotline_proto::auth::BearerToken;
+use hotline_proto::session::{self, ServiceSession};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::agent_service_client::AgentServiceClient;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -31,23 +33,12 @@ pub const CHANNEL_IVR: &str = "ivr";
 const ANSWERING_ROLES: [&str; 2] = ["junior", "senior"];
 
 /// How long one RPC may take before the caller hears "system busy" (default).
-pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_RPC_TIMEOUT: Duration = session::DEFAULT_RPC_TIMEOUT;
 
 /// The core over gRPC, as a service account.
+#[derive(Debug)]
 pub struct GrpcBackend {
-    channel: Channel,
-    timeout: Duration,
-    agent_id: String,
-    password: String,
-    token: tokio::sync::Mutex<Option<String>>,
-}
-
-impl std::fmt::Debug for GrpcBackend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrpcBackend")
-            .field("agent_id", &self.agent_id)
-            .finish_non_exhaustive()
-    }
+    session: ServiceSession,
 }
 
 fn status_error(s: Status) -> BackendError {
@@ -65,41 +56,19 @@ fn status_error(s: Status) -> BackendError {
     }
 }
 
-/// `msg` with the bearer token (the shared [`BearerToken`]; the token is picked per request
-/// because a refused one is replaced by logging in again).
-fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, Status> {
-    Ok(BearerToken::new(token)?.authorize(Request::new(msg)))
-}
-
 impl GrpcBackend {
     /// Over an existing (possibly lazy) channel; logs in on first use.
     pub fn new(channel: Channel, agent_id: impl Into<String>, password: impl Into<String>) -> Self {
         GrpcBackend {
-            channel,
-            timeout: DEFAULT_RPC_TIMEOUT,
-            agent_id: agent_id.into(),
-            password: password.into(),
-            token: tokio::sync::Mutex::new(None),
+            session: ServiceSession::new(channel, agent_id, password),
         }
     }
 
     /// Sets how long one RPC may take (default [`DEFAULT_RPC_TIMEOUT`]); a caller is not kept
     /// in silence longer than this by a stuck core.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.session = self.session.with_timeout(timeout);
         self
-    }
-
-    /// Runs one RPC within the timeout.
-    async fn timed<T>(&self, rpc: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
-        tokio::time::timeout(self.timeout, rpc)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Status::deadline_exceeded(format!(
-                    "no answer from the core within {:?}",
-                    self.timeout
-                )))
-            })
     }
 
     /// Connects to `uri` (`http://127.0.0.1:50051`) and logs in, so bad credentials or an
@@ -116,68 +85,31 @@ impl GrpcBackend {
             .await
             .map_err(|e| BackendError::Unavailable(format!("connecting to {uri}: {e}")))?;
         let backend = GrpcBackend::new(channel, agent_id, password);
-        backend.token().await?;
-        Ok(backend)
-    }
-
-    async fn login(&self) -> Result<String, BackendError> {
-        let mut client = AgentServiceClient::new(self.channel.clone());
-        let login = client.login(pb::LoginRequest {
-            agent_id: self.agent_id.clone(),
-            password: self.password.clone(),
-        });
-        let resp = self
-            .timed(async { Ok(login.await?.into_inner()) })
+        let resp = backend
+            .session
+            .login()
             .await
             .map_err(|s| match status_error(s) {
                 BackendError::Refused(t) => BackendError::Login(t),
                 other => other,
             })?;
+        let agent_id = backend.session.agent_id();
         if let Some(agent) = &resp.agent
             && agent.role != "system"
         {
-            tracing::warn!(agent_id = %self.agent_id, role = %agent.role, "IVR account is not role system");
+            tracing::warn!(%agent_id, role = %agent.role, "IVR account is not role system");
         }
-        tracing::info!(agent_id = %self.agent_id, "IVR logged in to the core");
-        Ok(resp.token)
+        tracing::info!(%agent_id, "IVR logged in to the core");
+        Ok(backend)
     }
 
-    async fn token(&self) -> Result<String, BackendError> {
-        let mut slot = self.token.lock().await;
-        if let Some(t) = slot.as_ref() {
-            return Ok(t.clone());
-        }
-        let t = self.login().await?;
-        *slot = Some(t.clone());
-        Ok(t)
-    }
-
-    /// Runs `call` with the token; on UNAUTHENTICATED logs in again and retries once.
+    /// Runs `call` through the session (token, one login again on UNAUTHENTICATED, time limit).
     async fn authed<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
     where
-        F: Fn(String) -> Fut,
+        F: Fn(Channel, BearerToken) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let token = self.token().await?;
-        match self.timed(call(token.clone())).await {
-            Ok(v) => Ok(v),
-            Err(s) if s.code() == Code::Unauthenticated => {
-                tracing::info!("token refused; logging in again");
-                {
-                    let mut slot = self.token.lock().await;
-                    if slot.as_deref() == Some(token.as_str()) {
-                        *slot = None;
-                    }
-                }
-                let token = self.token().await?;
-                self.timed(call(token)).await.map_err(status_error)
-            }
-            Err(s) => Err(status_error(s)),
-        }
-    }
-
-    fn tickets(&self) -> TicketServiceClient<Channel> {
-        TicketServiceClient::new(self.channel.clone())
+        self.session.call(call).await.map_err(status_error)
     }
 }
 
@@ -237,11 +169,11 @@ impl Backend for GrpcBackend {
             ..Default::default()
         };
         let resp = self
-            .authed(|token| {
-                let mut c = self.tickets();
-                let msg = msg.clone();
+            .authed(|ch, token| {
+                let req = token.authorize(Request::new(msg.clone()));
                 async move {
-                    Ok(c.create_ticket(authorized(&token, msg)?)
+                    Ok(TicketServiceClient::new(ch)
+                        .create_ticket(req)
                         .await?
                         .into_inner())
                 }
@@ -252,42 +184,39 @@ impl Backend for GrpcBackend {
 
     async fn latest_ticket(&self, number: &str) -> Result<Option<TicketState>, BackendError> {
         let list = self
-            .authed(|token| {
-                let mut c = self.tickets();
-                let msg = pb::ListTicketsRequest {
+            .authed(|ch, token| {
+                let req = token.authorize(Request::new(pb::ListTicketsRequest {
                     page_size: 1,
                     faulty_number: number.to_owned(),
                     ..Default::default()
-                };
-                async move { Ok(c.list_tickets(authorized(&token, msg)?).await?.into_inner()) }
+                }));
+                async move {
+                    Ok(TicketServiceClient::new(ch)
+                        .list_tickets(req)
+                        .await?
+                        .into_inner())
+                }
             })
             .await?;
         let Some(latest) = list.tickets.first() else {
             return Ok(None);
         };
         // The list carries no orders; the ticket itself does (the centre's status).
-        let id = latest.id;
         let ticket = self
-            .authed(|token| {
-                let mut c = self.tickets();
-                async move {
-                    Ok(
-                        c.get_ticket(authorized(&token, pb::GetTicketRequest { id })?)
-                            .await?
-                            .into_inner(),
-                    )
-                }
-            })
-            .await?;
+            .session
+            .get_ticket(latest.id)
+            .await
+            .map_err(status_error)?;
         Ok(Some(ticket_state(&ticket)))
     }
 
     async fn agents_available(&self) -> Result<bool, BackendError> {
         let agents = self
-            .authed(|token| {
-                let mut c = AgentServiceClient::new(self.channel.clone());
+            .authed(|ch, token| {
+                let req = token.authorize(Request::new(pb::ListAgentsRequest {}));
                 async move {
-                    Ok(c.list_agents(authorized(&token, pb::ListAgentsRequest {})?)
+                    Ok(AgentServiceClient::new(ch)
+                        .list_agents(req)
                         .await?
                         .into_inner())
                 }
@@ -318,11 +247,11 @@ impl Backend for GrpcBackend {
             duration_ms: i64::try_from(voicemail.duration.as_millis()).unwrap_or(i64::MAX),
         };
         let created = self
-            .authed(|token| {
-                let mut c = VoicemailServiceClient::new(self.channel.clone());
-                let msg = msg.clone();
+            .authed(|ch, token| {
+                let req = token.authorize(Request::new(msg.clone()));
                 async move {
-                    Ok(c.create_voicemail(authorized(&token, msg)?)
+                    Ok(VoicemailServiceClient::new(ch)
+                        .create_voicemail(req)
                         .await?
                         .into_inner())
                 }

@@ -1,11 +1,13 @@
 //! Generated code for the `hotline.v1` gRPC package. Only `hotline-core` (server) and clients
 //! (the CLI, the IVR) use these types; protobuf stops at the gRPC layer. [`auth::BearerToken`]
-//! is the one bearer-token interceptor of every client.
-
-#![allow(clippy::all, clippy::pedantic)]
+//! is the one bearer-token interceptor of every client; [`session::ServiceSession`] is the
+//! service account's session (log in, log in again on a refused token, time limit) that the
+//! IVR, the SIP call server and the FastAGI server share.
 
 pub mod auth;
+pub mod session;
 
+#[allow(clippy::all, clippy::pedantic)]
 pub mod v1 {
     tonic::include_proto!("hotline.v1");
 }

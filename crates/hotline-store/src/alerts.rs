@@ -3,25 +3,13 @@
 //! Deadlines live in the database, so the scheduler resumes after a restart.
 
 use crate::{Result, Store};
-use hotline_domain::rules::DeadlineKind;
+use hotline_domain::order::OutboxKind;
+use hotline_domain::rules::{AlertKind, DeadlineKind};
 use hotline_domain::{TicketId, Timestamp};
 use sqlx::AnyConnection;
 use sqlx::Row;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DueLevel {
-    Warning,
-    Breach,
-}
-
-impl DueLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DueLevel::Warning => "warning",
-            DueLevel::Breach => "breach",
-        }
-    }
-}
+pub use hotline_domain::rules::DueLevel;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DueDeadline {
@@ -35,41 +23,115 @@ pub struct DueDeadline {
 pub struct AlertRecord {
     pub id: i64,
     pub ticket_id: TicketId,
-    pub deadline_kind: String,
-    pub level: String,
+    pub deadline_kind: AlertKind,
+    pub level: DueLevel,
     pub at: Timestamp,
     pub due_at: Timestamp,
     pub message: String,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Whose deadline is due: a ticket's (`deadlines`) or a document's (`document_deadlines`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeadlineOwner {
+    Ticket(TicketId),
+    Document(i64),
+}
+
+impl DeadlineOwner {
+    fn table_and_key(self) -> (&'static str, &'static str, i64) {
+        match self {
+            DeadlineOwner::Ticket(id) => ("deadlines", "ticket_id", id),
+            DeadlineOwner::Document(id) => ("document_deadlines", "document_id", id),
+        }
+    }
+
+    fn ticket(self) -> TicketId {
+        match self {
+            DeadlineOwner::Ticket(id) => id,
+            DeadlineOwner::Document(_) => 0,
+        }
+    }
+
+    fn document(self) -> Option<i64> {
+        match self {
+            DeadlineOwner::Ticket(_) => None,
+            DeadlineOwner::Document(id) => Some(id),
+        }
+    }
+}
+
+/// Marks an unmet deadline warned or breached (a breach also counts as warned, so no late
+/// warning follows it). `false` when another scheduler, or an earlier run, already did.
+pub(crate) async fn mark_raised(
+    conn: &mut AnyConnection,
+    owner: DeadlineOwner,
+    kind: &str,
+    level: DueLevel,
+    now: Timestamp,
+) -> Result<bool> {
+    let (table, key, id) = owner.table_and_key();
+    let sql = match level {
+        DueLevel::Breach => format!(
+            "UPDATE {table} SET breached_at = $1, warned_at = COALESCE(warned_at, $1) WHERE {key} = $2 AND kind = $3 AND breached_at IS NULL AND met_at IS NULL"
+        ),
+        DueLevel::Warning => format!(
+            "UPDATE {table} SET warned_at = $1 WHERE {key} = $2 AND kind = $3 AND warned_at IS NULL AND met_at IS NULL"
+        ),
+    };
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now.0)
+        .bind(id)
+        .bind(kind)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Records an alert; a document's alert has ticket 0 and the document's id.
 pub(crate) async fn insert_alert(
     conn: &mut AnyConnection,
-    ticket: TicketId,
-    kind: DeadlineKind,
-    level: &str,
+    owner: DeadlineOwner,
+    kind: AlertKind,
+    level: DueLevel,
     at: Timestamp,
     due_at: Timestamp,
     message: &str,
-) -> Result<i64> {
-    let row = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-        .bind(ticket)
+) -> Result<AlertRecord> {
+    let row = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message, document_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+        .bind(owner.ticket())
         .bind(kind.as_str())
-        .bind(level)
+        .bind(level.as_str())
         .bind(at.0)
         .bind(due_at.0)
         .bind(message)
+        .bind(owner.document())
         .fetch_one(conn)
         .await?;
-    Ok(row.try_get("id")?)
+    Ok(AlertRecord {
+        id: row.try_get("id")?,
+        ticket_id: owner.ticket(),
+        deadline_kind: kind,
+        level,
+        at,
+        due_at,
+        message: message.to_string(),
+    })
 }
 
-fn alert_row(r: &sqlx::any::AnyRow) -> Result<AlertRecord> {
+pub(crate) fn alert_row(r: &sqlx::any::AnyRow) -> Result<AlertRecord> {
     Ok(AlertRecord {
         id: r.try_get("id")?,
         ticket_id: r.try_get("ticket_id")?,
-        deadline_kind: r.try_get("deadline_kind")?,
-        level: r.try_get("level")?,
+        deadline_kind: crate::rows::parse(
+            "alert kind",
+            &r.try_get::<String, _>("deadline_kind")?,
+            AlertKind::parse,
+        )?,
+        level: crate::rows::parse(
+            "alert level",
+            &r.try_get::<String, _>("level")?,
+            DueLevel::parse,
+        )?,
         at: Timestamp(r.try_get("at")?),
         due_at: Timestamp(r.try_get("due_at")?),
         message: r.try_get("message")?,
@@ -127,26 +189,15 @@ impl Store {
         message: &str,
     ) -> Result<Option<AlertRecord>> {
         let mut tx = self.begin_write().await?;
-        let done = match due.level {
-            // a breach also counts as warned, so no late warning follows it
-            DueLevel::Breach => sqlx::query("UPDATE deadlines SET breached_at = $1, warned_at = COALESCE(warned_at, $2) WHERE ticket_id = $3 AND kind = $4 AND breached_at IS NULL AND met_at IS NULL")
-                .bind(now.0)
-                .bind(now.0),
-            DueLevel::Warning => sqlx::query("UPDATE deadlines SET warned_at = $1 WHERE ticket_id = $2 AND kind = $3 AND warned_at IS NULL AND met_at IS NULL")
-                .bind(now.0),
-        }
-        .bind(due.ticket_id)
-        .bind(due.kind.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        let owner = DeadlineOwner::Ticket(due.ticket_id);
+        if !mark_raised(&mut tx, owner, due.kind.as_str(), due.level, now).await? {
             return Ok(None);
         }
-        let id = insert_alert(
+        let alert = insert_alert(
             &mut tx,
-            due.ticket_id,
-            due.kind,
-            due.level.as_str(),
+            owner,
+            due.kind.into(),
+            due.level,
             now,
             due.due_at,
             message,
@@ -164,10 +215,11 @@ impl Store {
             .map(|r| r.try_get("dispatch_order"))
             .transpose()?;
             if let Some(Some(order)) = dispatch {
-                let payload = serde_json::json!({"order_id": order, "ticket_id": due.ticket_id, "kind": "urge", "note": message}).to_string();
-                sqlx::query("INSERT INTO outbox (ticket_id, order_id, kind, payload, created_at, next_attempt_at) VALUES ($1, $2, 'urge', $3, $4, $5)")
+                let payload = serde_json::json!({"order_id": order, "ticket_id": due.ticket_id, "kind": OutboxKind::Urge.as_str(), "note": message}).to_string();
+                sqlx::query("INSERT INTO outbox (ticket_id, order_id, kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(due.ticket_id)
                     .bind(order)
+                    .bind(OutboxKind::Urge.as_str())
                     .bind(payload)
                     .bind(now.0)
                     .bind(now.0)
@@ -176,15 +228,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(Some(AlertRecord {
-            id,
-            ticket_id: due.ticket_id,
-            deadline_kind: due.kind.as_str().to_string(),
-            level: due.level.as_str().to_string(),
-            at: now,
-            due_at: due.due_at,
-            message: message.to_string(),
-        }))
+        Ok(Some(alert))
     }
 
     /// Newest first, optionally for one ticket.

@@ -11,8 +11,9 @@
 
 use crate::tickets::{self, CreateRequest, Created};
 use crate::{Backend, Result, StoreError, rows};
+use hotline_domain::audit::DeskEventKind;
 use hotline_domain::repeat::{PriorTicket, RepeatPolicy};
-use hotline_domain::rules::{Deadline, DeadlineKind};
+use hotline_domain::rules::{Deadline, DeadlineKind, DueLevel};
 use hotline_domain::task::TaskKind;
 use hotline_domain::{TicketId, TicketStatus};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -436,7 +437,7 @@ pub(crate) async fn insert_batch(
             Arg::Text(req.actor.as_str()),
             Arg::Text(req.role.as_str()),
             Arg::Int(req.now.0),
-            Arg::Text("create"),
+            Arg::Text(DeskEventKind::Create.as_str()),
             Arg::Text(""),
             Arg::Text(t.status.as_str()),
             Arg::Text(create_detail),
@@ -447,7 +448,7 @@ pub(crate) async fn insert_batch(
                 Arg::Text(req.actor.as_str()),
                 Arg::Text(req.role.as_str()),
                 Arg::Int(req.now.0),
-                Arg::Text("supplement"),
+                Arg::Text(DeskEventKind::Supplement.as_str()),
                 Arg::Text(""),
                 Arg::Text(""),
                 Arg::Text(detail),
@@ -498,7 +499,7 @@ pub(crate) async fn insert_batch(
                 Arg::Int(alert_id),
                 Arg::Int(p.created.ticket.id),
                 Arg::Text(DeadlineKind::Entry.as_str()),
-                Arg::Text("breach"),
+                Arg::Text(DueLevel::Breach.as_str()),
                 Arg::Int(p.req.now.0),
                 Arg::Int(due),
                 Arg::Text(p.late_alert_message.as_deref().unwrap_or("")),

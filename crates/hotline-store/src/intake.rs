@@ -8,9 +8,10 @@
 //! their alerts are rows of `alerts` with `ticket_id` 0 and `document_id` set, so the alert
 //! list, counts and the event feed carry them unchanged.
 
-use crate::alerts::{AlertRecord, DueLevel};
+use crate::alerts::{AlertRecord, DeadlineOwner, DueLevel, insert_alert, mark_raised};
 use crate::rows::parse;
 use crate::{Result, Store, StoreError};
+use hotline_domain::audit::AuditAction;
 use hotline_domain::intake::{DocumentChannel, DocumentState};
 use hotline_domain::rules::{Deadline, DeadlineKind};
 use hotline_domain::task::TaskKind;
@@ -518,7 +519,7 @@ impl Store {
                 actor,
                 role,
                 now,
-                &format!("task_done:{}", TaskKind::FileOriginal.as_str()),
+                AuditAction::TaskDone(TaskKind::FileOriginal),
                 &status,
                 &status,
                 &format!("document {id} archived"),
@@ -601,41 +602,23 @@ impl Store {
         message: &str,
     ) -> Result<Option<AlertRecord>> {
         let mut tx = self.begin_write().await?;
-        let done = match due.level {
-            DueLevel::Breach => sqlx::query("UPDATE document_deadlines SET breached_at = $1, warned_at = COALESCE(warned_at, $2) WHERE document_id = $3 AND kind = $4 AND breached_at IS NULL AND met_at IS NULL")
-                .bind(now.0)
-                .bind(now.0),
-            DueLevel::Warning => sqlx::query("UPDATE document_deadlines SET warned_at = $1 WHERE document_id = $2 AND kind = $3 AND warned_at IS NULL AND met_at IS NULL")
-                .bind(now.0),
-        }
-        .bind(due.document_id)
-        .bind(due.kind.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        let owner = DeadlineOwner::Document(due.document_id);
+        if !mark_raised(&mut tx, owner, due.kind.as_str(), due.level, now).await? {
             tx.rollback().await?;
             return Ok(None);
         }
-        let id: i64 = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message, document_id) VALUES (0, $1, $2, $3, $4, $5, $6) RETURNING id")
-            .bind(due.kind.as_str())
-            .bind(due.level.as_str())
-            .bind(now.0)
-            .bind(due.due_at.0)
-            .bind(message)
-            .bind(due.document_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
+        let alert = insert_alert(
+            &mut tx,
+            owner,
+            due.kind.into(),
+            due.level,
+            now,
+            due.due_at,
+            message,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Some(AlertRecord {
-            id,
-            ticket_id: 0,
-            deadline_kind: due.kind.as_str().to_string(),
-            level: due.level.as_str().to_string(),
-            at: now,
-            due_at: due.due_at,
-            message: message.to_string(),
-        }))
+        Ok(Some(alert))
     }
 
     /// Alerts raised on a document, oldest first.
@@ -644,19 +627,7 @@ impl Store {
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AlertRecord {
-                    id: r.try_get("id")?,
-                    ticket_id: r.try_get("ticket_id")?,
-                    deadline_kind: r.try_get("deadline_kind")?,
-                    level: r.try_get("level")?,
-                    at: Timestamp(r.try_get("at")?),
-                    due_at: Timestamp(r.try_get("due_at")?),
-                    message: r.try_get("message")?,
-                })
-            })
-            .collect()
+        rows.iter().map(crate::alerts::alert_row).collect()
     }
 
     /// Archived documents filed before `cutoff` whose bytes are still kept (retention).

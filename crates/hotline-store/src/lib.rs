@@ -21,6 +21,8 @@
 //! - [`qa`]: quality inspection (QA1, QA2) and seniors' assessments (SO1, SO4): draws and
 //!   samples (a ticket once per pool and period), scores kept whole (a re-score supersedes),
 //!   call recordings linked to call and ticket, the evidence on a person's record.
+//! - [`surveys`]: satisfaction surveys (SS1-SS6, SO5): worklists, callback attempts and
+//!   results (once per survey task), SS4 investigations, the facts of the statistics.
 //! - [`reports`]: the reports' aggregation queries (issue 17) and restamping branches.
 //! - [`rows`]: row ↔ domain conversions.
 //!
@@ -40,6 +42,7 @@ pub mod queue_log;
 pub mod reconcile;
 pub mod reports;
 pub mod rows;
+pub mod surveys;
 pub mod tasks;
 pub mod tickets;
 pub mod voicemail;
@@ -60,6 +63,10 @@ pub use qa::{
 };
 pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;
+pub use surveys::{
+    AttemptCounts, CallbackWrite, CallbackWritten, InvestigationRecord, ResultWrite,
+    SurveyResultRecord, SurveyState, WarningCount, WorkRow,
+};
 pub use tasks::{CompleteOutcome, Task};
 pub use tickets::{AuditRecord, CommitOutcome, Created, ListFilter, TaskRecord, TicketView};
 pub use voicemail::{Finish, NewVoicemail, VoicemailRecord, VoicemailState};

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_intake.sql")),
     (7, include_str!("migrations/0007_kb.sql")),
     (8, include_str!("migrations/0008_branches.sql")),
+    (9, include_str!("migrations/0009_surveys.sql")),
     (10, include_str!("migrations/0010_qa.sql")),
 ];
 

@@ -8,9 +8,16 @@
 
 use crate::rows::DeliveryState;
 use crate::{Result, Store, StoreError};
-use hotline_domain::order::OrderId;
+use hotline_domain::audit::DeskEventKind;
+use hotline_domain::order::{OrderId, OutboxKind};
+use hotline_domain::rules::{AlertKind, DueLevel};
 use hotline_domain::{TicketId, Timestamp};
 use sqlx::Row;
+
+/// An outbox row's kind as stored; an unknown one is corruption, not a row to skip.
+fn outbox_kind(s: &str) -> Result<OutboxKind> {
+    OutboxKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown outbox kind {s:?}")))
+}
 
 /// One outbox row to deliver.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,8 +25,7 @@ pub struct OutboxRow {
     pub id: i64,
     pub ticket_id: TicketId,
     pub order_id: OrderId,
-    /// `dispatch`, `second_dispatch`, `follow_up`, `cancellation`, `urge`.
-    pub kind: String,
+    pub kind: OutboxKind,
     pub payload: String,
     pub attempts: i64,
     pub created_at: Timestamp,
@@ -112,7 +118,7 @@ impl Store {
                 id: r.try_get("id")?,
                 ticket_id: r.try_get("ticket_id")?,
                 order_id: r.try_get("order_id")?,
-                kind: r.try_get("kind")?,
+                kind: outbox_kind(&r.try_get::<String, _>("kind")?)?,
                 payload: r.try_get("payload")?,
                 attempts: r.try_get("attempts")?,
                 created_at: Timestamp(r.try_get("created_at")?),
@@ -188,7 +194,7 @@ impl Store {
                 .iter()
                 .filter(|d| marked.contains(&d.row.id))
                 .collect();
-            let orders: Vec<&&Delivered> = fresh.iter().filter(|d| d.row.kind != "urge").collect();
+            let orders: Vec<&&Delivered> = fresh.iter().filter(|d| d.row.kind.is_order()).collect();
             if !orders.is_empty() {
                 let sql = format!(
                     "UPDATE orders SET delivery = '{}', center_ref = COALESCE(v.column2, orders.center_ref), center_status = COALESCE(orders.center_status, v.column3) FROM (VALUES {}) AS v WHERE orders.id = v.column1",
@@ -213,7 +219,7 @@ impl Store {
                 for d in &fresh {
                     let detail = format!(
                         "{} delivered to the 112 centre{}",
-                        d.row.kind,
+                        d.row.kind.as_str(),
                         d.center_ref
                             .as_deref()
                             .map(|c| format!(" as {c}"))
@@ -225,7 +231,7 @@ impl Store {
                         .bind("center112")
                         .bind(hotline_domain::Role::System.as_str())
                         .bind(d.at.0)
-                        .bind("delivered")
+                        .bind(DeskEventKind::Delivered.as_str())
                         .bind("")
                         .bind("")
                         .bind(detail);
@@ -305,7 +311,7 @@ impl Store {
             .bind(row.id)
             .execute(&mut *tx)
             .await?;
-        if row.kind != "urge" {
+        if row.kind.is_order() {
             sqlx::query("UPDATE orders SET delivery = $1 WHERE id = $2")
                 .bind(DeliveryState::Failed.as_str())
                 .bind(row.order_id)
@@ -314,7 +320,9 @@ impl Store {
         }
         let msg = format!(
             "工单 {} 的{}被测量台拒绝: {}",
-            row.ticket_id, row.kind, error
+            row.ticket_id,
+            row.kind.label_zh(),
+            error
         );
         crate::tickets::audit(
             &mut tx,
@@ -323,7 +331,7 @@ impl Store {
             "center112",
             hotline_domain::Role::System,
             now,
-            "delivery_failed",
+            DeskEventKind::DeliveryFailed.into(),
             "",
             "",
             &msg,
@@ -350,7 +358,7 @@ impl Store {
                 id: r.try_get("id")?,
                 ticket_id: r.try_get("ticket_id")?,
                 order_id: r.try_get("order_id")?,
-                kind: r.try_get("kind")?,
+                kind: outbox_kind(&r.try_get::<String, _>("kind")?)?,
                 payload: r.try_get("payload")?,
                 attempts: r.try_get("attempts")?,
                 created_at: Timestamp(r.try_get("created_at")?),
@@ -370,7 +378,7 @@ impl Store {
             let msg = format!(
                 "工单 {} 的{}已 {} 秒未送达测量台 (尝试 {} 次)",
                 row.ticket_id,
-                row.kind,
+                row.kind.label_zh(),
                 now.since(row.created_at) / 1000,
                 row.attempts
             );
@@ -434,7 +442,7 @@ impl Store {
             "center112",
             hotline_domain::Role::System,
             now,
-            "center_status",
+            DeskEventKind::CenterStatus.into(),
             "",
             "",
             &detail,
@@ -458,14 +466,14 @@ impl Store {
     }
 
     /// Rows delivered and pending, for the adapter's metrics: (kind, delivered, pending).
-    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64, i64)>> {
+    pub async fn outbox_counts(&self) -> Result<Vec<(OutboxKind, i64, i64)>> {
         let rows = sqlx::query("SELECT kind, SUM(CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END) AS delivered, SUM(CASE WHEN delivered_at IS NULL THEN 1 ELSE 0 END) AS pending FROM outbox GROUP BY kind ORDER BY kind")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get("kind")?,
+                    outbox_kind(&r.try_get::<String, _>("kind")?)?,
                     r.try_get::<Option<i64>, _>("delivered")?.unwrap_or(0),
                     r.try_get::<Option<i64>, _>("pending")?.unwrap_or(0),
                 ))
@@ -490,8 +498,10 @@ async fn insert_delivery_alert(
     now: Timestamp,
     msg: &str,
 ) -> Result<crate::AlertRecord> {
-    let r = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message) VALUES ($1, 'delivery', 'breach', $2, $3, $4) RETURNING id")
+    let r = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
         .bind(row.ticket_id)
+        .bind(AlertKind::Delivery.as_str())
+        .bind(DueLevel::Breach.as_str())
         .bind(now.0)
         .bind(row.created_at.0)
         .bind(msg)
@@ -500,8 +510,8 @@ async fn insert_delivery_alert(
     Ok(crate::AlertRecord {
         id: r.try_get("id")?,
         ticket_id: row.ticket_id,
-        deadline_kind: "delivery".into(),
-        level: "breach".into(),
+        deadline_kind: AlertKind::Delivery,
+        level: DueLevel::Breach,
         at: now,
         due_at: row.created_at,
         message: msg.to_string(),

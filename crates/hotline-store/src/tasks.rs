@@ -6,6 +6,7 @@
 use crate::rows::parse;
 use crate::tickets::audit;
 use crate::{Result, Store, StoreError};
+use hotline_domain::audit::AuditAction;
 use hotline_domain::task::TaskKind;
 use hotline_domain::{OrderId, Role, TicketId, Timestamp};
 use sqlx::Row;
@@ -128,7 +129,7 @@ impl Store {
             actor,
             role,
             at,
-            &format!("task_done:{}", task.kind.as_str()),
+            AuditAction::TaskDone(task.kind),
             &status,
             &status,
             note,

@@ -6,9 +6,10 @@
 
 use crate::rows::{self, DeadlineState, ORDER_COLUMNS, TICKET_COLUMNS};
 use crate::{Backend, Result, Store, StoreError};
+use hotline_domain::audit::{AuditAction, DeskEventKind};
 use hotline_domain::order::{Order, OrderId, OrderKind, ReviewState};
 use hotline_domain::repeat::{PriorTicket, RepeatAdvice, RepeatPolicy};
-use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, deadlines_met_by};
+use hotline_domain::rules::{Deadline, DeadlineKind, DeskRules, DueLevel, deadlines_met_by};
 use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::ValidTicket;
 use hotline_domain::workflow::{SendableOrder, Transition};
@@ -76,9 +77,9 @@ pub struct AuditRecord {
     pub ticket_id: TicketId,
     pub order_id: Option<OrderId>,
     pub actor: String,
-    pub role: String,
+    pub role: Role,
     pub at: Timestamp,
-    pub action: String,
+    pub action: AuditAction,
     pub before_status: String,
     pub after_status: String,
     pub detail: String,
@@ -110,7 +111,7 @@ pub(crate) async fn audit(
     actor: &str,
     role: Role,
     at: Timestamp,
-    action: &str,
+    action: AuditAction,
     before: &str,
     after: &str,
     detail: &str,
@@ -121,7 +122,7 @@ pub(crate) async fn audit(
         .bind(actor)
         .bind(role.as_str())
         .bind(at.0)
-        .bind(action)
+        .bind(action.wire().into_owned())
         .bind(before)
         .bind(after)
         .bind(detail)
@@ -273,7 +274,7 @@ pub(crate) async fn insert_ticket(
         &req.actor,
         req.role,
         req.now,
-        "create",
+        DeskEventKind::Create.into(),
         "",
         status.as_str(),
         &detail,
@@ -288,7 +289,7 @@ pub(crate) async fn insert_ticket(
             &req.actor,
             req.role,
             req.now,
-            "supplement",
+            DeskEventKind::Supplement.into(),
             "",
             "",
             &detail,
@@ -325,14 +326,15 @@ pub(crate) async fn insert_ticket(
         late_entry_alert = Some(
             crate::alerts::insert_alert(
                 conn,
-                id,
-                DeadlineKind::Entry,
-                "breach",
+                crate::alerts::DeadlineOwner::Ticket(id),
+                DeadlineKind::Entry.into(),
+                DueLevel::Breach,
                 req.now,
                 entry.due_at,
                 &msg,
             )
-            .await?,
+            .await?
+            .id,
         );
     }
     let ticket = new_ticket(id, req, status, repeat.map(|r| r.original()));
@@ -498,13 +500,14 @@ async fn commit_rest(
             }
         }
     }
+    let mut warning: Option<String> = None;
     if let Some((rid, verdict)) = t.reviewed {
         let delivery = if verdict == ReviewState::Approved {
             rows::DeliveryState::Queued
         } else {
             rows::DeliveryState::NotSendable
         };
-        let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind")
+        let row = sqlx::query("UPDATE orders SET review = $1, reviewed_by = $2, reviewed_at = $3, review_note = $4, delivery = $5 WHERE id = $6 AND ticket_id = $7 AND review = 'pending' RETURNING kind, note")
             .bind(verdict.as_str())
             .bind(c.actor.as_str())
             .bind(c.now.0)
@@ -522,6 +525,10 @@ async fn commit_rest(
         )?;
         order_id = Some(rid);
         if verdict == ReviewState::Approved {
+            if kind == OrderKind::SecondDispatch {
+                // SO5: the written warning sent with it is the surveyor's, not the review note
+                warning = Some(row.try_get::<String, _>("note")?);
+            }
             queued = Some((rid, kind));
             if matches!(kind, OrderKind::Dispatch | OrderKind::SecondDispatch) {
                 dispatch_order = Some(rid);
@@ -542,7 +549,7 @@ async fn commit_rest(
         &c.actor,
         c.role,
         c.now,
-        t.action.as_str(),
+        t.action.into(),
         t.from.as_str(),
         t.to.as_str(),
         &c.text,
@@ -592,7 +599,7 @@ async fn commit_rest(
                 tk.dispatch_order
             },
             urgent,
-            note: &c.text,
+            note: warning.as_deref().unwrap_or(&c.text),
             faulty_number: tk.faulty_number.as_str(),
             contact_number: tk.contact_number.as_ref().map(|n| n.as_str()).unwrap_or(""),
             customer_class: tk.customer.class.as_str(),
@@ -718,9 +725,13 @@ impl Store {
                     ticket_id: r.try_get("ticket_id")?,
                     order_id: r.try_get("order_id")?,
                     actor: r.try_get("actor")?,
-                    role: r.try_get("role")?,
+                    role: rows::parse("role", &r.try_get::<String, _>("role")?, Role::parse)?,
                     at: Timestamp(r.try_get("at")?),
-                    action: r.try_get("action")?,
+                    action: rows::parse(
+                        "audit action",
+                        &r.try_get::<String, _>("action")?,
+                        AuditAction::parse,
+                    )?,
                     before_status: r.try_get("before_status")?,
                     after_status: r.try_get("after_status")?,
                     detail: r.try_get("detail")?,

@@ -73,7 +73,7 @@ async fn create_get_and_audit_on_every_backend() {
         assert_eq!(h.len(), 1);
         assert_eq!(
             (
-                h[0].action.as_str(),
+                &*h[0].action.wire(),
                 h[0].actor.as_str(),
                 h[0].after_status.as_str()
             ),
@@ -243,14 +243,14 @@ async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
         let h = store.history(id).await.unwrap();
         let actions: Vec<_> = h
             .iter()
-            .map(|a| (a.action.as_str(), a.actor.as_str(), a.role.as_str()))
+            .map(|a| format!("{} {} {}", a.action.wire(), a.actor, a.role.as_str()))
             .collect();
         assert_eq!(
             actions,
-            vec![
-                ("create", "ivr", "system"),
-                ("dispatch", "j1", "junior"),
-                ("review", "s1", "senior")
+            [
+                "create ivr system",
+                "dispatch j1 junior",
+                "review s1 senior"
             ]
         );
         assert_eq!(

@@ -109,6 +109,7 @@ impl TestCore {
                 kb_index_dir: None,
                 qa: Default::default(),
                 reports: Default::default(),
+                surveys: Default::default(),
                 center: None,
                 http_extension: None,
             },

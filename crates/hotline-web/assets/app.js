@@ -206,7 +206,7 @@
     });
     var hl = $("t-history"); clear(hl);
     (t.history || []).forEach(function (h) {
-      hl.appendChild(el("li", fmtTime(h.at) + " " + h.actor + " " + h.action + " " + h.from + "→" + h.to + (h.detail ? " " + h.detail : "")));
+      hl.appendChild(el("li", fmtTime(h.at) + " " + h.actor + " " + (h.action_label || h.action) + " " + h.from + "→" + h.to + (h.detail ? " " + h.detail : "")));
     });
     tick();
   }

@@ -105,12 +105,7 @@ pub async fn me(State(web): State<Web>, s: Session) -> ApiResult {
         "name": a.name,
         "role": a.role.as_str(),
         "role_label": a.role.label_zh(),
-        "presence": web.core.acd.presence(&a.agent_id).unwrap_or(match a.presence.as_str() {
-            "available" => "available",
-            "not_ready" => "not_ready",
-            "wrap_up" => "wrap_up",
-            _ => "logged_out",
-        }),
+        "presence": web.core.acd.presence(&a.agent_id).unwrap_or(a.presence).as_str(),
         "now": web.core.desk.clock.now().0,
     })))
 }

@@ -80,8 +80,9 @@ pub fn history(events: &[AuditRecord]) -> Value {
             json!({
                 "at": e.at.0,
                 "actor": e.actor,
-                "role": e.role,
-                "action": e.action,
+                "role": e.role.as_str(),
+                "action": e.action.wire(),
+                "action_label": e.action.label_zh(),
                 "from": e.before_status,
                 "to": e.after_status,
                 "detail": e.detail,

@@ -14,6 +14,7 @@ use futures::Stream;
 use hotline_core::CoreError;
 use hotline_core::acd::QueueCallState;
 use hotline_core::events::DeskEvent;
+use hotline_domain::role::Presence;
 use hotline_domain::{Role, Timestamp};
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -198,7 +199,10 @@ pub async fn board(web: &Web) -> Result<Value, CoreError> {
         if !a.active || hotline_core::acd::tier_for(a.role).is_none() {
             continue;
         }
-        let p = acd.presence(&a.agent_id).unwrap_or("logged_out");
+        let p = acd
+            .presence(&a.agent_id)
+            .unwrap_or(Presence::LoggedOut)
+            .as_str();
         let n = by_state.get(p).and_then(Value::as_u64).unwrap_or(0);
         by_state.insert(p.to_string(), json!(n + 1));
         agents.push(json!({ "agent_id": a.agent_id, "name": a.name, "role_label": a.role.label_zh(), "presence": p }));

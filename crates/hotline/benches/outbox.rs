@@ -241,6 +241,7 @@ async fn main() {
             voicemail_dir: std::env::temp_dir(),
             kb_index_dir: None,
             qa: Default::default(),
+            surveys: Default::default(),
             reports: Default::default(),
             center: Some(CenterLink {
                 client: Arc::new(HttpCenter::new(sim.base_url(), Duration::from_secs(10)).unwrap()),

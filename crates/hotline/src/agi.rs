@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use hotline_agi::channel::ChannelSettings;
 use hotline_agi::queue::{AgiQueue, AnswerHooks, QueueSettings};
@@ -169,32 +169,15 @@ pub struct AgiDemoArgs {
     /// The hotline's FastAGI address.
     #[arg(long, default_value = "127.0.0.1:4573")]
     pub agi: SocketAddr,
-    /// The caller id Asterisk would present.
-    #[arg(long, default_value = "13800138000")]
-    pub caller: String,
-    /// The faulty number to report.
-    #[arg(long, default_value = "01066554433")]
-    pub number: String,
-    /// Fault-type key: 1 no dial tone, 2 noise, 3 cannot call out, 4 cannot receive, 5 drops, 6 other.
-    #[arg(long, default_value = "2")]
-    pub fault: char,
-    /// The core's gRPC address (to show the ticket).
-    #[arg(long, env = "HOTLINE_SERVER", default_value = "http://127.0.0.1:50051")]
-    pub server: String,
-    /// Bearer token (`hotline login`), to show the ticket.
-    #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub report: crate::calls::DemoReport,
 }
 
 /// Plays Asterisk: sends the header block of `AGI(agi://.../hotline)`, answers each command
 /// as `res_agi` would, with the caller's keys for the menus, and prints the dialogue.
 pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
-    if !('1'..='6').contains(&a.fault) {
-        bail!("--fault: expected a key 1-6");
-    }
-    if a.number.is_empty() || !a.number.chars().all(|c| c.is_ascii_digit()) {
-        bail!("--number: digits only");
-    }
+    a.report.check()?;
+    let report = &a.report;
     let sock = tokio::net::TcpStream::connect(a.agi)
         .await
         .with_context(|| {
@@ -216,11 +199,11 @@ pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
          agi_channel: PJSIP/demo-00000001\nagi_language: zh\nagi_type: PJSIP\nagi_uniqueid: {uniqueid}\n\
          agi_version: 20.0.0-demo\nagi_callerid: {}\nagi_calleridname: unknown\nagi_dnid: 112\n\
          agi_context: from-demo\nagi_extension: 112\nagi_priority: 1\n\n",
-        a.agi, a.caller
+        a.agi, report.caller
     );
     println!(
         "扮演 Asterisk playing Asterisk: AGI(agi://{}/hotline) for caller {}",
-        a.agi, a.caller
+        a.agi, report.caller
     );
     w.write_all(header.as_bytes()).await?;
     let mut ticket_digits = String::new();
@@ -255,9 +238,9 @@ pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
             ["GET", "DATA", ..] => {
                 let keys = match file.rsplit('/').next().unwrap_or("") {
                     "main_menu" => "1".to_owned(),
-                    "enter_number" => a.number.clone(),
+                    "enter_number" => report.number.clone(),
                     "confirm_number" => "1".to_owned(),
-                    "fault_type_menu" => a.fault.to_string(),
+                    "fault_type_menu" => report.fault.to_string(),
                     _ => String::new(),
                 };
                 if keys.is_empty() {
@@ -281,7 +264,7 @@ pub async fn agi_demo(a: AgiDemoArgs) -> anyhow::Result<()> {
     if !ticket_digits.is_empty() {
         println!("读回的工单号 ticket number read back: {ticket_digits}");
     }
-    crate::client::print_reported_ticket(&a.server, a.token.as_deref(), &a.number).await
+    report.print_ticket().await
 }
 
 #[cfg(test)]

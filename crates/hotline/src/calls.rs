@@ -120,13 +120,11 @@ pub async fn start(
     Ok(RunningCalls { shutdown, task })
 }
 
-/// `hotline demo`.
+/// What a demo caller reports, and where to read the ticket back: shared by `hotline demo`
+/// (over SIP) and `hotline agi-demo` (playing Asterisk).
 #[derive(Args, Debug)]
-pub struct DemoArgs {
-    /// The hotline's SIP address.
-    #[arg(long, default_value = "127.0.0.1:5060")]
-    pub sip: SocketAddr,
-    /// The number we call from (the caller id).
+pub struct DemoReport {
+    /// The caller id (the number we call from).
     #[arg(long, default_value = "13800138000")]
     pub caller: String,
     /// The faulty number to report.
@@ -143,18 +141,43 @@ pub struct DemoArgs {
     pub token: Option<String>,
 }
 
+impl DemoReport {
+    /// Refuses a fault key outside the menu or a number that is not digits.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !('1'..='6').contains(&self.fault) {
+            bail!("--fault: expected a key 1-6");
+        }
+        if self.number.is_empty() || !self.number.chars().all(|c| c.is_ascii_digit()) {
+            bail!("--number: digits only");
+        }
+        Ok(())
+    }
+
+    /// Prints the ticket the IVR created for the number.
+    pub async fn print_ticket(&self) -> anyhow::Result<()> {
+        crate::client::print_reported_ticket(&self.server, self.token.as_deref(), &self.number)
+            .await
+    }
+}
+
+/// `hotline demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The hotline's SIP address.
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    pub sip: SocketAddr,
+    #[command(flatten)]
+    pub report: DemoReport,
+}
+
 /// Places a call, reports a fault with the keypad and prints the ticket the IVR created.
 pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
-    if !('1'..='6').contains(&a.fault) {
-        bail!("--fault: expected a key 1-6");
-    }
-    if a.number.is_empty() || !a.number.chars().all(|c| c.is_ascii_digit()) {
-        bail!("--number: digits only");
-    }
+    a.report.check()?;
+    let r = &a.report;
     // The keys go in while the prompts play (barge-in); each step waits this long first.
     let beat = Duration::from_millis(1500);
-    println!("拨打热线 calling sip:112@{} from {} ...", a.sip, a.caller);
-    let mut c = Caller::dial(a.sip, &a.caller).await.with_context(|| {
+    println!("拨打热线 calling sip:112@{} from {} ...", a.sip, r.caller);
+    let mut c = Caller::dial(a.sip, &r.caller).await.with_context(|| {
         format!(
             "cannot reach the hotline at {}; is `hotline serve` running with SIP?",
             a.sip
@@ -167,8 +190,8 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
             "1".to_owned(),
         ),
         (
-            format!("输入故障号码 enter the faulty number {}#", a.number),
-            format!("{}#", a.number),
+            format!("输入故障号码 enter the faulty number {}#", r.number),
+            format!("{}#", r.number),
         ),
         (
             "按 1 确认号码 press 1: the number is right".into(),
@@ -177,9 +200,9 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         (
             format!(
                 "按 {} 选择障碍类型 press {}: the fault type",
-                a.fault, a.fault
+                r.fault, r.fault
             ),
-            a.fault.to_string(),
+            r.fault.to_string(),
         ),
     ];
     for (what, keys) in &steps {
@@ -192,7 +215,7 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
     c.close().await;
     ended.context("the hotline did not finish the call")?;
     println!("热线已挂机 the hotline hung up");
-    crate::client::print_reported_ticket(&a.server, a.token.as_deref(), &a.number).await
+    r.print_ticket().await
 }
 
 #[cfg(test)]

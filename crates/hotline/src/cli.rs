@@ -93,6 +93,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crate::intake::IntakeCmd,
     },
+    /// The satisfaction surveyor: worklists, callbacks, investigations, statistics (SS1-SS6).
+    Survey {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        cmd: crate::survey::SurveyCmd,
+    },
     /// Follow-up tasks: callbacks (SO4), surveys (SS2), originals to file (TE3).
     Task {
         #[command(flatten)]
@@ -116,6 +123,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Task { conn, cmd } => crate::desktop::task(&conn, cmd).await,
         Cmd::Kb { conn, cmd } => crate::kb::kb(conn, cmd).await,
         Cmd::Qa { conn, cmd } => crate::qa::qa(conn, cmd).await,
+        Cmd::Survey { conn, cmd } => crate::survey::survey(conn, cmd).await,
         Cmd::Alerts { conn } => crate::ticket::alerts(conn).await,
         Cmd::Intake { conn, cmd } => crate::intake::intake(conn, cmd).await,
         Cmd::Report(a) => crate::report::report(*a).await,

@@ -6,7 +6,8 @@
 //! variable); [`layer`] puts them over the file's section. Embedded defaults let `hotline
 //! serve` run with nothing.
 //!
-//! A new section is one field of [`FileConfig`] holding its library type.
+//! [`FileConfig`] and the flags of its top-level keys are declared together, once, in
+//! `file_config!`; a new section is one line there holding its library type.
 
 use clap::Args;
 use hotline_domain::rules::DeskRules;
@@ -15,39 +16,97 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub data_dir: Option<PathBuf>,
-    pub grpc_listen: Option<SocketAddr>,
-    pub http_listen: Option<SocketAddr>,
-    pub sip_listen: Option<SocketAddr>,
-    pub database_url: Option<String>,
-    /// Store tuning: pool size and group commit.
-    pub store: Option<hotline_store::StoreTuning>,
-    /// First admin, created when no agent exists yet.
-    pub admin: Option<AdminConfig>,
-    /// The telephone side: SIP, RTP, prompts, agent softphones.
-    pub sip: Option<hotline_calls::SipSettings>,
-    /// IVR flows: timeouts, retries, voicemail limits, service hours.
-    pub ivr: Option<hotline_ivr::IvrConfig>,
-    /// FastAGI front end (Asterisk): listener, prompt names, Dial pattern, recordings.
-    pub agi: Option<hotline_agi::AgiConfig>,
-    /// Desk time rules and the repair time-limit table.
-    #[serde(default)]
-    pub rules: Option<DeskRules>,
-    /// Text intake: upload limit and retention of archived originals (`[intake]`).
-    pub intake: Option<crate::intake::IntakeFile>,
-    /// Quality inspection (`[qa]`: `[[qa.form]]` items with `key`, `label`, `weight`, `max`;
-    /// `scheduled_per_agent`; `recording` all | sampled | none with `recording_percent`;
-    /// `retention_days`; `max_recording_bytes`), checked at start-up.
-    pub qa: Option<hotline_domain::qa::QaConfig>,
-    /// The branch map (`[branches]`: `area_code`, `[[branches.branch]]` with `name`,
-    /// `prefixes`, `exchanges`), checked at start-up.
-    pub branches: Option<hotline_report::BranchConfig>,
-    /// Report options (`[reports]`: `font`, `[reports.staffing]`).
-    pub reports: Option<hotline_report::ReportOptions>,
+/// Declares [`FileConfig`] once: each top-level key is a field of the file and, in its flag
+/// group, a `--flag` with its `HOTLINE_*` variable (one doc comment for both); each section
+/// is a field holding its library type. A group's `over` layers its flags over the file.
+macro_rules! file_config {
+    (
+        $(
+            $(#[doc = $gdoc:literal])*
+            flags $group:ident {
+                $( $(#[doc = $kdoc:literal])* $key:ident : $kty:ty = $env:literal ),* $(,)?
+            }
+        )*
+        sections {
+            $( $(#[doc = $sdoc:literal])* $sec:ident : $sty:ty ),* $(,)?
+        }
+    ) => {
+        /// The TOML file (`--config`): the top-level keys, then one field per section.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct FileConfig {
+            $( $( $(#[doc = $kdoc])* pub $key: Option<$kty>, )* )*
+            $( $(#[doc = $sdoc])* pub $sec: Option<$sty>, )*
+        }
+
+        $(
+            $(#[doc = $gdoc])*
+            #[derive(Args, Debug, Default, Clone)]
+            pub(crate) struct $group {
+                $( $(#[doc = $kdoc])* #[arg(long, env = $env)] pub(crate) $key: Option<$kty>, )*
+            }
+
+            impl $group {
+                /// These flags over the file: a key set by flag or variable wins, else the
+                /// file's value (the caller applies the default).
+                pub(crate) fn over(&self, file: &FileConfig) -> $group {
+                    $group { $( $key: self.$key.clone().or_else(|| file.$key.clone()), )* }
+                }
+            }
+        )*
+    };
 }
+
+file_config! {
+    /// The store keys, shared by `serve` and `admin`.
+    flags StoreKeys {
+        /// Where SQLite, recordings, documents and the KB index live (default ./var).
+        data_dir: PathBuf = "HOTLINE_DATA_DIR",
+        /// sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
+        database_url: String = "HOTLINE_DATABASE_URL",
+    }
+    /// The listeners of `serve`.
+    flags ListenKeys {
+        /// gRPC listener, HOST:PORT (default 127.0.0.1:50051).
+        grpc_listen: SocketAddr = "HOTLINE_GRPC_LISTEN",
+        /// HTTP listener: /metrics, the web desktop, the 112 centre's events (default 127.0.0.1:8080).
+        http_listen: SocketAddr = "HOTLINE_HTTP_LISTEN",
+        /// SIP listener, UDP and TCP (default 0.0.0.0:5060).
+        sip_listen: SocketAddr = "HOTLINE_SIP_LISTEN",
+    }
+    sections {
+        /// Store tuning: pool size and group commit.
+        store: hotline_store::StoreTuning,
+        /// First admin, created when no agent exists yet.
+        admin: AdminConfig,
+        /// The telephone side: SIP, RTP, prompts, agent softphones.
+        sip: hotline_calls::SipSettings,
+        /// IVR flows: timeouts, retries, voicemail limits, service hours.
+        ivr: hotline_ivr::IvrConfig,
+        /// FastAGI front end (Asterisk): listener, prompt names, Dial pattern, recordings.
+        agi: hotline_agi::AgiConfig,
+        /// Desk time rules and the repair time-limit table.
+        rules: DeskRules,
+        /// Text intake: upload limit and retention of archived originals (`[intake]`).
+        intake: crate::intake::IntakeFile,
+        /// The branch map (`[branches]`: `area_code`, `[[branches.branch]]` with `name`,
+        /// `prefixes`, `exchanges`), checked at start-up.
+        branches: hotline_report::BranchConfig,
+        /// Report options (`[reports]`: `font`, `[reports.staffing]`).
+        reports: hotline_report::ReportOptions,
+        /// The satisfaction surveyor (`[surveys]`: `calling_from`, `calling_until` as "HH:MM"
+        /// Beijing time, `max_attempts`, `retry_after_minutes`, `completed_window_days`,
+        /// `weak_area_min_results`).
+        surveys: hotline_domain::survey::SurveyRules,
+        /// Quality inspection (`[qa]`: `[[qa.form]]` items with `key`, `label`, `weight`, `max`;
+        /// `scheduled_per_agent`; `recording` all | sampled | none with `recording_percent`;
+        /// `retention_days`; `max_recording_bytes`), checked at start-up.
+        qa: hotline_domain::qa::QaConfig,
+    }
+}
+
+/// Where the data lives when neither flag, variable nor file says.
+pub const DEFAULT_DATA_DIR: &str = "./var";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +131,9 @@ impl FileConfig {
         }
         if let Some(q) = &self.qa {
             q.validate().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(s) = &self.surveys {
+            s.validate().map_err(anyhow::Error::msg)?;
         }
         if let Some(i) = &self.ivr {
             i.validate().map_err(|e| anyhow::anyhow!("ivr: {e}"))?;
@@ -156,35 +218,36 @@ pub fn sqlite_url(data_dir: &Path) -> anyhow::Result<String> {
     ))
 }
 
-/// The store flags shared by `serve` and `admin`.
+/// The store flags shared by `serve` and `admin`, and the file they are layered over.
 #[derive(Args, Debug)]
 pub(crate) struct StoreArgs {
-    /// Where SQLite and recordings live.
-    #[arg(long, env = "HOTLINE_DATA_DIR")]
-    pub(crate) data_dir: Option<PathBuf>,
-    /// sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data dir).
-    #[arg(long, env = "HOTLINE_DATABASE_URL")]
-    pub(crate) database_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) keys: StoreKeys,
     /// TOML configuration file.
     #[arg(long, env = "HOTLINE_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 }
 
+impl StoreKeys {
+    /// The data directory (default [`DEFAULT_DATA_DIR`]).
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// The database URL, else SQLite in the data dir.
+    pub(crate) fn database_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(u) => Ok(u.clone()),
+            None => sqlite_url(&self.data_dir()),
+        }
+    }
+}
+
 /// `--database-url`, else the file's `database_url`, else SQLite in the data dir.
 pub(crate) fn database_url(args: &StoreArgs, file: &FileConfig) -> anyhow::Result<String> {
-    if let Some(u) = args
-        .database_url
-        .clone()
-        .or_else(|| file.database_url.clone())
-    {
-        return Ok(u);
-    }
-    let dir = args
-        .data_dir
-        .clone()
-        .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./var"));
-    sqlite_url(&dir)
+    args.keys.over(file).database_url()
 }
 
 impl FileConfig {
@@ -219,6 +282,8 @@ mod tests {
         let ivr = c.ivr.unwrap();
         ivr.validate().unwrap();
         assert_eq!(ivr.voicemail_max_secs, 120);
+        let surveys = c.surveys.unwrap();
+        assert_eq!(surveys, hotline_domain::survey::SurveyRules::default());
     }
 
     #[test]
@@ -255,6 +320,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("qa") && e.contains("recording"), "{e}");
+    }
+
+    #[test]
+    fn surveys_section_sets_calling_hours_and_refuses_bad_ones() {
+        let c = parse("[surveys]\ncalling_from = \"09:00\"\nmax_attempts = 5\n").unwrap();
+        let s = c.surveys.unwrap();
+        assert_eq!(s.calling_from.to_string(), "09:00");
+        assert_eq!(s.calling_until.to_string(), "20:30");
+        assert_eq!(s.max_attempts, 5);
+        let e = parse("[surveys]\ncalling_from = \"9h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("surveys.calling_from") && e.contains("HH:MM"),
+            "{e}"
+        );
+        let e = parse("[surveys]\ncalling_from = \"21:00\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("surveys.calling_from"), "{e}");
+        let e = parse("[surveys]\nmax_attempts = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("surveys.max_attempts"), "{e}");
     }
 
     #[test]
@@ -319,5 +408,37 @@ mod tests {
         let none: hotline_calls::SipSettings =
             layer(None, &hotline_calls::SipSettings::default()).unwrap();
         assert_eq!(none, hotline_calls::SipSettings::default());
+    }
+
+    #[test]
+    fn top_level_flags_and_variables_beat_the_file_key_by_key() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            listen: ListenKeys,
+            #[command(flatten)]
+            store: StoreKeys,
+        }
+        use clap::Parser;
+        let file = parse(
+            "grpc_listen = \"127.0.0.1:6001\"\nhttp_listen = \"127.0.0.1:6002\"\n\
+             data_dir = \"/srv/hotline\"\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["hotline", "--grpc-listen", "0.0.0.0:7001"]).unwrap();
+        let listen = cli.listen.over(&file);
+        assert_eq!(listen.grpc_listen, Some("0.0.0.0:7001".parse().unwrap()));
+        assert_eq!(listen.http_listen, Some("127.0.0.1:6002".parse().unwrap()));
+        assert_eq!(listen.sip_listen, None, "unset everywhere: serve's default");
+        let store = cli.store.over(&file);
+        assert_eq!(store.data_dir(), PathBuf::from("/srv/hotline"));
+        assert_eq!(
+            StoreKeys::default().over(&FileConfig::default()).data_dir(),
+            PathBuf::from(DEFAULT_DATA_DIR)
+        );
+        let e = Cli::try_parse_from(["hotline", "--sip-listen", "5060"])
+            .err()
+            .expect("a port alone is not an address");
+        assert!(e.to_string().contains("sip-listen"), "{e}");
     }
 }

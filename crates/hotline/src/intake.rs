@@ -122,7 +122,7 @@ pub(crate) enum IntakeCmd {
     },
 }
 
-fn parse_time(s: &str) -> anyhow::Result<prost_types::Timestamp> {
+pub(crate) fn parse_time(s: &str) -> anyhow::Result<prost_types::Timestamp> {
     use time::format_description::well_known::Rfc3339;
     let dt = match time::OffsetDateTime::parse(s, &Rfc3339) {
         Ok(dt) => dt,

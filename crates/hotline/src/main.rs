@@ -14,6 +14,7 @@ mod kb;
 mod qa;
 mod report;
 mod serve;
+mod survey;
 mod ticket;
 
 use clap::Parser;

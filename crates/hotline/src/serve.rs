@@ -1,14 +1,13 @@
 //! `hotline serve`: the core, the call server and the FastAGI server in one process, the
 //! embedded 112-centre simulator when no real centre is configured, until SIGINT/SIGTERM.
 
-use crate::config::{self, StoreArgs};
+use crate::config::{self, ListenKeys, StoreArgs};
 use anyhow::Context;
 use clap::Args;
 use hotline_core::SystemClock;
 use hotline_core::delivery::DeliveryConfig;
 use hotline_core::server::{CenterLink, CoreConfig};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,15 +15,8 @@ use std::time::Duration;
 pub(crate) struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// gRPC listener (default 127.0.0.1:50051).
-    #[arg(long, env = "HOTLINE_GRPC_LISTEN", value_name = "HOST:PORT")]
-    grpc_listen: Option<SocketAddr>,
-    /// HTTP listener: /metrics, the 112 centre's events (default 127.0.0.1:8080).
-    #[arg(long, env = "HOTLINE_HTTP_LISTEN", value_name = "HOST:PORT")]
-    http_listen: Option<SocketAddr>,
-    /// SIP listener, UDP and TCP (default 0.0.0.0:5060).
-    #[arg(long, env = "HOTLINE_SIP_LISTEN", value_name = "HOST:PORT")]
-    sip_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    listen: ListenKeys,
     /// Run without the telephone side (no SIP, no IVR).
     #[arg(long, env = "HOTLINE_NO_SIP")]
     no_sip: bool,
@@ -58,30 +50,24 @@ pub(crate) struct ServeArgs {
 
 pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let file = config::load(a.store.config.as_deref())?;
-    let grpc_listen = a
+    let listen = a.listen.over(&file);
+    let grpc_listen = listen
         .grpc_listen
-        .or(file.grpc_listen)
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051)));
-    let http_listen = a
+    let http_listen = listen
         .http_listen
-        .or(file.http_listen)
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let sip_listen = a
+    let sip_listen = listen
         .sip_listen
-        .or(file.sip_listen)
         .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 5060)));
+    let store = a.store.keys.over(&file);
     let sip: hotline_calls::SipSettings = config::layer(file.sip.as_ref(), &a.sip)?;
     let bootstrap = match (&file.admin, a.admin_password) {
         (_, Some(pw)) => Some((a.admin_id.clone(), pw)),
         (Some(adm), None) => Some((adm.agent_id.clone(), adm.password.clone())),
         (None, None) => None,
     };
-    let data_dir = a
-        .store
-        .data_dir
-        .clone()
-        .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./var"));
+    let data_dir = store.data_dir();
     // the 112 centre: a real one, or the embedded simulator
     let (url, secret, sim) = match a.center112_url.clone() {
         Some(url) => {
@@ -120,7 +106,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let cfg = CoreConfig {
         grpc_listen,
         http_listen,
-        database_url: config::database_url(&a.store, &file)?,
+        database_url: store.database_url()?,
         store: file.store_tuning(),
         rules: file.rules.unwrap_or_default(),
         bootstrap_admin: bootstrap,
@@ -136,6 +122,7 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             branches: file.branches.unwrap_or_default(),
             options: file.reports.unwrap_or_default(),
         },
+        surveys: file.surveys.unwrap_or_default(),
         center: Some(center),
         http_extension: Some(hotline_web::extension()),
     };

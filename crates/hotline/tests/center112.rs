@@ -7,8 +7,9 @@ use center112_sim::{Faults, RunningSim, SimConfig, Simulator};
 use hotline_core::auth::Principal;
 use hotline_core::delivery::DeliveryConfig;
 use hotline_core::server::{CenterLink, RunningCore};
+use hotline_domain::audit::{AuditAction, DeskEventKind};
 use hotline_domain::ticket::NewTicket;
-use hotline_domain::workflow::Action;
+use hotline_domain::workflow::{Action, ActionKind};
 use hotline_domain::{Role, TicketStatus};
 use hotline_testkit::{StartedCore, TestCore};
 use std::path::{Path, PathBuf};
@@ -358,7 +359,7 @@ async fn duplicated_and_reordered_events_leave_one_correct_state() {
                 .await
                 .unwrap()
                 .iter()
-                .filter(|a| a.action == "clear")
+                .filter(|a| a.action == AuditAction::Workflow(ActionKind::Clear))
                 .count();
             assert_eq!(clears, 1, "cleared once");
         }
@@ -505,7 +506,7 @@ async fn shutdown_records_requests_in_flight_and_a_restart_doubles_nothing() {
                 .await
                 .unwrap()
                 .iter()
-                .filter(|a| a.action == "delivered")
+                .filter(|a| a.action == AuditAction::Desk(DeskEventKind::Delivered))
                 .count();
             assert_eq!(delivered, 1, "ticket {id} marked delivered once ({url})");
         }

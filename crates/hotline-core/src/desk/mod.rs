@@ -16,6 +16,9 @@
 //! - [`qa`]: quality inspection and assessments: draw, list, read and score samples, scores
 //!   per agent, the per-person summary (SO1, SO4), call recordings checked as WAV (QA1, QA2).
 //! - [`reports`]: reports and statistics per branch and period, the SO8 overview (issue 17).
+//! - [`surveys`]: the satisfaction surveyor: worklists (SS1-SS4), callbacks with retries in
+//!   calling hours and consent for customer information (SS2, SS6), investigations with a
+//!   second dispatch (SS4, SO5), weekly statistics (SS5).
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
 //! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
@@ -30,6 +33,7 @@ pub mod kb;
 pub mod qa;
 pub mod queue;
 pub mod reports;
+pub mod surveys;
 pub mod tasks;
 pub mod tickets;
 pub mod voicemail;

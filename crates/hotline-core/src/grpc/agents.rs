@@ -126,7 +126,7 @@ impl Agents {
     /// Ringing, on a call and wrap-up live in the queue, not in the store.
     fn with_live_presence(&self, mut a: pb::Agent) -> pb::Agent {
         if let Some(p) = self.acd.presence(&a.agent_id) {
-            a.presence = p.into();
+            a.presence = p.as_str().into();
         }
         a
     }

@@ -9,6 +9,7 @@ pub mod kb;
 pub mod qa;
 pub mod queue;
 pub mod reports;
+pub mod surveys;
 pub mod tickets;
 pub mod voicemail;
 
