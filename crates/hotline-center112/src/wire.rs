@@ -14,61 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// TMF621 statuses. `acknowledged → inProgress ↔ held/pending → resolved → closed`, plus
-/// `cancelled` and `rejected`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Status {
-    Acknowledged,
-    InProgress,
-    Pending,
-    Held,
-    Resolved,
-    Closed,
-    Cancelled,
-    Rejected,
-}
-
-impl Status {
-    /// Progress rank: an event never moves a ticket to a lower rank (duplicates and reordered
-    /// events change nothing). `inProgress`, `pending` and `held` share a rank.
-    pub fn rank(self) -> u8 {
-        match self {
-            Status::Acknowledged => 1,
-            Status::InProgress | Status::Pending | Status::Held => 2,
-            Status::Resolved => 3,
-            Status::Closed | Status::Cancelled | Status::Rejected => 4,
-        }
-    }
-    pub fn is_final(self) -> bool {
-        matches!(self, Status::Closed | Status::Cancelled | Status::Rejected)
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Acknowledged => "acknowledged",
-            Status::InProgress => "inProgress",
-            Status::Pending => "pending",
-            Status::Held => "held",
-            Status::Resolved => "resolved",
-            Status::Closed => "closed",
-            Status::Cancelled => "cancelled",
-            Status::Rejected => "rejected",
-        }
-    }
-    /// Plain words for callers and agents (zh-CN).
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Status::Acknowledged => "测量台已受理",
-            Status::InProgress => "正在测试或维修",
-            Status::Pending => "等待用户或外部条件",
-            Status::Held => "暂缓处理",
-            Status::Resolved => "已修复 (回单)",
-            Status::Closed => "已关闭",
-            Status::Cancelled => "已撤销",
-            Status::Rejected => "测量台拒绝",
-        }
-    }
-}
+/// TMF621 statuses: `hotline_domain::order::CenterStatus`, whose wire names are this JSON's.
+pub use hotline_domain::order::CenterStatus as Status;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -48,7 +48,10 @@ pub fn order(o: &Order, d: &OrderDelivery) -> pb::Order {
         review_note: o.review_note.clone(),
         delivery: d.state.as_str().into(),
         center_ticket_id: d.center_ref.clone().unwrap_or_default(),
-        center_status: d.center_status.clone().unwrap_or_default(),
+        center_status: d
+            .center_status
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -144,6 +147,11 @@ pub fn repeat(r: Option<RepeatAdvice>) -> pb::RepeatInfo {
     }
 }
 
+/// The API's spelling of an optional status: the wire name, or empty for none.
+fn status_wire(s: Option<hotline_domain::TicketStatus>) -> String {
+    s.map(|s| s.as_str().to_owned()).unwrap_or_default()
+}
+
 pub fn audit(a: &AuditRecord) -> pb::AuditEvent {
     pb::AuditEvent {
         id: a.id,
@@ -154,8 +162,8 @@ pub fn audit(a: &AuditRecord) -> pb::AuditEvent {
         at: Some(ts(a.at)),
         action: a.action.wire().into_owned(),
         action_label: a.action.label_zh().into_owned(),
-        before_status: a.before_status.clone(),
-        after_status: a.after_status.clone(),
+        before_status: status_wire(a.before_status),
+        after_status: status_wire(a.after_status),
         detail: a.detail.clone(),
     }
 }

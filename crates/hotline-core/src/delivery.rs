@@ -195,7 +195,7 @@ fn create_body(row: &OutboxRow, p: &Payload) -> TroubleTicketCreate {
 enum Attempt {
     Delivered {
         center_ref: Option<String>,
-        status: Option<String>,
+        status: Option<hotline_domain::order::CenterStatus>,
     },
     /// The dispatch this row refers to is not at the centre yet.
     Waiting,
@@ -223,12 +223,7 @@ async fn attempt(center: &dyn Center112, row: &OutboxRow) -> Attempt {
                 &format!("hotline-order-{}", row.order_id),
             )
             .await
-            .map(|d| {
-                (
-                    Some(d.ticket.id),
-                    Some(d.ticket.status.as_str().to_string()),
-                )
-            }),
+            .map(|d| (Some(d.ticket.id), Some(d.ticket.status))),
         OutboxKind::FollowUp | OutboxKind::Cancellation | OutboxKind::Urge => {
             let Some(target) = row.dispatch_center_ref.clone() else {
                 return Attempt::Waiting;
@@ -646,7 +641,7 @@ pub async fn handle_event(
     let now = desk.clock.now();
     let outcome = desk
         .store
-        .apply_center_event(&ev.event_id, &tt.id, tt.status.as_str(), at, now)
+        .apply_center_event(&ev.event_id, &tt.id, tt.status, at, now)
         .await
         .map_err(|e| match e {
             hotline_store::StoreError::NotFound(what) => {
@@ -655,12 +650,7 @@ pub async fn handle_event(
             other => EventRefused::Store(other.to_string()),
         })?;
     tracing::info!(event_id = %ev.event_id, center = %tt.id, status = tt.status.as_str(), outcome = ?outcome, "112 centre event");
-    if matches!(outcome, EventOutcome::Applied { .. })
-        && matches!(
-            tt.status,
-            hotline_center112::wire::Status::Resolved | hotline_center112::wire::Status::Closed
-        )
-    {
+    if matches!(outcome, EventOutcome::Applied { .. }) && tt.status.is_cleared() {
         let _ = clear_resolved(desk).await;
     }
     Ok(outcome)

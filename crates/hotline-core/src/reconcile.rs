@@ -76,9 +76,9 @@ pub async fn pass(desk: &Desk, center: &dyn Center112, cfg: &ReconcileConfig) ->
                 continue;
             }
         };
-        let status = tt.status.as_str();
+        let status = tt.status;
         let at = parse_time(&tt.last_update).unwrap_or(now);
-        let event_id = format!("poll:{}:{status}:{}", o.center_ref, at.0);
+        let event_id = format!("poll:{}:{}:{}", o.center_ref, status.as_str(), at.0);
         match desk
             .store
             .apply_center_event(&event_id, &o.center_ref, status, at, now)
@@ -86,12 +86,8 @@ pub async fn pass(desk: &Desk, center: &dyn Center112, cfg: &ReconcileConfig) ->
         {
             Ok(EventOutcome::Applied { .. }) => {
                 report.applied += 1;
-                tracing::info!(ticket_id = o.ticket_id, center = %o.center_ref, from = ?o.center_status, to = status, "reconcile: status the events had not brought");
-                if matches!(
-                    tt.status,
-                    hotline_center112::wire::Status::Resolved
-                        | hotline_center112::wire::Status::Closed
-                ) {
+                tracing::info!(ticket_id = o.ticket_id, center = %o.center_ref, from = ?o.center_status, to = status.as_str(), "reconcile: status the events had not brought");
+                if status.is_cleared() {
                     resolved = true;
                 }
             }

@@ -14,6 +14,7 @@ use hotline_core::auth::Principal;
 use hotline_core::clock::ManualClock;
 use hotline_core::delivery::{self, DeliveryConfig, EventRefused};
 use hotline_core::desk::Desk;
+use hotline_domain::order::CenterStatus;
 use hotline_domain::rules::{AlertKind, DeskRules, DueLevel};
 use hotline_domain::task::TaskKind;
 use hotline_domain::ticket::NewTicket;
@@ -515,7 +516,7 @@ async fn resolved_event_clears_the_ticket_once_and_old_events_change_nothing() {
     assert_eq!(out, EventOutcome::Duplicate);
     let v = r.desk.get(id).await.unwrap();
     assert_eq!(v.ticket.status, TicketStatus::Cleared);
-    assert_eq!(v.orders[0].1.center_status.as_deref(), Some("resolved"));
+    assert_eq!(v.orders[0].1.center_status, Some(CenterStatus::Resolved));
     let surveys = r.desk.store.open_tasks(TaskKind::Survey, 10).await.unwrap();
     assert_eq!(surveys.len(), 1, "SS2: one callback survey task");
     assert_eq!(surveys[0].ticket_id, id);

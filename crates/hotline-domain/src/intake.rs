@@ -49,6 +49,22 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What happened to a document: the database's `document_audit.action`.
+    DocumentEvent {
+        /// Registered by upload, mail import or a clerk (TE1).
+        Registered = "registered", "登记";
+        /// A ticket was created from it (TE2).
+        Entered = "entered", "录入工单";
+        /// Passed to a senior operator (TE4).
+        PassedToSenior = "passed_to_senior", "转高级话务员";
+        /// The original was filed (DM5).
+        Archived = "archived", "归档";
+        /// Its content was removed at the end of its retention time; the metadata stays.
+        RetentionPurged = "retention_purged", "到期清除";
+    }
+);
+
 impl DocumentState {
     /// States a ticket may still be created from.
     pub fn can_enter(self) -> bool {

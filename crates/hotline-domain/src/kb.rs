@@ -41,6 +41,50 @@ named_enum!(
     }
 );
 
+/// What one stored version of an article records (`kb_article_versions.change`): its creation,
+/// an edit of its content, or a change of its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArticleChange {
+    Create,
+    Edit,
+    Action(ArticleAction),
+}
+
+impl ArticleChange {
+    /// The stored name: `create`, `edit`, or the action's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArticleChange::Create => "create",
+            ArticleChange::Edit => "edit",
+            ArticleChange::Action(a) => a.as_str(),
+        }
+    }
+
+    /// The inverse of [`ArticleChange::as_str`].
+    pub fn parse(s: &str) -> Option<ArticleChange> {
+        match s {
+            "create" => Some(ArticleChange::Create),
+            "edit" => Some(ArticleChange::Edit),
+            _ => ArticleAction::parse(s).map(ArticleChange::Action),
+        }
+    }
+
+    /// Name shown to people (zh-CN).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ArticleChange::Create => "新建",
+            ArticleChange::Edit => "修改内容",
+            ArticleChange::Action(a) => a.label_zh(),
+        }
+    }
+}
+
+impl From<ArticleAction> for ArticleChange {
+    fn from(a: ArticleAction) -> Self {
+        ArticleChange::Action(a)
+    }
+}
+
 named_enum!(
     /// What a classification tag is on (DM3: reports; DM4: the surveyor's results).
     TagScope {
@@ -249,6 +293,17 @@ fn fault_types(raw: &[String]) -> Result<Vec<FaultType>, ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn article_changes_round_trip_their_stored_names() {
+        let all = [ArticleChange::Create, ArticleChange::Edit]
+            .into_iter()
+            .chain(ArticleAction::ALL.map(ArticleChange::Action));
+        for c in all {
+            assert_eq!(ArticleChange::parse(c.as_str()), Some(c), "{c:?}");
+        }
+        assert_eq!(ArticleChange::parse("delete"), None);
+    }
 
     #[test]
     fn dm1_every_transition_in_and_outside_the_table() {

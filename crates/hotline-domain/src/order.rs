@@ -76,6 +76,49 @@ impl ReviewState {
     }
 }
 
+named_enum!(
+    /// The 112 centre's status of a trouble ticket (TMF621): `acknowledged → inProgress ↔
+    /// held/pending → resolved → closed`, plus `cancelled` and `rejected`. The wire names are
+    /// the centre's JSON, stored as they are in `orders.center_status`.
+    CenterStatus {
+        Acknowledged = "acknowledged", "测量台已受理";
+        InProgress = "inProgress", "正在测试或维修";
+        Pending = "pending", "等待用户或外部条件";
+        Held = "held", "暂缓处理";
+        Resolved = "resolved", "已修复 (回单)";
+        Closed = "closed", "已关闭";
+        Cancelled = "cancelled", "已撤销";
+        Rejected = "rejected", "测量台拒绝";
+    }
+);
+
+impl CenterStatus {
+    /// Progress rank: an event never moves a ticket to a lower rank (duplicates and reordered
+    /// events change nothing). `inProgress`, `pending` and `held` share a rank.
+    pub fn rank(self) -> u8 {
+        use CenterStatus as S;
+        match self {
+            S::Acknowledged => 1,
+            S::InProgress | S::Pending | S::Held => 2,
+            S::Resolved => 3,
+            S::Closed | S::Cancelled | S::Rejected => 4,
+        }
+    }
+
+    /// No event moves the ticket on from here.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CenterStatus::Closed | CenterStatus::Cancelled | CenterStatus::Rejected
+        )
+    }
+
+    /// The line is repaired (or the ticket closed after it was).
+    pub fn is_cleared(self) -> bool {
+        matches!(self, CenterStatus::Resolved | CenterStatus::Closed)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,

@@ -9,7 +9,7 @@
 
 use crate::rows::parse;
 use crate::{Result, Store, StoreError};
-use hotline_domain::kb::{ArticleContent, ArticleState, TagScope};
+use hotline_domain::kb::{ArticleAction, ArticleChange, ArticleContent, ArticleState, TagScope};
 use hotline_domain::{FaultType, TicketId, Timestamp};
 use sqlx::Row;
 
@@ -43,8 +43,8 @@ pub struct ArticleVersion {
     pub tags: Vec<String>,
     pub fault_types: Vec<FaultType>,
     pub state: ArticleState,
-    /// What the change was: `create`, `edit`, or an `ArticleAction` wire name.
-    pub change: String,
+    /// What the change was.
+    pub change: ArticleChange,
     pub note: String,
     pub changed_by: String,
     pub changed_at: Timestamp,
@@ -139,7 +139,11 @@ fn version(r: &sqlx::any::AnyRow) -> Result<ArticleVersion> {
             &r.try_get::<String, _>("state")?,
             ArticleState::parse,
         )?,
-        change: r.try_get("change")?,
+        change: parse(
+            "article change",
+            &r.try_get::<String, _>("change")?,
+            ArticleChange::parse,
+        )?,
         note: r.try_get("note")?,
         changed_by: r.try_get("changed_by")?,
         changed_at: Timestamp(r.try_get("changed_at")?),
@@ -162,7 +166,7 @@ async fn bump(conn: &mut sqlx::AnyConnection) -> Result<i64> {
 async fn insert_version(
     conn: &mut sqlx::AnyConnection,
     a: &ArticleRecord,
-    change: &str,
+    change: ArticleChange,
     note: &str,
 ) -> Result<()> {
     sqlx::query("INSERT INTO kb_article_versions (article_id, version, title, body, tags, fault_types, state, change, note, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
@@ -173,7 +177,7 @@ async fn insert_version(
         .bind(join(&a.tags))
         .bind(fault_type_names(&a.fault_types))
         .bind(a.state.as_str())
-        .bind(change)
+        .bind(change.as_str())
         .bind(note)
         .bind(a.updated_by.as_str())
         .bind(a.updated_at.0)
@@ -237,7 +241,7 @@ impl Store {
             updated_at: now,
             generation,
         };
-        insert_version(&mut tx, &rec, "create", &a.note).await?;
+        insert_version(&mut tx, &rec, ArticleChange::Create, &a.note).await?;
         tx.commit().await?;
         tracing::info!(article = id, state = a.state.as_str(), "KB article created");
         Ok(rec)
@@ -258,7 +262,7 @@ impl Store {
             id,
             expected,
             Change::Content(content),
-            "edit",
+            ArticleChange::Edit,
             by,
             note,
             now,
@@ -266,20 +270,28 @@ impl Store {
         .await
     }
 
-    /// Moves an article to `state` (`change` names the action), if it is still at `expected`.
+    /// Moves an article to `state` by `action`, if it is still at `expected`.
     #[allow(clippy::too_many_arguments)]
     pub async fn set_article_state(
         &self,
         id: i64,
         expected: i64,
         state: ArticleState,
-        change: &str,
+        action: ArticleAction,
         by: &str,
         note: &str,
         now: Timestamp,
     ) -> Result<ArticleWrite> {
-        self.guarded(id, expected, Change::State(state), change, by, note, now)
-            .await
+        self.guarded(
+            id,
+            expected,
+            Change::State(state),
+            action.into(),
+            by,
+            note,
+            now,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -288,7 +300,7 @@ impl Store {
         id: i64,
         expected: i64,
         what: Change<'_>,
-        change: &str,
+        change: ArticleChange,
         by: &str,
         note: &str,
         now: Timestamp,
@@ -347,7 +359,7 @@ impl Store {
         tracing::info!(
             article = id,
             version = rec.version,
-            change,
+            change = change.as_str(),
             "KB article changed"
         );
         Ok(ArticleWrite::Done(rec))

@@ -9,7 +9,7 @@
 use crate::rows::DeliveryState;
 use crate::{Result, Store, StoreError};
 use hotline_domain::audit::DeskEventKind;
-use hotline_domain::order::{OrderId, OutboxKind};
+use hotline_domain::order::{CenterStatus, OrderId, OutboxKind};
 use hotline_domain::rules::{AlertKind, DueLevel};
 use hotline_domain::{TicketId, Timestamp};
 use sqlx::Row;
@@ -38,7 +38,7 @@ pub struct OutboxRow {
 pub struct Delivered {
     pub row: OutboxRow,
     pub center_ref: Option<String>,
-    pub center_status: Option<String>,
+    pub center_status: Option<CenterStatus>,
     pub at: Timestamp,
 }
 
@@ -56,16 +56,13 @@ pub enum EventOutcome {
     },
 }
 
-/// TMF621 progress rank (mirrors `hotline_center112::wire::Status::rank`, by name, so the store
-/// does not depend on the adapter).
-pub fn status_rank(s: &str) -> Option<u8> {
-    Some(match s {
-        "acknowledged" => 1,
-        "inProgress" | "pending" | "held" => 2,
-        "resolved" => 3,
-        "closed" | "cancelled" | "rejected" => 4,
-        _ => return None,
+/// A centre status read back from `orders.center_status`.
+pub(crate) fn center_status_col(v: Option<String>) -> Result<Option<CenterStatus>> {
+    v.map(|v| {
+        CenterStatus::parse(&v)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown centre status {v:?}")))
     })
+    .transpose()
 }
 
 /// Rows per statement of [`Store::record_attempts`] (≤ 9 parameters a row, far below the
@@ -206,7 +203,7 @@ impl Store {
                     q = q
                         .bind(d.row.order_id)
                         .bind(d.center_ref.as_deref())
-                        .bind(d.center_status.as_deref());
+                        .bind(d.center_status.map(CenterStatus::as_str));
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -332,8 +329,8 @@ impl Store {
             hotline_domain::Role::System,
             now,
             DeskEventKind::DeliveryFailed.into(),
-            "",
-            "",
+            None,
+            None,
             &msg,
         )
         .await?;
@@ -393,12 +390,11 @@ impl Store {
         &self,
         event_id: &str,
         center_ref: &str,
-        status: &str,
+        status: CenterStatus,
         event_at: Timestamp,
         now: Timestamp,
     ) -> Result<EventOutcome> {
-        let rank = status_rank(status)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown centre status {status:?}")))?;
+        let rank = status.rank();
         let mut tx = self.begin_write().await?;
         let fresh = sqlx::query("INSERT INTO center_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
             .bind(event_id)
@@ -415,25 +411,26 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("an order at the centre as {center_ref}")))?;
         let order_id: OrderId = row.try_get("id")?;
         let ticket_id: TicketId = row.try_get("ticket_id")?;
-        let current: Option<String> = row.try_get("center_status")?;
+        let current = center_status_col(row.try_get("center_status")?)?;
         let current_at: Option<i64> = row.try_get("center_event_at")?;
-        let current_rank = current.as_deref().and_then(status_rank).unwrap_or(0);
+        let current_rank = current.map_or(0, CenterStatus::rank);
         let stale = rank < current_rank
             || (rank == current_rank && current_at.is_some_and(|t| event_at.0 <= t))
-            || current_rank == 4;
+            || current.is_some_and(CenterStatus::is_final);
         if stale {
             tx.commit().await?; // remember the event id
             return Ok(EventOutcome::Stale);
         }
         sqlx::query("UPDATE orders SET center_status = $1, center_event_at = $2 WHERE id = $3")
-            .bind(status)
+            .bind(status.as_str())
             .bind(event_at.0)
             .bind(order_id)
             .execute(&mut *tx)
             .await?;
         let detail = format!(
-            "112 centre status {} → {status}",
-            current.as_deref().unwrap_or("-")
+            "112 centre status {} → {}",
+            current.map_or("-", CenterStatus::as_str),
+            status.as_str()
         );
         crate::tickets::audit(
             &mut tx,
@@ -443,8 +440,8 @@ impl Store {
             hotline_domain::Role::System,
             now,
             DeskEventKind::CenterStatus.into(),
-            "",
-            "",
+            None,
+            None,
             &detail,
         )
         .await?;

@@ -2,6 +2,7 @@
 //! while are polled (the centre's events may have been lost), oldest news first.
 
 use crate::{Result, Store};
+use hotline_domain::order::CenterStatus;
 use hotline_domain::{OrderId, TicketId, Timestamp};
 use sqlx::Row;
 
@@ -11,7 +12,7 @@ pub struct QuietOrder {
     pub order_id: OrderId,
     pub ticket_id: TicketId,
     pub center_ref: String,
-    pub center_status: Option<String>,
+    pub center_status: Option<CenterStatus>,
 }
 
 impl Store {
@@ -38,7 +39,7 @@ impl Store {
                     order_id: r.try_get("id")?,
                     ticket_id: r.try_get("ticket_id")?,
                     center_ref: r.try_get("center_ref")?,
-                    center_status: r.try_get("center_status")?,
+                    center_status: crate::outbox::center_status_col(r.try_get("center_status")?)?,
                 })
             })
             .collect()

@@ -2,7 +2,7 @@
 
 use crate::{Result, StoreError};
 use hotline_domain::named::named_enum;
-use hotline_domain::order::{Order, OrderKind, ReviewState};
+use hotline_domain::order::{CenterStatus, Order, OrderKind, ReviewState};
 use hotline_domain::rules::{Deadline, DeadlineKind};
 use hotline_domain::{
     Channel, Customer, CustomerClass, FaultType, PhoneNumber, Role, Ticket, TicketStatus, Timestamp,
@@ -91,7 +91,7 @@ pub struct OrderDelivery {
     /// The centre's trouble-ticket id.
     pub center_ref: Option<String>,
     /// The centre's TMF621 status, as last reported.
-    pub center_status: Option<String>,
+    pub center_status: Option<CenterStatus>,
 }
 
 /// An order with its delivery state.
@@ -130,7 +130,7 @@ pub fn order(row: &AnyRow) -> Result<(Order, OrderDelivery)> {
             DeliveryState::parse,
         )?,
         center_ref: row.try_get("center_ref")?,
-        center_status: row.try_get("center_status")?,
+        center_status: crate::outbox::center_status_col(row.try_get("center_status")?)?,
     };
     Ok((o, d))
 }

@@ -117,11 +117,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(CompleteOutcome::AlreadyDone(task));
         }
-        let status: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
-            .bind(task.ticket_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("status")?;
+        let status = crate::tickets::current_status(&mut tx, task.ticket_id).await?;
         audit(
             &mut tx,
             task.ticket_id,
@@ -130,8 +126,8 @@ impl Store {
             role,
             at,
             AuditAction::TaskDone(task.kind),
-            &status,
-            &status,
+            Some(status),
+            Some(status),
             note,
         )
         .await?;

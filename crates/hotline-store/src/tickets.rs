@@ -80,8 +80,11 @@ pub struct AuditRecord {
     pub role: Role,
     pub at: Timestamp,
     pub action: AuditAction,
-    pub before_status: String,
-    pub after_status: String,
+    /// The ticket's status before the action; `None` where it had none yet (creation) or the
+    /// event is not about the ticket's own status (a 112 delivery, a supplement noted).
+    pub before_status: Option<TicketStatus>,
+    /// The status after it, `None` as above.
+    pub after_status: Option<TicketStatus>,
     pub detail: String,
 }
 
@@ -112,8 +115,8 @@ pub(crate) async fn audit(
     role: Role,
     at: Timestamp,
     action: AuditAction,
-    before: &str,
-    after: &str,
+    before: Option<TicketStatus>,
+    after: Option<TicketStatus>,
     detail: &str,
 ) -> Result<()> {
     sqlx::query("INSERT INTO audit (ticket_id, order_id, actor, role, at, action, before_status, after_status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -123,12 +126,37 @@ pub(crate) async fn audit(
         .bind(role.as_str())
         .bind(at.0)
         .bind(action.wire().into_owned())
-        .bind(before)
-        .bind(after)
+        .bind(status_col(before))
+        .bind(status_col(after))
         .bind(detail)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The audit table's spelling of an optional status: the wire name, or `''` for none.
+pub(crate) fn status_col(s: Option<TicketStatus>) -> &'static str {
+    s.map(TicketStatus::as_str).unwrap_or("")
+}
+
+fn status_from_col(v: &str) -> Result<Option<TicketStatus>> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    rows::parse("ticket status", v, TicketStatus::parse).map(Some)
+}
+
+/// A ticket's current status, read inside the caller's transaction.
+pub(crate) async fn current_status(
+    conn: &mut AnyConnection,
+    ticket: TicketId,
+) -> Result<TicketStatus> {
+    let v: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
+        .bind(ticket)
+        .fetch_one(conn)
+        .await?
+        .try_get("status")?;
+    rows::parse("ticket status", &v, TicketStatus::parse)
 }
 
 async fn prior_tickets(conn: &mut AnyConnection, number: &str) -> Result<Vec<PriorTicket>> {
@@ -275,8 +303,8 @@ pub(crate) async fn insert_ticket(
         req.role,
         req.now,
         DeskEventKind::Create.into(),
-        "",
-        status.as_str(),
+        None,
+        Some(status),
         &detail,
     )
     .await?;
@@ -290,8 +318,8 @@ pub(crate) async fn insert_ticket(
             req.role,
             req.now,
             DeskEventKind::Supplement.into(),
-            "",
-            "",
+            None,
+            None,
             &detail,
         )
         .await?;
@@ -550,8 +578,8 @@ async fn commit_rest(
         c.role,
         c.now,
         t.action.into(),
-        t.from.as_str(),
-        t.to.as_str(),
+        Some(t.from),
+        Some(t.to),
         &c.text,
     )
     .await?;
@@ -732,8 +760,8 @@ impl Store {
                         &r.try_get::<String, _>("action")?,
                         AuditAction::parse,
                     )?,
-                    before_status: r.try_get("before_status")?,
-                    after_status: r.try_get("after_status")?,
+                    before_status: status_from_col(&r.try_get::<String, _>("before_status")?)?,
+                    after_status: status_from_col(&r.try_get::<String, _>("after_status")?)?,
                     detail: r.try_get("detail")?,
                 })
             })

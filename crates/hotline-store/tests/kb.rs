@@ -3,7 +3,7 @@
 
 mod common;
 
-use hotline_domain::kb::{ArticleContent, ArticleState, TagScope};
+use hotline_domain::kb::{ArticleAction, ArticleContent, ArticleState, TagScope};
 use hotline_domain::rules::DeskRules;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::{FaultType, Role, Timestamp};
@@ -97,7 +97,7 @@ async fn dm2_versions_are_kept_and_a_stale_write_changes_nothing() {
                 a.id,
                 2,
                 ArticleState::Published,
-                "publish",
+                ArticleAction::Publish,
                 "dm1",
                 "",
                 Timestamp(T0 + 3),

@@ -72,12 +72,8 @@ async fn create_get_and_audit_on_every_backend() {
         let h = store.history(c.ticket.id).await.unwrap();
         assert_eq!(h.len(), 1);
         assert_eq!(
-            (
-                &*h[0].action.wire(),
-                h[0].actor.as_str(),
-                h[0].after_status.as_str()
-            ),
-            ("create", "ivr", "new")
+            (&*h[0].action.wire(), h[0].actor.as_str(), h[0].after_status),
+            ("create", "ivr", Some(TicketStatus::New))
         );
         assert!(matches!(
             store.get_ticket(999_999).await,
@@ -254,8 +250,11 @@ async fn jo7_so4_review_flow_writes_order_outbox_task_and_audit_atomically() {
             ]
         );
         assert_eq!(
-            (h[2].before_status.as_str(), h[2].after_status.as_str()),
-            ("awaiting_review", "dispatched")
+            (h[2].before_status, h[2].after_status),
+            (
+                Some(TicketStatus::AwaitingReview),
+                Some(TicketStatus::Dispatched)
+            )
         );
 
         // a rejected follow-up creates a callback task (SO4)

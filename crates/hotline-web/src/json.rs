@@ -83,8 +83,8 @@ pub fn history(events: &[AuditRecord]) -> Value {
                 "role": e.role.as_str(),
                 "action": e.action.wire(),
                 "action_label": e.action.label_zh(),
-                "from": e.before_status,
-                "to": e.after_status,
+                "from": e.before_status.map(|s| s.as_str()).unwrap_or(""),
+                "to": e.after_status.map(|s| s.as_str()).unwrap_or(""),
                 "detail": e.detail,
             })
         })

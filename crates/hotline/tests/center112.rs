@@ -8,6 +8,7 @@ use hotline_core::auth::Principal;
 use hotline_core::delivery::DeliveryConfig;
 use hotline_core::server::{CenterLink, RunningCore};
 use hotline_domain::audit::{AuditAction, DeskEventKind};
+use hotline_domain::order::CenterStatus;
 use hotline_domain::ticket::NewTicket;
 use hotline_domain::workflow::{Action, ActionKind};
 use hotline_domain::{Role, TicketStatus};
@@ -191,7 +192,7 @@ async fn lost_events_are_reconciled_by_polling_the_centre() {
         );
         let v = core.desk.get(id).await.unwrap();
         assert_eq!(v.ticket.status, TicketStatus::Cleared);
-        assert_eq!(v.orders[0].1.center_status.as_deref(), Some("resolved"));
+        assert_eq!(v.orders[0].1.center_status, Some(CenterStatus::Resolved));
         let surveys = core
             .desk
             .store
@@ -229,7 +230,7 @@ async fn ticket_goes_from_review_to_clearance_and_a_survey_task() {
         let v = core.desk.get(id).await.unwrap();
         let (order, d) = &v.orders[0];
         assert_eq!(d.state.as_str(), "delivered", "{url}");
-        assert_eq!(d.center_status.as_deref(), Some("resolved"));
+        assert_eq!(d.center_status, Some(CenterStatus::Resolved));
         let at_centre = centre
             .ticket_by_external_id(&order.id.to_string())
             .await
@@ -348,8 +349,8 @@ async fn duplicated_and_reordered_events_leave_one_correct_state() {
             let v = core.desk.get(*id).await.unwrap();
             assert_eq!(v.ticket.status, TicketStatus::Cleared, "{url}");
             assert_eq!(
-                v.orders[0].1.center_status.as_deref(),
-                Some("resolved"),
+                v.orders[0].1.center_status,
+                Some(CenterStatus::Resolved),
                 "never moved back"
             );
             let clears = core

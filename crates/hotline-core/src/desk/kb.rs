@@ -344,15 +344,7 @@ impl Knowledge {
         match self
             .desk
             .store
-            .set_article_state(
-                id,
-                expected,
-                to,
-                action.as_str(),
-                &who.agent_id,
-                note,
-                self.now(),
-            )
+            .set_article_state(id, expected, to, action, &who.agent_id, note, self.now())
             .await?
         {
             ArticleWrite::Done(a) => {

@@ -3,7 +3,7 @@
 //! a senior (TE4), walk-in reports (TE2), the archive (TE3, DM5). Handlers validate and
 //! convert; the operations and rules on rows are `desk::intake`'s.
 
-use super::{caller, positive_id, text};
+use super::{caller, positive_id, text, upload_head, upload_next};
 use crate::convert;
 use crate::desk::Desk;
 use crate::desk::intake::{EntryForm, IntakeConfig, MailOutcome, UploadForm};
@@ -108,16 +108,7 @@ impl IntakeService for IntakeApi {
     ) -> R<pb::UploadDocumentResponse> {
         let who = caller(&req)?;
         let mut stream = req.into_inner();
-        let first = stream
-            .message()
-            .await?
-            .ok_or_else(|| CoreError::from(ValidationError::new("meta", "the upload is empty")))?;
-        let meta = first.meta.ok_or_else(|| {
-            CoreError::from(ValidationError::new(
-                "meta",
-                "the first chunk must carry the file name and channel",
-            ))
-        })?;
+        let (meta, first) = upload_head(&mut stream, "the file name and channel").await?;
         let received_at = match &meta.received_at {
             Some(t) => Some(convert::from_ts("received_at", t).map_err(CoreError::from)?),
             None => None,
@@ -135,16 +126,9 @@ impl IntakeService for IntakeApi {
                 },
             )
             .await?;
-        up.push(&first.data).await?;
-        while let Some(c) = stream.message().await? {
-            if c.meta.is_some() {
-                return Err(CoreError::from(ValidationError::new(
-                    "meta",
-                    "only the first chunk carries meta",
-                ))
-                .into());
-            }
-            up.push(&c.data).await?;
+        up.push(&first).await?;
+        while let Some(data) = upload_next(&mut stream).await? {
+            up.push(&data).await?;
         }
         let (d, duplicate) = up.finish().await?;
         Ok(Response::new(pb::UploadDocumentResponse {

@@ -51,7 +51,7 @@ fn version(v: &ArticleVersion) -> pb::ArticleVersion {
         tags: v.tags.clone(),
         fault_types: names(&v.fault_types),
         state: v.state.as_str().into(),
-        change: v.change.clone(),
+        change: v.change.as_str().into(),
         note: v.note.clone(),
         changed_by: v.changed_by.clone(),
         changed_at: Some(convert::ts(v.changed_at)),

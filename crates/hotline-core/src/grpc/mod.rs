@@ -47,3 +47,70 @@ pub fn text(field: &'static str, s: &str) -> Result<String, ValidationError> {
     }
     Ok(s.trim().to_string())
 }
+
+/// A chunk of a client-streamed upload whose first chunk alone carries the metadata.
+pub trait UploadChunk: Send + 'static {
+    type Meta;
+    /// Takes the chunk's metadata, if it carries any.
+    fn take_meta(&mut self) -> Option<Self::Meta>;
+    /// The chunk's bytes.
+    fn into_data(self) -> Vec<u8>;
+}
+
+impl UploadChunk for hotline_proto::v1::UploadChunk {
+    type Meta = hotline_proto::v1::UploadMeta;
+    fn take_meta(&mut self) -> Option<Self::Meta> {
+        self.meta.take()
+    }
+    fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+impl UploadChunk for hotline_proto::v1::RecordingChunk {
+    type Meta = hotline_proto::v1::RecordingMeta;
+    fn take_meta(&mut self) -> Option<Self::Meta> {
+        self.meta.take()
+    }
+    fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+/// The first chunk of an upload: its metadata (`missing` says what it must carry) and bytes.
+pub async fn upload_head<T: UploadChunk>(
+    stream: &mut tonic::Streaming<T>,
+    missing: &str,
+) -> Result<(T::Meta, Vec<u8>), tonic::Status> {
+    let mut first = stream
+        .message()
+        .await?
+        .ok_or_else(|| CoreError::from(ValidationError::new("meta", "the upload is empty")))?;
+    let meta = first.take_meta().ok_or_else(|| {
+        CoreError::from(ValidationError::new(
+            "meta",
+            format!("the first chunk must carry {missing}"),
+        ))
+    })?;
+    Ok((meta, first.into_data()))
+}
+
+/// The bytes of the upload's next chunk, `None` at its end; a later chunk with metadata is
+/// refused.
+pub async fn upload_next<T: UploadChunk>(
+    stream: &mut tonic::Streaming<T>,
+) -> Result<Option<Vec<u8>>, tonic::Status> {
+    match stream.message().await? {
+        None => Ok(None),
+        Some(mut c) => {
+            if c.take_meta().is_some() {
+                return Err(CoreError::from(ValidationError::new(
+                    "meta",
+                    "only the first chunk carries meta",
+                ))
+                .into());
+            }
+            Ok(Some(c.into_data()))
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! upload by the call server, server-streamed playback). Handlers validate and convert; the
 //! operations and the rules on rows are `desk::qa`'s.
 
-use super::{caller, positive_id};
+use super::{caller, positive_id, upload_head, upload_next};
 use crate::convert;
 use crate::desk::Desk;
 use crate::desk::qa::{DrawAsk, Quality, RecordingMeta, ScoreForm};
@@ -277,16 +277,7 @@ impl QualityService for QualityApi {
     ) -> R<pb::Recording> {
         let who = caller(&req)?;
         let mut stream = req.into_inner();
-        let first = stream
-            .message()
-            .await?
-            .ok_or_else(|| CoreError::from(ValidationError::new("meta", "the upload is empty")))?;
-        let meta = first.meta.ok_or_else(|| {
-            CoreError::from(ValidationError::new(
-                "meta",
-                "the first chunk must carry the call's metadata",
-            ))
-        })?;
+        let (meta, mut bytes) = upload_head(&mut stream, "the call's metadata").await?;
         if meta.ticket_id < 0 {
             return Err(CoreError::from(ValidationError::new(
                 "ticket_id",
@@ -299,23 +290,15 @@ impl QualityService for QualityApi {
             None => None,
         };
         let limit = self.cfg.max_recording_bytes as usize;
-        let mut bytes = first.data;
-        while let Some(c) = stream.message().await? {
-            if c.meta.is_some() {
-                return Err(CoreError::from(ValidationError::new(
-                    "meta",
-                    "only the first chunk carries meta",
-                ))
-                .into());
-            }
-            if bytes.len() + c.data.len() > limit {
+        while let Some(data) = upload_next(&mut stream).await? {
+            if bytes.len() + data.len() > limit {
                 return Err(CoreError::from(ValidationError::new(
                     "data",
                     format!("the recording is larger than the limit of {limit} bytes"),
                 ))
                 .into());
             }
-            bytes.extend_from_slice(&c.data);
+            bytes.extend_from_slice(&data);
         }
         let rec = self
             .qa()
