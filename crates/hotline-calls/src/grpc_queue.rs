@@ -20,6 +20,7 @@
 //!   the caller can still leave a message.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,6 +38,7 @@ use tonic::transport::Channel;
 use tonic::{Status, Streaming};
 
 use crate::SipChannel;
+use crate::qa_upload::{self, RecordingInfo};
 use crate::queue::{AgentQueue, AgentRequest, CallContext, VoicemailFallback};
 
 /// How often a waiting caller hears the position (issue 5: every 30 s).
@@ -49,7 +51,7 @@ const MAX_CANCEL_HOLD: Duration = Duration::from_millis(500);
 /// The agent queue in the core, over gRPC.
 #[derive(Debug)]
 pub struct GrpcQueue {
-    session: ServiceSession,
+    session: Arc<ServiceSession>,
     hold_interval: Duration,
 }
 
@@ -107,7 +109,7 @@ impl GrpcQueue {
     /// Over an existing (possibly lazy) channel to the core; logs in on first use.
     pub fn new(channel: Channel, agent_id: impl Into<String>, password: impl Into<String>) -> Self {
         GrpcQueue {
-            session: ServiceSession::new(channel, agent_id, password),
+            session: Arc::new(ServiceSession::new(channel, agent_id, password)),
             hold_interval: HOLD_INTERVAL,
         }
     }
@@ -119,9 +121,15 @@ impl GrpcQueue {
         password: impl Into<String>,
     ) -> Result<Self, String> {
         Ok(GrpcQueue {
-            session: ServiceSession::connect_lazy(uri, agent_id, password)?,
+            session: Arc::new(ServiceSession::connect_lazy(uri, agent_id, password)?),
             hold_interval: HOLD_INTERVAL,
         })
+    }
+
+    /// Uploads the QA recordings left in the spool `dir` by an earlier run (see
+    /// [`qa_upload::sweep`]); returns (uploaded, left).
+    pub async fn sweep_recordings(&self, dir: &std::path::Path) -> (usize, usize) {
+        qa_upload::sweep(&self.session, dir).await
     }
 
     /// Sets how often the position is announced (default [`HOLD_INTERVAL`]).
@@ -353,6 +361,13 @@ impl GrpcQueue {
         // Quality inspection: both parties mixed into one WAV, if configured. A recording
         // that cannot be opened must not cost the caller the agent: bridge without it.
         let recording = ctx.qa_recording_path(&call_id);
+        let info = RecordingInfo {
+            call_id: call_id.clone(),
+            agent_id: r.agent_id.clone(),
+            started_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        };
         let mut bridged = bridge(&caller_leg, &r.leg, recording.as_deref()).await;
         if let (Err(e), Some(path)) = (&bridged, &recording) {
             tracing::error!(error = %e, path = %path.display(), "QA recording not started; bridging without it");
@@ -393,6 +408,17 @@ impl GrpcQueue {
         match bridged.stop() {
             Ok(Some((path, length))) => {
                 tracing::info!(path = %path.display(), ?length, "QA recording written");
+                match info.write_beside(&path) {
+                    Ok(()) => {
+                        let session = self.session.clone();
+                        tokio::spawn(async move {
+                            qa_upload::upload_with_retries(&session, &path, &info).await;
+                        });
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, path = %path.display(), "QA recording's meta file not written; left in the spool")
+                    }
+                }
             }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "QA recording failed"),

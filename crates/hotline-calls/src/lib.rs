@@ -34,6 +34,7 @@ pub mod channel;
 pub mod dialer;
 pub mod grpc_queue;
 pub mod metrics;
+pub mod qa_upload;
 pub mod queue;
 pub mod router;
 pub mod server;

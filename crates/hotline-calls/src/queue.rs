@@ -45,6 +45,8 @@ pub struct CallContext {
     pub media: MediaConfig,
     /// Where bridged calls are recorded for quality inspection (`None` = not recorded).
     pub qa_recording_dir: Option<Arc<Path>>,
+    /// Which of them are recorded.
+    pub qa_recording: crate::qa_upload::RecordingPolicy,
     pub(crate) router: Router,
 }
 
@@ -55,11 +57,15 @@ impl std::fmt::Debug for CallContext {
 }
 
 impl CallContext {
-    /// The quality-inspection recording of call `call_id`, when recording is configured:
-    /// `<dir>/<call-id>.wav` with every character outside `[A-Za-z0-9._-]` (and a leading
-    /// dot) replaced by `_`, so a Call-ID cannot name a path outside the directory.
+    /// The quality-inspection recording of call `call_id`, when recording is configured and
+    /// the policy picks this call: `<dir>/<call-id>.wav` with every character outside
+    /// `[A-Za-z0-9._-]` (and a leading dot) replaced by `_`, so a Call-ID cannot name a path
+    /// outside the directory.
     pub fn qa_recording_path(&self, call_id: &str) -> Option<PathBuf> {
         let dir = self.qa_recording_dir.as_ref()?;
+        if !self.qa_recording.records(call_id) {
+            return None;
+        }
         Some(dir.join(format!("{}.wav", sanitise_call_id(call_id))))
     }
 

@@ -63,10 +63,14 @@ pub struct CallServerConfig {
     pub shutdown_grace: Duration,
     /// Seed of the SIP endpoint's randomness (tests); `None` = random.
     pub sip_seed: Option<u64>,
-    /// Quality inspection (issue 5): when set, every call bridged to an agent is recorded
-    /// here as `<call-id>.wav` (8 kHz mono 16-bit, both parties mixed; the Call-ID with
-    /// anything but `[A-Za-z0-9._-]` replaced by `_`). Created at start. `None` = off.
+    /// Quality inspection (QA1): when set, calls bridged to an agent (those `qa_recording`
+    /// picks) are recorded into this spool as `<call-id>.wav` (8 kHz mono 16-bit, both
+    /// parties mixed; the Call-ID with anything but `[A-Za-z0-9._-]` replaced by `_`) and
+    /// uploaded to the core when the call ends (`crate::qa_upload`). Created at start.
+    /// `None` = off.
     pub qa_recording_dir: Option<PathBuf>,
+    /// Which bridged calls are recorded when `qa_recording_dir` is set (`[qa] recording`).
+    pub qa_recording: crate::qa_upload::RecordingPolicy,
     /// Call setup time and live calls (register them where `/metrics` shows them).
     pub metrics: crate::metrics::CallMetrics,
 }
@@ -87,6 +91,7 @@ impl CallServerConfig {
             shutdown_grace: Duration::from_secs(5),
             sip_seed: None,
             qa_recording_dir: None,
+            qa_recording: Default::default(),
             metrics: crate::metrics::CallMetrics::default(),
         }
     }
@@ -265,6 +270,7 @@ impl CallServer {
             sip,
             media: cfg.media.clone(),
             qa_recording_dir: cfg.qa_recording_dir.clone().map(Arc::from),
+            qa_recording: cfg.qa_recording,
             router: Router::default(),
         };
         Ok(CallServer {

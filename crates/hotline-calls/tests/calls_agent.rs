@@ -284,12 +284,14 @@ fn rms(x: &[i16]) -> f64 {
     (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
 }
 
-/// Quality inspection (issue 5): with `qa_recording_dir` set, a bridged call is recorded as
-/// `<dir>/<call-id>.wav`, 8 kHz mono 16-bit, both parties mixed: the caller's 440 Hz tone
-/// (our dialer) and the agent's speech (sipp playing its G.711 A-law sample, transcoded to
-/// the caller's PCMU by the bridge). The file's length is the bridged time.
+/// Quality inspection (QA1): with `qa_recording_dir` set, a bridged call is recorded into
+/// the spool as `<dir>/<call-id>.wav`, 8 kHz mono 16-bit, both parties mixed: the caller's
+/// 440 Hz tone (our dialer) and the agent's speech (sipp playing its G.711 A-law sample,
+/// transcoded to the caller's PCMU by the bridge); after the call it is uploaded to the core
+/// (linked to the Call-ID and the agent) and leaves the spool. The recording's length is the
+/// bridged time.
 #[tokio::test]
-async fn qa_recording_of_a_bridged_call_mixes_caller_and_agent_into_one_wav() {
+async fn qa1_recording_of_a_bridged_call_mixes_caller_and_agent_and_reaches_the_core() {
     if !hotline_testkit::require_peer(hotline_testkit::Peer::Sipp) {
         return;
     }
@@ -340,20 +342,50 @@ async fn qa_recording_of_a_bridged_call_mixes_caller_and_agent_into_one_wav() {
     assert_eq!(s.outcome, Ok(FlowOutcome::CallerHungUp));
     finished(uas, &dir, "agent").await;
 
-    let wav = qa.join(format!(
-        "{}.wav",
-        hotline_calls::queue::sanitise_call_id(&call_id)
-    ));
-    let files: Vec<_> = std::fs::read_dir(&qa)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(
-        files,
-        vec![wav.clone()],
-        "one recording, named after the call"
-    );
+    // the recording reaches the core, then leaves the spool
+    let store = &h.core.as_ref().unwrap().core.desk.store;
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let rec = loop {
+        if let Some(r) = store.recording_by_call(&call_id).await.unwrap() {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the recording of {call_id} never reached the core"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rec.agent_id, AGENT_ID);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(&qa).unwrap().flatten().next().is_some() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the spool still holds {:?}",
+            std::fs::read_dir(&qa)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = h.admin.clone();
+    let mut qa_client =
+        hotline_proto::v1::quality_service_client::QualityServiceClient::new(h.grpc.clone());
+    let mut req = tonic::Request::new(pb::PlayRecordingRequest {
+        id: rec.id,
+        sample_id: 0,
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let mut stream = qa_client.play_recording(req).await.unwrap().into_inner();
+    let mut bytes = Vec::new();
+    while let Some(c) = stream.message().await.unwrap() {
+        bytes.extend_from_slice(&c.data);
+    }
+    assert_eq!(bytes.len() as i64, rec.size);
+    let wav = dir.join("played.wav");
+    std::fs::write(&wav, &bytes).unwrap();
     let mut r = hound::WavReader::open(&wav).expect("a playable WAV");
     let spec = r.spec();
     assert_eq!(
@@ -509,4 +541,76 @@ async fn jo8_big_customer_from_the_ivr_goes_to_the_senior_not_the_longer_idle_ju
     );
     drop(j1_phone);
     h.stop().await;
+}
+
+/// QA1: recordings an earlier run left in the spool (the core was down) are uploaded by the
+/// start-up sweep and leave the spool; one the core refuses (not a WAV) stays, and a WAV
+/// without its meta file is not touched. On SQLite and PostgreSQL.
+#[tokio::test]
+async fn qa1_spooled_recordings_are_uploaded_at_start_and_refused_ones_stay() {
+    let dir = temp_dir("agent-qa-sweep");
+    for url in database_urls(&dir).await {
+        let h = Hotline::start_opts(&url, &dir, Options::default()).await;
+        let spool = dir.join(format!("spool-{}", url.len()));
+        std::fs::create_dir_all(&spool).unwrap();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let good = spool.join("left-1.wav");
+        let mut w = hound::WavWriter::create(&good, spec).unwrap();
+        for i in 0..16_000 {
+            w.write_sample(((i % 40) as i16 - 20) * 500).unwrap();
+        }
+        w.finalize().unwrap();
+        let info = |call: &str| hotline_calls::qa_upload::RecordingInfo {
+            call_id: call.into(),
+            agent_id: AGENT_ID.into(),
+            started_at_ms: 1_796_083_200_000,
+        };
+        info("left-1@127.0.0.1").write_beside(&good).unwrap();
+        let bad = spool.join("left-2.wav");
+        std::fs::write(&bad, b"RIFF but not a wave").unwrap();
+        info("left-2@127.0.0.1").write_beside(&bad).unwrap();
+        let orphan = spool.join("recording-now.wav");
+        std::fs::write(&orphan, b"being written").unwrap();
+
+        let queue = hotline_calls::GrpcQueue::connect_lazy(
+            &h.grpc_uri,
+            common::IVR_ID,
+            common::IVR_PASSWORD,
+        )
+        .unwrap();
+        assert_eq!(queue.sweep_recordings(&spool).await, (1, 1), "{url}");
+        let store = &h.core.as_ref().unwrap().core.desk.store;
+        let rec = store
+            .recording_by_call("left-1@127.0.0.1")
+            .await
+            .unwrap()
+            .expect("uploaded");
+        assert_eq!((rec.agent_id.as_str(), rec.duration_ms), (AGENT_ID, 2000));
+        assert!(
+            store
+                .recording_by_call("left-2@127.0.0.1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let mut left: Vec<_> = std::fs::read_dir(&spool)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["left-2.wav", "left-2.wav.meta", "recording-now.wav"],
+            "{url}"
+        );
+        // a second sweep: the uploaded one is not sent again, the refused one still refused
+        assert_eq!(queue.sweep_recordings(&spool).await, (0, 1));
+        h.stop().await;
+    }
 }

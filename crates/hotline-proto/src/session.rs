@@ -18,11 +18,18 @@ use tonic::{Code, Request, Status, Streaming};
 use crate::auth::BearerToken;
 use crate::v1 as pb;
 use crate::v1::agent_service_client::AgentServiceClient;
+use crate::v1::quality_service_client::QualityServiceClient;
 use crate::v1::queue_service_client::QueueServiceClient;
 use crate::v1::ticket_service_client::TicketServiceClient;
 
 /// How long one RPC may take (default).
 pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long an upload of a call recording may take.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Bytes per chunk of a streamed upload.
+pub const UPLOAD_CHUNK: usize = 64 * 1024;
 
 /// A logged-in service account (role `system`) over one channel to the core.
 pub struct ServiceSession {
@@ -131,9 +138,24 @@ impl ServiceSession {
         F: Fn(Channel, BearerToken) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
+        self.call_within(self.timeout, rpc).await
+    }
+
+    /// [`ServiceSession::call`] with its own time limit for the RPC (the login keeps the
+    /// session's).
+    pub async fn call_within<T, F, Fut>(&self, limit: Duration, rpc: F) -> Result<T, Status>
+    where
+        F: Fn(Channel, BearerToken) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
         let token = self.token().await?;
         let bearer = BearerToken::new(&token)?;
-        match self.timed(rpc(self.channel.clone(), bearer)).await {
+        let timed = |f: Fut| async move {
+            tokio::time::timeout(limit, f).await.map_err(|_| {
+                Status::deadline_exceeded(format!("no answer from the core within {limit:?}"))
+            })?
+        };
+        match timed(rpc(self.channel.clone(), bearer)).await {
             Err(s) if s.code() == Code::Unauthenticated => {
                 tracing::info!(agent_id = %self.agent_id, "token refused; logging in again");
                 {
@@ -143,10 +165,43 @@ impl ServiceSession {
                     }
                 }
                 let bearer = BearerToken::new(&self.token().await?)?;
-                self.timed(rpc(self.channel.clone(), bearer)).await
+                timed(rpc(self.channel.clone(), bearer)).await
             }
             r => r,
         }
+    }
+
+    /// `QualityService.UploadRecording`: a call's recording (a whole WAV), streamed in
+    /// [`UPLOAD_CHUNK`]-byte chunks, the first with the metadata; [`UPLOAD_TIMEOUT`].
+    pub async fn upload_recording(
+        &self,
+        meta: pb::RecordingMeta,
+        wav: &[u8],
+    ) -> Result<pb::Recording, Status> {
+        self.call_within(UPLOAD_TIMEOUT, |ch, t| {
+            let mut chunks: Vec<pb::RecordingChunk> = wav
+                .chunks(UPLOAD_CHUNK)
+                .map(|c| pb::RecordingChunk {
+                    meta: None,
+                    data: c.to_vec(),
+                })
+                .collect();
+            match chunks.first_mut() {
+                Some(first) => first.meta = Some(meta.clone()),
+                None => chunks.push(pb::RecordingChunk {
+                    meta: Some(meta.clone()),
+                    data: Vec::new(),
+                }),
+            }
+            let req = t.authorize(Request::new(tokio_stream::iter(chunks)));
+            async move {
+                Ok(QualityServiceClient::new(ch)
+                    .upload_recording(req)
+                    .await?
+                    .into_inner())
+            }
+        })
+        .await
     }
 
     /// `QueueService.JoinQueue`: the core's instructions for this call until it leaves the

@@ -651,6 +651,17 @@ impl Store {
         recording(&r)
     }
 
+    /// The recording of a call, by its SIP Call-ID.
+    pub async fn recording_by_call(&self, call_id: &str) -> Result<Option<RecordingRecord>> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "{RECORDING_COLUMNS} WHERE r.call_id = $1"
+        )))
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.as_ref().map(recording).transpose()
+    }
+
     /// The recording of a ticket's call: linked at upload, or through the ticket's Call-ID.
     pub async fn recording_for_ticket(&self, ticket: TicketId) -> Result<Option<RecordingRecord>> {
         let r = sqlx::query(AssertSqlSafe(format!(

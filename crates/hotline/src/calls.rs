@@ -2,9 +2,11 @@
 //! the IVR flows) and `hotline demo`, a scripted caller that reports a fault.
 //!
 //! Settings: `[sip]` (`hotline_calls::SipSettings`, which also declares the flags and
-//! `HOTLINE_*` variables) and `[ivr]` in the config file, env and flags layered over the file. Quality-inspection
-//! recording of bridged calls (`[sip] qa_recording_dir`, `--qa-recording-dir`) is off unless
-//! a directory is given. The IVR reaches the core over gRPC as the `system` service account
+//! `HOTLINE_*` variables) and `[ivr]` in the config file, env and flags layered over the file.
+//! Quality-inspection recording of bridged calls (`[sip] qa_recording_dir`,
+//! `--qa-recording-dir`: the spool; `[qa] recording`/`recording_percent`: which calls) is off
+//! unless a directory is given; recordings are uploaded to the core after each call, and
+//! those left in the spool by an earlier run at start. The IVR reaches the core over gRPC as the `system` service account
 //! `ivr`, whose password is drawn at random on every start (the core re-keys the account).
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -103,11 +105,18 @@ pub async fn start(
         .await
         .context("the IVR cannot log in to the core")?;
     // Callers who want an agent join the core's ACD (QueueService) as the same account.
-    let queue = GrpcQueue::connect_lazy(&format!("http://{host}"), IVR_ACCOUNT, ivr_password)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let queue = Arc::new(
+        GrpcQueue::connect_lazy(&format!("http://{host}"), IVR_ACCOUNT, ivr_password)
+            .map_err(|e| anyhow::anyhow!(e))?,
+    );
+    if let Some(dir) = cfg.qa_recording_dir.clone() {
+        // recordings an earlier run could not hand to the core
+        let q = queue.clone();
+        tokio::spawn(async move { q.sweep_recordings(&dir).await });
+    }
     let shutdown = CancellationToken::new();
     let listen = cfg.sip_listen;
-    let server = CallServer::start(cfg, Arc::new(backend), Arc::new(queue), shutdown.clone())
+    let server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())
         .await
         .with_context(|| format!("cannot start the call server (SIP {listen})"))?;
     let addr = server.local_addr();

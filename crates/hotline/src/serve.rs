@@ -93,7 +93,14 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     };
     let voicemail_dir = data_dir.join("voicemail");
     let calls = (!a.no_sip).then(|| {
-        crate::calls::call_server_config(sip_listen, &sip, file.ivr.as_ref(), &voicemail_dir)
+        let mut c =
+            crate::calls::call_server_config(sip_listen, &sip, file.ivr.as_ref(), &voicemail_dir);
+        let qa = file.qa.clone().unwrap_or_default();
+        c.qa_recording = hotline_calls::qa_upload::RecordingPolicy {
+            mode: qa.recording,
+            percent: qa.recording_percent,
+        };
+        c
     });
     let agi = crate::agi::agi_plan(
         &a.agi,
