@@ -105,16 +105,51 @@ pub async fn tick(desk: &Desk) -> Result<usize, hotline_store::StoreError> {
     Ok(raised + tick_documents(desk).await?)
 }
 
-/// The earliest coming warning or due time of a ticket's or a document's deadline.
+/// SS5: drafts the analyses of the periods that ended, and raises the monthly analysis's
+/// publication alerts (20th: warning, 21st: breach) while it is unpublished; returns how many
+/// alerts it raised.
+pub async fn tick_analyses(
+    desk: &Desk,
+    analyses: &crate::desk::analyses::Analyses,
+) -> Result<usize, crate::error::CoreError> {
+    analyses.draft_due().await?;
+    let now = desk.clock.now();
+    let mut raised = 0;
+    for d in desk.store.due_analysis_deadlines(now, 50).await? {
+        let what = match d.level {
+            DueLevel::Warning => "明日到期 (预警)",
+            DueLevel::Breach => "已超时 (告警)",
+        };
+        let msg = format!(
+            "{} {} 尚未发布，{what}，时限 {} (SS5)",
+            d.kind.label_zh(),
+            d.period,
+            hotline_report::period::format_beijing(d.due_at.0)
+        );
+        if let Some(alert) = desk.store.raise_analysis_alert(&d, now, &msg).await? {
+            tracing::warn!(
+                analysis = d.analysis_id,
+                level = d.level.as_str(),
+                "analysis publication alert"
+            );
+            desk.events.publish(DeskEvent::Alert(alert));
+            raised += 1;
+        }
+    }
+    Ok(raised)
+}
+
+/// The earliest coming warning or due time of a ticket's, a document's or an analysis's
+/// deadline.
 async fn next_at(
     desk: &Desk,
 ) -> Result<Option<hotline_domain::Timestamp>, hotline_store::StoreError> {
-    let t = desk.store.next_deadline_at().await?;
-    let d = desk.store.next_document_deadline_at().await?;
-    Ok(match (t, d) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
+    let all = [
+        desk.store.next_deadline_at().await?,
+        desk.store.next_document_deadline_at().await?,
+        desk.store.next_analysis_deadline_at().await?,
+    ];
+    Ok(all.into_iter().flatten().min())
 }
 
 /// The intake retention rule (DM5): every `every` (and at start), archived originals past
@@ -141,11 +176,19 @@ pub async fn run_retention(
 }
 
 /// Runs until `shutdown` resolves.
-pub async fn run(desk: Desk, max_sleep: Duration, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    desk: Desk,
+    analyses: crate::desk::analyses::Analyses,
+    max_sleep: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         if let Err(e) = tick(&desk).await {
             tracing::error!(error = %e, "deadline scheduler tick failed");
+        }
+        if let Err(e) = tick_analyses(&desk, &analyses).await {
+            tracing::error!(error = %e, "analysis scheduler tick failed");
         }
         let sleep = match next_at(&desk).await {
             Ok(Some(next)) => {

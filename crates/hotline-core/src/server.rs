@@ -436,6 +436,7 @@ pub async fn start_with_registry(
     let c = cancel.clone();
     tasks.push(tokio::spawn(scheduler::run(
         desk.clone(),
+        desk.surveys(cfg.surveys.clone()).analyses(),
         cfg.scheduler_max_sleep,
         c.cancelled_owned(),
     )));

@@ -108,6 +108,10 @@ struct World {
     calls: Vec<Call>,
     /// (ticket id, alert kind, level, at)
     alerts: Vec<(i64, &'static str, &'static str, i64)>,
+    /// Survey answers: (satisfaction, recorded at); every ticket is taken by `who()`.
+    surveys: Vec<(&'static str, i64)>,
+    /// QA scores: (agent scored, total in hundredths, scored at, superseded).
+    scores: Vec<(&'static str, i64, i64, bool)>,
 }
 
 fn who() -> Principal {
@@ -287,11 +291,61 @@ async fn generate(desk: &Desk, clock: &ManualClock, url: &str) -> World {
     }
     log.sort_by_key(|r| r.at);
     desk.store.append_queue_log(&log).await.unwrap();
+    // survey answers (SS2) and QA scores (QA2), some just outside the month, some scores
+    // superseded by a re-score
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let around = |rng: &mut Rng| {
+        month_start - 2 * HOUR + rng.below((month_end - month_start + 4 * HOUR) as u64) as i64
+    };
+    let mut surveys = Vec::new();
+    for task in 1..=90i64 {
+        let ticket = 1 + rng.below(times.len() as u64) as i64;
+        let sat = ["satisfied", "basically_satisfied", "dissatisfied"][rng.below(3) as usize];
+        let at = around(&mut rng);
+        sqlx::query("INSERT INTO survey_results (task_id, ticket_id, source, channel, satisfaction, consent, recorded_by, recorded_at) VALUES ($1, $2, 'cleared', 'phone', $3, 'not_asked', 'sv1', $4)")
+            .bind(1_000_000 + task)
+            .bind(ticket)
+            .bind(sat)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        surveys.push((sat, at));
+    }
+    let mut scores = Vec::new();
+    for i in 0..40i64 {
+        let ticket = 1 + rng.below(times.len() as u64) as i64;
+        let agent = AGENTS[rng.below(3) as usize];
+        let at = around(&mut rng);
+        let sample: i64 = sqlx::query_scalar("INSERT INTO qa_samples (kind, pool, period, agent_id, ticket_id, seed, opened_by, opened_at) VALUES ('random', 'qa', $1, $2, $3, 7, 'qa1', $4) RETURNING id")
+            .bind(format!("gen-{i}"))
+            .bind(agent)
+            .bind(ticket)
+            .bind(at)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let total = 5000 + rng.below(5001) as i64;
+        let superseded = rng.below(5) == 0;
+        sqlx::query("INSERT INTO qa_scores (sample_id, agent_id, total_centi, scored_by, scored_role, scored_at, superseded_at) VALUES ($1, $2, $3, 'qa1', 'quality_inspector', $4, $5)")
+            .bind(sample)
+            .bind(agent)
+            .bind(total)
+            .bind(at)
+            .bind(superseded.then_some(at + 1))
+            .execute(&pool)
+            .await
+            .unwrap();
+        scores.push((agent, total, at, superseded));
+    }
+    pool.close().await;
     World {
         month_start,
         month_end,
         calls,
         alerts,
+        surveys,
+        scores,
     }
 }
 
@@ -620,10 +674,41 @@ async fn sf11_dm3_ss5_a_month_recounted_from_raw_rows_on_both_backends() {
                 hotline_report::erlang::agents_needed(*erl, *aht, 15.0, 0.8)
             );
         }
-        // quality: no survey results recorded yet: zeros, and the definition says so
+        // quality: survey answers per agent who took the report, QA scores per agent scored
         let q = r.section("quality").unwrap();
-        assert!(q.definition.starts_with("暂无数据"));
-        assert_eq!(int(&q.rows.last().unwrap().cells[1]), 0);
+        assert!(!q.definition.starts_with("暂无数据"), "{}", q.definition);
+        let in_month = |at: i64| at >= w.month_start && at < w.month_end;
+        let answers: Vec<_> = w.surveys.iter().filter(|(_, at)| in_month(*at)).collect();
+        let satisfied = answers.iter().filter(|(s, _)| *s != "dissatisfied").count() as i64;
+        let taker = who().agent_id;
+        assert_eq!(
+            int(cell(&r, "quality", &[taker.as_str()], 1)),
+            answers.len() as i64
+        );
+        assert_eq!(int(cell(&r, "quality", &[taker.as_str()], 2)), satisfied);
+        assert!(
+            answers.len() > 50 && satisfied > 0,
+            "the generator's month has answers"
+        );
+        let mut scored_total = 0;
+        for a in AGENTS {
+            let mine: Vec<_> = w
+                .scores
+                .iter()
+                .filter(|(g, _, at, sup)| *g == a && in_month(*at) && !sup)
+                .collect();
+            scored_total += mine.len() as i64;
+            if mine.is_empty() {
+                continue;
+            }
+            assert_eq!(int(cell(&r, "quality", &[a], 4)), mine.len() as i64, "{a}");
+            let avg = mine.iter().map(|s| s.1 as f64 / 100.0).sum::<f64>() / mine.len() as f64;
+            approx(cell(&r, "quality", &[a], 5), Some(avg));
+        }
+        assert!(scored_total > 10, "the generator's month has scores");
+        let total = q.rows.last().unwrap();
+        assert_eq!(int(&total.cells[1]), answers.len() as i64);
+        assert_eq!(int(&total.cells[4]), scored_total);
 
         // one branch: only its tickets
         let b = desk

@@ -33,6 +33,7 @@
 //! Invariant: nothing here performs I/O, reads a clock, or panics on caller input; every
 //! refusal is a typed error carrying a reason a person can act on.
 
+pub mod analysis;
 pub mod audit;
 pub mod ids;
 pub mod intake;

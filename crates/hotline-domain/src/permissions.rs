@@ -127,6 +127,7 @@ const SCORED_AND_SCORERS: &[Role] = &[
 ];
 /// Who works the satisfaction surveys (SS1-SS6).
 const SURVEYORS: &[Role] = &[R::Surveyor, R::Admin];
+const ANALYSIS_READERS: &[Role] = &[R::Surveyor, R::Senior, R::DataManager, R::Admin];
 
 const fn roles(
     method: &'static str,
@@ -731,6 +732,27 @@ pub const MATRIX: &[Rule] = &[
         "SS5 SO5",
         "",
     ),
+    roles(
+        "hotline.v1.SurveyService/ListAnalyses",
+        ANALYSIS_READERS,
+        "the surveyor writes the SS5 analyses; seniors and the data manager read them to act on the weak points",
+        "SS5",
+        "",
+    ),
+    roles(
+        "hotline.v1.SurveyService/GetAnalysis",
+        ANALYSIS_READERS,
+        "the surveyor writes the SS5 analyses; seniors and the data manager read them to act on the weak points",
+        "SS5",
+        "",
+    ),
+    roles(
+        "hotline.v1.SurveyService/PublishAnalysis",
+        SURVEYORS,
+        "only the satisfaction surveyor (and admins) publish the weekly statistics and the monthly analysis (SS5)",
+        "SS5",
+        "once per analysis; the monthly one is due before the 21st",
+    ),
 ];
 
 impl Rule {
@@ -1065,15 +1087,28 @@ mod tests {
 
     #[test]
     fn ss1_survey_service_is_the_surveyors_and_admins_only() {
+        let readers =
+            ["ListAnalyses", "GetAnalysis"].map(|m| format!("hotline.v1.SurveyService/{m}"));
         let survey: Vec<&Rule> = MATRIX
             .iter()
             .filter(|r| r.method.starts_with("hotline.v1.SurveyService/"))
+            .filter(|r| !readers.iter().any(|m| m == r.method))
             .collect();
-        assert_eq!(survey.len(), 4);
+        assert_eq!(survey.len(), 5);
         for r in survey {
             assert_eq!(r.roles(), vec![Role::Surveyor, Role::Admin], "{}", r.method);
             let e = authorize(Role::Junior, &format!("/{}", r.method)).unwrap_err();
             assert!(e.to_string().contains("satisfaction surveyor"), "{e}");
+        }
+        // SS5: seniors and the data manager read the analyses, and only read them
+        for m in &readers {
+            let r = rule(m).unwrap();
+            assert_eq!(
+                r.roles(),
+                vec![Role::Senior, Role::Surveyor, Role::DataManager, Role::Admin],
+                "{m}"
+            );
+            assert!(authorize(Role::Junior, &format!("/{m}")).is_err());
         }
     }
 

@@ -32,6 +32,8 @@ named_enum!(
         Repair = "repair", "查修时限";
         /// An order not delivered to the 112 centre in time, or refused by it.
         Delivery = "delivery", "送达测量台";
+        /// The monthly satisfaction analysis not published before the 21st (SS5).
+        Analysis = "analysis", "月度分析发布时限";
     }
 );
 

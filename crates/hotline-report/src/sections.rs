@@ -396,12 +396,12 @@ pub fn deadlines(f: &DeadlineFacts) -> Vec<Section> {
     vec![s, a]
 }
 
-/// SS2: satisfaction and QA scores per agent (zeros until results are recorded).
+/// SS2 and QA2: satisfaction and QA scores per agent.
 pub fn quality(f: &QualityFacts) -> Vec<Section> {
     let def = if f.has_results {
-        "满意度：统计期内完成的回访调查中“满意”的比例（目标 ≥ 95%），按受理坐席；质检：质检员评分的平均分。"
+        "调查数：统计期内记录的回访调查结果，按受理该申告的坐席；满意数：其中“满意”与“基本满意”；满意率 = 满意数 ÷ 调查数（目标 ≥ 95%）。质检数：统计期内给出的质检与考核评分（重评以最新一次为准），按被评坐席；质检平均分 = 评分之和 ÷ 质检数（满分 100）。"
     } else {
-        "暂无数据：回访调查结果与质检评分已由调查员、质检员记录，但尚未计入本报表。满意度 = 满意数 ÷ 调查数（目标 ≥ 95%），质检平均分 = 评分之和 ÷ 质检数；有结果后按受理坐席填入本表。"
+        "暂无数据：统计期内没有记录回访调查结果，也没有质检评分。满意率 = （满意 + 基本满意）÷ 调查数（目标 ≥ 95%），质检平均分 = 评分之和 ÷ 质检数（满分 100）。"
     };
     let mut s = Section::new(
         "quality",

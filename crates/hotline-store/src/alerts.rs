@@ -30,11 +30,13 @@ pub struct AlertRecord {
     pub message: String,
 }
 
-/// Whose deadline is due: a ticket's (`deadlines`) or a document's (`document_deadlines`).
+/// Whose deadline is due: a ticket's (`deadlines`), a document's (`document_deadlines`) or an
+/// analysis's (`analysis_deadlines`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DeadlineOwner {
     Ticket(TicketId),
     Document(i64),
+    Analysis(i64),
 }
 
 impl DeadlineOwner {
@@ -42,20 +44,28 @@ impl DeadlineOwner {
         match self {
             DeadlineOwner::Ticket(id) => ("deadlines", "ticket_id", id),
             DeadlineOwner::Document(id) => ("document_deadlines", "document_id", id),
+            DeadlineOwner::Analysis(id) => ("analysis_deadlines", "analysis_id", id),
         }
     }
 
     fn ticket(self) -> TicketId {
         match self {
             DeadlineOwner::Ticket(id) => id,
-            DeadlineOwner::Document(_) => 0,
+            DeadlineOwner::Document(_) | DeadlineOwner::Analysis(_) => 0,
         }
     }
 
     fn document(self) -> Option<i64> {
         match self {
-            DeadlineOwner::Ticket(_) => None,
             DeadlineOwner::Document(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn analysis(self) -> Option<i64> {
+        match self {
+            DeadlineOwner::Analysis(id) => Some(id),
+            _ => None,
         }
     }
 }
@@ -87,7 +97,7 @@ pub(crate) async fn mark_raised(
     Ok(done.rows_affected() > 0)
 }
 
-/// Records an alert; a document's alert has ticket 0 and the document's id.
+/// Records an alert; a document's or an analysis's alert has ticket 0 and the owner's id.
 pub(crate) async fn insert_alert(
     conn: &mut AnyConnection,
     owner: DeadlineOwner,
@@ -97,7 +107,7 @@ pub(crate) async fn insert_alert(
     due_at: Timestamp,
     message: &str,
 ) -> Result<AlertRecord> {
-    let row = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message, document_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+    let row = sqlx::query("INSERT INTO alerts (ticket_id, deadline_kind, level, at, due_at, message, document_id, analysis_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
         .bind(owner.ticket())
         .bind(kind.as_str())
         .bind(level.as_str())
@@ -105,6 +115,7 @@ pub(crate) async fn insert_alert(
         .bind(due_at.0)
         .bind(message)
         .bind(owner.document())
+        .bind(owner.analysis())
         .fetch_one(conn)
         .await?;
     Ok(AlertRecord {
@@ -116,6 +127,29 @@ pub(crate) async fn insert_alert(
         due_at,
         message: message.to_string(),
     })
+}
+
+/// Marks `owner`'s due deadline `deadline_kind` warned or breached and records its alert, in one
+/// transaction, once: `None` if another scheduler or an earlier pass already raised it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn raise_once(
+    store: &Store,
+    owner: DeadlineOwner,
+    deadline_kind: &str,
+    alert: AlertKind,
+    level: DueLevel,
+    due_at: Timestamp,
+    now: Timestamp,
+    message: &str,
+) -> Result<Option<AlertRecord>> {
+    let mut tx = store.begin_write().await?;
+    if !mark_raised(&mut tx, owner, deadline_kind, level, now).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let a = insert_alert(&mut tx, owner, alert, level, now, due_at, message).await?;
+    tx.commit().await?;
+    Ok(Some(a))
 }
 
 pub(crate) fn alert_row(r: &sqlx::any::AnyRow) -> Result<AlertRecord> {

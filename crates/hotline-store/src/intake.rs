@@ -8,11 +8,11 @@
 //! their alerts are rows of `alerts` with `ticket_id` 0 and `document_id` set, so the alert
 //! list, counts and the event feed carry them unchanged.
 
-use crate::alerts::{AlertRecord, DeadlineOwner, DueLevel, insert_alert, mark_raised};
+use crate::alerts::{AlertRecord, DeadlineOwner, DueLevel, raise_once};
 use crate::rows::parse;
 use crate::{Result, Store, StoreError};
 use hotline_domain::audit::AuditAction;
-use hotline_domain::intake::{DocumentChannel, DocumentState};
+use hotline_domain::intake::{DocumentChannel, DocumentEvent, DocumentState};
 use hotline_domain::rules::{Deadline, DeadlineKind};
 use hotline_domain::task::TaskKind;
 use hotline_domain::{Role, TicketId, Timestamp};
@@ -137,17 +137,17 @@ async fn doc_audit(
     conn: &mut AnyConnection,
     document_id: i64,
     actor: &str,
-    role: &str,
+    role: Role,
     at: Timestamp,
-    action: &str,
+    action: DocumentEvent,
     detail: &str,
 ) -> Result<()> {
     sqlx::query("INSERT INTO document_audit (document_id, actor, role, at, action, detail) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(document_id)
         .bind(actor)
-        .bind(role)
+        .bind(role.as_str())
         .bind(at.0)
-        .bind(action)
+        .bind(action.as_str())
         .bind(detail)
         .execute(conn)
         .await?;
@@ -158,9 +158,9 @@ async fn doc_audit(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DocumentAudit {
     pub actor: String,
-    pub role: String,
+    pub role: Role,
     pub at: Timestamp,
-    pub action: String,
+    pub action: DocumentEvent,
     pub detail: String,
 }
 
@@ -212,9 +212,9 @@ impl Store {
             &mut tx,
             id,
             &d.registered_by,
-            d.registered_role.as_str(),
+            d.registered_role,
             d.registered_at,
-            "registered",
+            DocumentEvent::Registered,
             &format!("{} {} bytes {}", d.channel.as_str(), d.size, d.file_name),
         )
         .await?;
@@ -412,9 +412,9 @@ impl Store {
             &mut tx,
             id,
             actor,
-            role.as_str(),
+            role,
             now,
-            "entered",
+            DocumentEvent::Entered,
             &format!("ticket {ticket}"),
         )
         .await?;
@@ -457,9 +457,9 @@ impl Store {
             &mut tx,
             id,
             actor,
-            role.as_str(),
+            role,
             now,
-            "passed_to_senior",
+            DocumentEvent::PassedToSenior,
             reason,
         )
         .await?;
@@ -507,11 +507,7 @@ impl Store {
             .await?
             .rows_affected();
         if tasks > 0 {
-            let status: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
-                .bind(ticket)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("status")?;
+            let status = crate::tickets::current_status(&mut tx, ticket).await?;
             crate::tickets::audit(
                 &mut tx,
                 ticket,
@@ -520,13 +516,13 @@ impl Store {
                 role,
                 now,
                 AuditAction::TaskDone(TaskKind::FileOriginal),
-                &status,
-                &status,
+                Some(status),
+                Some(status),
                 &format!("document {id} archived"),
             )
             .await?;
         }
-        doc_audit(&mut tx, id, actor, role.as_str(), now, "archived", "").await?;
+        doc_audit(&mut tx, id, actor, role, now, DocumentEvent::Archived, "").await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -540,9 +536,13 @@ impl Store {
             .map(|r| {
                 Ok(DocumentAudit {
                     actor: r.try_get("actor")?,
-                    role: r.try_get("role")?,
+                    role: parse("role", &r.try_get::<String, _>("role")?, Role::parse)?,
                     at: Timestamp(r.try_get("at")?),
-                    action: r.try_get("action")?,
+                    action: parse(
+                        "document event",
+                        &r.try_get::<String, _>("action")?,
+                        DocumentEvent::parse,
+                    )?,
                     detail: r.try_get("detail")?,
                 })
             })
@@ -601,24 +601,17 @@ impl Store {
         now: Timestamp,
         message: &str,
     ) -> Result<Option<AlertRecord>> {
-        let mut tx = self.begin_write().await?;
-        let owner = DeadlineOwner::Document(due.document_id);
-        if !mark_raised(&mut tx, owner, due.kind.as_str(), due.level, now).await? {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let alert = insert_alert(
-            &mut tx,
-            owner,
+        raise_once(
+            self,
+            DeadlineOwner::Document(due.document_id),
+            due.kind.as_str(),
             due.kind.into(),
             due.level,
-            now,
             due.due_at,
+            now,
             message,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(alert))
+        .await
     }
 
     /// Alerts raised on a document, oldest first.
@@ -676,9 +669,9 @@ impl Store {
             &mut tx,
             id,
             "system",
-            Role::System.as_str(),
+            Role::System,
             now,
-            "retention_purged",
+            DocumentEvent::RetentionPurged,
             &format!("retention {retention_days} days"),
         )
         .await?;

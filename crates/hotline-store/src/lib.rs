@@ -31,6 +31,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod analyses;
 pub mod batch;
 mod create;
 pub mod intake;
@@ -54,6 +55,7 @@ use std::time::Duration;
 
 pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
+pub use analyses::{AnalysisRecord, DueAnalysisDeadline, NewAnalysis};
 pub use intake::{DocumentAudit, DocumentFilter, DocumentRecord, DueDocumentDeadline, NewDocument};
 pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
 pub use outbox::{EventOutcome, OutboxRow};

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_branches.sql")),
     (9, include_str!("migrations/0009_surveys.sql")),
     (10, include_str!("migrations/0010_qa.sql")),
+    (11, include_str!("migrations/0011_analyses.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

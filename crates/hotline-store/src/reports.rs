@@ -6,8 +6,10 @@
 //! empty filter is every branch. `unstamped_too` also takes tickets created before the map
 //! existed (stamp `''`), for the 未归属 branch.
 
+use crate::rows;
 use crate::{Result, Store};
 use hotline_domain::TicketStatus;
+use hotline_domain::survey::Satisfaction;
 use hotline_report::facts::*;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeMap;
@@ -25,6 +27,16 @@ pub struct Scope {
 
 impl Scope {
     /// `$3` and `$4` of every query: the branch, and its alias for unstamped tickets.
+    /// `sql` (the period as `$1`/`$2`, [`BRANCH`]'s `$3`/`$4`) with the scope bound.
+    fn query(&self, sql: String) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+        let (b, alias) = self.branch_args();
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(self.start_ms)
+            .bind(self.end_ms)
+            .bind(b)
+            .bind(alias)
+    }
+
     fn branch_args(&self) -> (&str, &str) {
         let alias = if self.unstamped_too {
             ""
@@ -58,14 +70,9 @@ fn push_linked(map: &mut BTreeMap<String, Linked>, key: String, id: i64) {
 impl Store {
     /// DM3/SF11: tickets received in the scope, by fault, channel, class, branch; repeats.
     pub async fn report_tickets(&self, s: &Scope) -> Result<TicketFacts> {
-        let (b, alias) = s.branch_args();
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = s.query(format!(
             "SELECT t.fault_type, t.channel, t.customer_class, t.report_branch, COUNT(*) AS n, CAST(SUM(CASE WHEN t.repeat_of IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS r FROM tickets t WHERE t.received_at >= $1 AND t.received_at < $2 AND {BRANCH} GROUP BY t.fault_type, t.channel, t.customer_class, t.report_branch"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         let mut f = TicketFacts::default();
@@ -85,14 +92,9 @@ impl Store {
     /// SS3/SS5: repair limits due in the scope, on time or not, by branch and cable; the late
     /// ones listed (oldest limit first).
     pub async fn report_repair(&self, s: &Scope) -> Result<RepairFacts> {
-        let (b, alias) = s.branch_args();
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = s.query(format!(
             "SELECT t.report_branch, CASE WHEN t.fault_type = 'cable_damage' THEN 1 ELSE 0 END AS cable, COUNT(*) AS n, CAST(SUM(CASE WHEN d.met_at IS NOT NULL AND d.met_at <= d.due_at THEN 1 ELSE 0 END) AS BIGINT) AS ok FROM deadlines d JOIN tickets t ON t.id = d.ticket_id WHERE d.kind = 'repair' AND d.due_at >= $1 AND d.due_at < $2 AND {BRANCH} GROUP BY t.report_branch, CASE WHEN t.fault_type = 'cable_damage' THEN 1 ELSE 0 END"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         let mut f = RepairFacts::default();
@@ -105,13 +107,9 @@ impl Store {
             c.due += r.try_get::<i64, _>("n")? as u64;
             c.on_time += r.try_get::<i64, _>("ok")? as u64;
         }
-        let late = sqlx::query(AssertSqlSafe(format!(
+        let late = s.query(format!(
             "SELECT t.id, t.report_branch, t.faulty_number, t.fault_type, t.customer_class, t.received_at, d.due_at, d.met_at FROM deadlines d JOIN tickets t ON t.id = d.ticket_id WHERE d.kind = 'repair' AND d.due_at >= $1 AND d.due_at < $2 AND {BRANCH} AND (d.met_at IS NULL OR d.met_at > d.due_at) ORDER BY d.due_at, t.id"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         for r in late {
@@ -131,14 +129,9 @@ impl Store {
 
     /// SO2/TE1/TE4/SS3: deadlines due in the scope by rule; alerts raised in it by rule/level.
     pub async fn report_deadlines(&self, s: &Scope) -> Result<DeadlineFacts> {
-        let (b, alias) = s.branch_args();
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows = s.query(format!(
             "SELECT d.kind, COUNT(*) AS n, CAST(SUM(CASE WHEN d.met_at IS NOT NULL AND d.met_at <= d.due_at THEN 1 ELSE 0 END) AS BIGINT) AS ok, CAST(SUM(CASE WHEN d.met_at > d.due_at THEN 1 ELSE 0 END) AS BIGINT) AS late, CAST(SUM(CASE WHEN d.met_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS open FROM deadlines d JOIN tickets t ON t.id = d.ticket_id WHERE d.due_at >= $1 AND d.due_at < $2 AND {BRANCH} GROUP BY d.kind"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         let mut f = DeadlineFacts::default();
@@ -149,13 +142,9 @@ impl Store {
             c.met_late = r.try_get::<i64, _>("late")? as u64;
             c.open = r.try_get::<i64, _>("open")? as u64;
         }
-        let alerts = sqlx::query(AssertSqlSafe(format!(
+        let alerts = s.query(format!(
             "SELECT a.deadline_kind, a.level, COUNT(*) AS n FROM alerts a JOIN tickets t ON t.id = a.ticket_id WHERE a.at >= $1 AND a.at < $2 AND {BRANCH} GROUP BY a.deadline_kind, a.level"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         for r in alerts {
@@ -169,23 +158,51 @@ impl Store {
         Ok(f)
     }
 
-    /// SS2: survey tasks done in the scope (no structured results are stored yet).
+    /// SS2 and QA2: survey tasks done in the scope; per agent who took the report (the
+    /// ticket's creator), the survey answers recorded in the scope and how many were 满意 or
+    /// 基本满意; per agent scored, the QA scores given in the scope (current ones only, a
+    /// re-score replaces the score it supersedes).
     pub async fn report_quality(&self, s: &Scope) -> Result<QualityFacts> {
-        let (b, alias) = s.branch_args();
-        let n: i64 = sqlx::query(AssertSqlSafe(format!(
+        let n: i64 = s.query(format!(
             "SELECT COUNT(*) AS n FROM tasks k JOIN tickets t ON t.id = k.ticket_id WHERE k.kind = 'survey' AND k.done_at >= $1 AND k.done_at < $2 AND {BRANCH}"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_one(&self.pool)
         .await?
         .try_get("n")?;
-        Ok(QualityFacts {
+        let mut f = QualityFacts {
             surveys_done: n as u64,
             ..Default::default()
-        })
+        };
+        let answers = s.query(format!(
+            "SELECT t.created_by AS agent, r.satisfaction, COUNT(*) AS n FROM survey_results r JOIN tickets t ON t.id = r.ticket_id WHERE r.recorded_at >= $1 AND r.recorded_at < $2 AND {BRANCH} GROUP BY t.created_by, r.satisfaction"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        for r in answers {
+            let satisfaction = rows::parse(
+                "satisfaction",
+                &r.try_get::<String, _>("satisfaction")?,
+                Satisfaction::parse,
+            )?;
+            let n = r.try_get::<i64, _>("n")? as u64;
+            let e = f.by_agent.entry(r.try_get("agent")?).or_default();
+            e.0 += n;
+            if satisfaction.is_satisfied() {
+                e.1 += n;
+            }
+        }
+        let scores = s.query(format!(
+            "SELECT q.agent_id AS agent, COUNT(*) AS n, CAST(SUM(q.total_centi) AS BIGINT) AS centi FROM qa_scores q JOIN qa_samples p ON p.id = q.sample_id JOIN tickets t ON t.id = p.ticket_id WHERE q.superseded_at IS NULL AND q.scored_at >= $1 AND q.scored_at < $2 AND {BRANCH} GROUP BY q.agent_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        for r in scores {
+            let e = f.by_agent.entry(r.try_get("agent")?).or_default();
+            e.2 += r.try_get::<i64, _>("n")? as u64;
+            e.3 += r.try_get::<i64, _>("centi")? as f64 / 100.0;
+        }
+        f.has_results = !f.by_agent.is_empty();
+        Ok(f)
     }
 
     /// SO8: open tickets by state and age, limits near or past, yesterday's repeats and
@@ -231,13 +248,9 @@ impl Store {
             };
             push_linked(map, kind, id);
         }
-        let rep = sqlx::query(AssertSqlSafe(format!(
+        let rep = s.query(format!(
             "SELECT t.id FROM tickets t WHERE t.received_at >= $1 AND t.received_at < $2 AND {BRANCH} AND t.repeat_of IS NOT NULL ORDER BY t.id"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         for r in rep {
@@ -247,13 +260,9 @@ impl Store {
                 l.ids.push(r.try_get("id")?);
             }
         }
-        let br = sqlx::query(AssertSqlSafe(format!(
+        let br = s.query(format!(
             "SELECT a.ticket_id, a.deadline_kind FROM alerts a JOIN tickets t ON t.id = a.ticket_id WHERE a.level = 'breach' AND a.at >= $1 AND a.at < $2 AND {BRANCH} ORDER BY a.ticket_id"
-        )))
-        .bind(s.start_ms)
-        .bind(s.end_ms)
-        .bind(b)
-        .bind(alias)
+        ))
         .fetch_all(&self.pool)
         .await?;
         for r in br {

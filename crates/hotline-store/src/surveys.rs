@@ -18,6 +18,7 @@ use hotline_domain::survey::{
 };
 use hotline_domain::task::TaskKind;
 use hotline_domain::{OrderId, Role, Ticket, TicketId, TicketStatus, Timestamp};
+use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::HashMap;
 
@@ -246,6 +247,21 @@ impl Store {
     }
 
     /// Assembles work rows in the order of `items` (ticket id, then the rest).
+    /// [`Store::work_rows`] of query rows: the ticket id from column `ticket_col`, the rest
+    /// from `row`.
+    async fn work_of(
+        &self,
+        rows: &[AnyRow],
+        ticket_col: &str,
+        row: impl Fn(&AnyRow) -> Result<WorkRow0>,
+    ) -> Result<Vec<WorkRow>> {
+        let items = rows
+            .iter()
+            .map(|r| Ok((r.try_get(ticket_col)?, row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.work_rows(items).await
+    }
+
     async fn work_rows(&self, items: Vec<(TicketId, WorkRow0)>) -> Result<Vec<WorkRow>> {
         let ids: Vec<TicketId> = items.iter().map(|(id, _)| *id).collect();
         let mut tickets = self.tickets_by_id(&ids).await?;
@@ -272,20 +288,16 @@ impl Store {
             .bind(i64::from(limit.clamp(1, 1000)))
             .fetch_all(&self.pool)
             .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            items.push((
-                r.try_get("ticket_id")?,
-                WorkRow0 {
-                    task_id: Some(r.try_get("id")?),
-                    since: Timestamp(r.try_get("created_at")?),
-                    attempts: count(r, "attempts")?,
-                    last_attempt_at: r.try_get::<Option<i64>, _>("last_at")?.map(Timestamp),
-                    ..Default::default()
-                },
-            ));
-        }
-        self.work_rows(items).await
+        self.work_of(&rows, "ticket_id", |r| {
+            Ok(WorkRow0 {
+                task_id: Some(r.try_get("id")?),
+                since: Timestamp(r.try_get("created_at")?),
+                attempts: count(r, "attempts")?,
+                last_attempt_at: r.try_get::<Option<i64>, _>("last_at")?.map(Timestamp),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// SS1: answered reports changed since `since` that have no survey task at all, oldest
@@ -296,17 +308,13 @@ impl Store {
             .bind(i64::from(limit.clamp(1, 1000)))
             .fetch_all(&self.pool)
             .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            items.push((
-                r.try_get("id")?,
-                WorkRow0 {
-                    since: Timestamp(r.try_get("updated_at")?),
-                    ..Default::default()
-                },
-            ));
-        }
-        self.work_rows(items).await
+        self.work_of(&rows, "id", |r| {
+            Ok(WorkRow0 {
+                since: Timestamp(r.try_get("updated_at")?),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// SS3: dispatched tickets whose repair deadline is in its warning time or past, most
@@ -317,19 +325,15 @@ impl Store {
             .bind(i64::from(limit.clamp(1, 1000)))
             .fetch_all(&self.pool)
             .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
+        self.work_of(&rows, "ticket_id", |r| {
             let d = rows::deadline(r)?;
-            items.push((
-                r.try_get("ticket_id")?,
-                WorkRow0 {
-                    since: d.deadline.due_at,
-                    deadline: Some(d),
-                    ..Default::default()
-                },
-            ));
-        }
-        self.work_rows(items).await
+            Ok(WorkRow0 {
+                since: d.deadline.due_at,
+                deadline: Some(d),
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// SS4: finished tickets (cleared, closed, answered) with a later repeat report or a
@@ -339,19 +343,15 @@ impl Store {
             .bind(i64::from(limit.clamp(1, 1000)))
             .fetch_all(&self.pool)
             .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            items.push((
-                r.try_get("id")?,
-                WorkRow0 {
-                    since: Timestamp(r.try_get("since")?),
-                    repeats: count(r, "repeats")?,
-                    dissatisfied: count(r, "dissatisfied")?,
-                    ..Default::default()
-                },
-            ));
-        }
-        self.work_rows(items).await
+        self.work_of(&rows, "id", |r| {
+            Ok(WorkRow0 {
+                since: Timestamp(r.try_get("since")?),
+                repeats: count(r, "repeats")?,
+                dissatisfied: count(r, "dissatisfied")?,
+                ..Default::default()
+            })
+        })
+        .await
     }
 
     /// Where a ticket's survey stands.
@@ -410,6 +410,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("ticket {}", w.ticket_id)))?
                 .try_get("status")?;
+        let status = parse("status", &status, TicketStatus::parse)?;
         let task_id = match w.task_id {
             Some(id) => {
                 let done: Option<Option<i64>> = sqlx::query("SELECT done_at FROM tasks WHERE id = $1 AND ticket_id = $2 AND kind = 'survey'")
@@ -516,8 +517,8 @@ impl Store {
             w.role,
             w.now,
             DeskEventKind::SurveyCallback.into(),
-            &status,
-            &status,
+            Some(status),
+            Some(status),
             w.audit_detail,
         )
         .await?;
@@ -540,8 +541,8 @@ impl Store {
                     w.role,
                     w.now,
                     AuditAction::TaskDone(TaskKind::Survey),
-                    &status,
-                    &status,
+                    Some(status),
+                    Some(status),
                     w.audit_detail,
                 )
                 .await?;
@@ -585,6 +586,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("ticket {ticket_id}")))?
             .try_get("status")?;
+        let status = parse("status", &status, TicketStatus::parse)?;
         let id: i64 = sqlx::query_scalar("INSERT INTO survey_investigations (ticket_id, outcome, note, order_id, made_by, made_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(ticket_id)
             .bind(outcome.as_str())
@@ -602,8 +604,8 @@ impl Store {
             role,
             now,
             AuditAction::Investigated(outcome),
-            &status,
-            &status,
+            Some(status),
+            Some(status),
             note,
         )
         .await?;

@@ -61,6 +61,42 @@ pub(crate) enum SurveyCmd {
         #[arg(long)]
         to: Option<String>,
     },
+    /// The drafted and published analyses (SS5): survey_weekly | survey_monthly, or both.
+    Analyses {
+        #[arg(long, default_value = "")]
+        kind: String,
+        #[arg(long, default_value_t = 0)]
+        limit: u32,
+    },
+    /// One analysis, its whole text.
+    Analysis { id: i64 },
+    /// Publish a drafted analysis (once; the monthly one is due before the 21st).
+    Publish {
+        id: i64,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+fn print_analysis_line(a: &pb::Analysis) {
+    let due = a
+        .due_at
+        .as_ref()
+        .map(|t| format!(" 时限 {}", beijing_time(Some(t))))
+        .unwrap_or_default();
+    let published = if a.state == "published" {
+        format!(
+            " {} {}",
+            a.published_by,
+            beijing_time(a.published_at.as_ref())
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "#{} {} {} [{}]{published}{due}",
+        a.id, a.kind_label, a.period, a.state_label
+    );
 }
 
 fn minutes(ms: i64) -> String {
@@ -192,6 +228,31 @@ pub(crate) async fn survey(conn: Conn, cmd: SurveyCmd) -> anyhow::Result<()> {
                 );
             }
             println!();
+        }
+        SurveyCmd::Analyses { kind, limit } => {
+            let r = c
+                .list_analyses(pb::ListAnalysesRequest { kind, limit })
+                .await?
+                .into_inner();
+            for a in &r.analyses {
+                print_analysis_line(a);
+            }
+            println!("{} 份 analyses", r.analyses.len());
+        }
+        SurveyCmd::Analysis { id } => {
+            let a = c
+                .get_analysis(pb::GetAnalysisRequest { id })
+                .await?
+                .into_inner();
+            print_analysis_line(&a);
+            println!("\n{}", a.body);
+        }
+        SurveyCmd::Publish { id, note } => {
+            let a = c
+                .publish_analysis(pb::PublishAnalysisRequest { id, note })
+                .await?
+                .into_inner();
+            print_analysis_line(&a);
         }
         SurveyCmd::Stats { from, to } => {
             let s = c

@@ -27,6 +27,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod analyses;
 pub mod center;
 pub mod intake;
 pub mod kb;

@@ -347,6 +347,16 @@ impl Surveys {
         if to <= from {
             return Err(hotline_domain::ValidationError::new("to", "must be after from").into());
         }
+        self.figures(from, to).await
+    }
+
+    /// The figures of `[from, to)`, for whoever the caller checked (the scheduler drafting
+    /// the SS5 analyses, [`Surveys::stats`]).
+    pub(crate) async fn figures(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<SurveyReport, CoreError> {
         let store = &self.desk.store;
         let facts = store.survey_facts(from, to).await?;
         let stats = survey::summarize(&facts, self.rules.weak_area_min_results);

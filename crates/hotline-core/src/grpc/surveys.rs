@@ -8,10 +8,11 @@ use crate::convert;
 use crate::desk::surveys::{SurveyReport, Surveys, WorkEntry};
 use crate::error::CoreError;
 use hotline_domain::ValidationError;
+use hotline_domain::analysis::AnalysisKind;
 use hotline_domain::survey::{self, CallbackForm, GroupStats, NextStep, Tally, Worklist};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::survey_service_server::SurveyService;
-use hotline_store::InvestigationRecord;
+use hotline_store::{AnalysisRecord, InvestigationRecord};
 use tonic::{Request, Response, Status};
 
 pub struct SurveyApi {
@@ -19,6 +20,31 @@ pub struct SurveyApi {
 }
 
 type R<T> = Result<Response<T>, Status>;
+
+fn analysis(a: &AnalysisRecord, with_body: bool) -> pb::Analysis {
+    pb::Analysis {
+        id: a.id,
+        kind: a.kind.as_str().into(),
+        kind_label: a.kind.label_zh().into(),
+        period: a.period.clone(),
+        period_start: Some(convert::ts(a.period_start)),
+        period_end: Some(convert::ts(a.period_end)),
+        state: a.state.as_str().into(),
+        state_label: a.state.label_zh().into(),
+        title: a.title.clone(),
+        body: if with_body {
+            a.body.clone()
+        } else {
+            String::new()
+        },
+        drafted_at: Some(convert::ts(a.drafted_at)),
+        published_by: a.published_by.clone().unwrap_or_default(),
+        published_at: a.published_at.map(convert::ts),
+        publish_note: a.publish_note.clone(),
+        due_at: hotline_domain::analysis::publish_limit(a.kind, a.period_end)
+            .map(|(_, due)| convert::ts(due)),
+    }
+}
 
 fn entry(e: &WorkEntry) -> pb::SurveyWorkEntry {
     let t = &e.ticket;
@@ -206,5 +232,45 @@ impl SurveyService for SurveyApi {
         };
         let rep = self.surveys.stats(&who, from, to).await?;
         Ok(Response::new(report(&rep)))
+    }
+    async fn list_analyses(
+        &self,
+        req: Request<pb::ListAnalysesRequest>,
+    ) -> R<pb::ListAnalysesResponse> {
+        let who = caller(&req)?;
+        let r = req.into_inner();
+        let kind = match r.kind.trim() {
+            "" => None,
+            k => Some(AnalysisKind::parse(k).ok_or_else(|| {
+                CoreError::from(ValidationError::new(
+                    "kind",
+                    format!(
+                        "unknown analysis kind {k:?}; one of {}",
+                        AnalysisKind::ALL.map(AnalysisKind::as_str).join(", ")
+                    ),
+                ))
+            })?),
+        };
+        let limit = if r.limit == 0 { 50 } else { r.limit.min(1000) };
+        let list = self.surveys.analyses().list(&who, kind, limit).await?;
+        Ok(Response::new(pb::ListAnalysesResponse {
+            analyses: list.iter().map(|a| analysis(a, false)).collect(),
+        }))
+    }
+
+    async fn get_analysis(&self, req: Request<pb::GetAnalysisRequest>) -> R<pb::Analysis> {
+        let who = caller(&req)?;
+        let id = positive_id("id", req.get_ref().id).map_err(CoreError::from)?;
+        let a = self.surveys.analyses().get(&who, id).await?;
+        Ok(Response::new(analysis(&a, true)))
+    }
+
+    async fn publish_analysis(&self, req: Request<pb::PublishAnalysisRequest>) -> R<pb::Analysis> {
+        let who = caller(&req)?;
+        let r = req.into_inner();
+        let id = positive_id("id", r.id).map_err(CoreError::from)?;
+        let note = super::text("note", &r.note).map_err(CoreError::from)?;
+        let a = self.surveys.analyses().publish(&who, id, &note).await?;
+        Ok(Response::new(analysis(&a, true)))
     }
 }
