@@ -152,12 +152,14 @@ async fn next_at(
     Ok(all.into_iter().flatten().min())
 }
 
-/// The intake retention rule (DM5): every `every` (and at start), archived originals past
-/// `retention_days` lose their bytes, audited; nothing else ever deletes one.
+/// The retention rules, every `every` (and at start): archived originals past the intake's
+/// `retention_days` lose their bytes, audited (DM5; nothing else ever deletes one), and call
+/// recordings past `[qa] retention_days` lose their audio (QA1; the rows and links stay).
 pub async fn run_retention(
     desk: Desk,
     docs: std::sync::Arc<dyn hotline_docstore::DocumentStore>,
     cfg: crate::desk::intake::IntakeConfig,
+    qa: hotline_domain::qa::QaConfig,
     every: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -167,6 +169,11 @@ pub async fn run_retention(
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "retention pass"),
             Err(e) => tracing::error!(error = %e, "retention pass failed"),
+        }
+        match desk.quality(docs.as_ref(), &qa).purge_recordings().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "recordings past their retention purged"),
+            Err(e) => tracing::error!(error = %e, "recording retention pass failed"),
         }
         tokio::select! {
             _ = &mut shutdown => break,

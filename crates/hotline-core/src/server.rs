@@ -430,6 +430,7 @@ pub async fn start_with_registry(
         desk.clone(),
         docs,
         cfg.intake.clone(),
+        cfg.qa.clone(),
         Duration::from_secs(3600),
         cancel.clone().cancelled_owned(),
     )));

@@ -763,3 +763,64 @@ async fn qa1_recording_round_trip_linked_by_call_id() {
         core.shutdown().await;
     }
 }
+
+/// QA1 retention: a recording older than `[qa] retention_days` loses its audio in the
+/// retention pass (the row, its links and its metadata stay, playing it says why it is gone);
+/// a younger one keeps it; a second pass removes nothing more. On SQLite and PostgreSQL.
+#[tokio::test]
+async fn qa1_recordings_past_their_retention_lose_the_audio_and_keep_the_row() {
+    use hotline_core::clock::{Clock, ManualClock};
+    use hotline_domain::Timestamp;
+    use hotline_domain::time::DAY_MS;
+    for tc in TestCore::backends("qa-retention").await {
+        let start = hotline_core::clock::SystemClock.now().0;
+        let clock = ManualClock::new(Timestamp(start));
+        let core = builder(tc)
+            .with_clock(std::sync::Arc::new(clock.clone()))
+            .start()
+            .await;
+        let mut sys = qa(&core, IVR.0);
+        let mut ids = Vec::new();
+        for (call, age_days) in [("old@h", 20), ("new@h", 0)] {
+            let meta = pb::RecordingMeta {
+                call_id: call.into(),
+                agent_id: "j1".into(),
+                started_at: Some(prost_types::Timestamp {
+                    seconds: (start - age_days * DAY_MS) / 1000,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            };
+            let r = sys
+                .upload_recording(tokio_stream::iter(chunks(meta, &wav(1))))
+                .await
+                .expect("upload")
+                .into_inner();
+            ids.push(r.id);
+        }
+        let docs = hotline_docstore::FsStore::open(&core.intake_dir)
+            .await
+            .unwrap();
+        let cfg = dq::QaConfig {
+            retention_days: 30,
+            ..Default::default()
+        };
+        let q = core.core.desk.quality(&docs, &cfg);
+        clock.set(Timestamp(start + 9 * DAY_MS));
+        assert_eq!(q.purge_recordings().await.unwrap(), 0, "not yet 30 days");
+        clock.set(Timestamp(start + 11 * DAY_MS));
+        assert_eq!(q.purge_recordings().await.unwrap(), 1, "the old one only");
+        assert_eq!(q.purge_recordings().await.unwrap(), 0, "once");
+        let old = core.core.desk.store.get_recording(ids[0]).await.unwrap();
+        assert_eq!(old.purged_at, Some(Timestamp(start + 11 * DAY_MS)));
+        assert_eq!((old.call_id.as_str(), old.duration_ms), ("old@h", 1000));
+        let e = q.fetch_recording(ids[0]).await.unwrap_err();
+        assert!(e.to_string().contains("retention"), "{e}");
+        let (_, bytes) = q
+            .fetch_recording(ids[1])
+            .await
+            .expect("the young one plays");
+        assert_eq!(bytes, wav(1));
+        core.shutdown().await;
+    }
+}
