@@ -8,8 +8,9 @@
 #    installed with apt-get when missing (as root, or through sudo).
 # 2. PostgreSQL: $HOTLINE_TEST_DATABASE_URL, or postgres://postgres@127.0.0.1:5432/postgres when
 #    a server answers there (a local cluster that is installed but stopped is started). With
-#    none, the run opts out of the `postgres` peer (storage and end-to-end tests on SQLite
-#    only), and the summary says so; a plain `cargo test` without a server fails instead.
+#    none the run fails, saying how to get one, unless it opted out explicitly with
+#    HOTLINE_TEST_SKIP_PEERS=postgres (storage and end-to-end tests then run on SQLite only,
+#    and the summary says so).
 # 3. A Python venv under target/test-venv for the gRPC interop and FastAGI peers, repaired or
 #    rebuilt when broken or when tests/python/requirements.txt changed.
 # 4. cargo test --workspace (one debug build, shared by every later step), then the Python
@@ -91,13 +92,17 @@ if [[ -n "$pg_url" ]]; then
   done
   echo "storage and end-to-end tests run on SQLite and PostgreSQL ($pg_url)"
   note "databases: SQLite and PostgreSQL ($pg_url)"
-else
+elif [[ ",${HOTLINE_TEST_SKIP_PEERS:-}," == *",postgres,"* ]]; then
+  # the run opted out of PostgreSQL itself: storage tests run on SQLite only, and say so
   unset HOTLINE_TEST_DATABASE_URL
-  # PostgreSQL is a peer of the storage tests: without a server they would fail, so this run
-  # opts out of it explicitly (and says so) rather than letting them pass unchecked.
-  export HOTLINE_TEST_SKIP_PEERS="${HOTLINE_TEST_SKIP_PEERS:+$HOTLINE_TEST_SKIP_PEERS,}postgres"
-  echo "NO PostgreSQL at 127.0.0.1:5432 and HOTLINE_TEST_DATABASE_URL unset: SQLite ONLY"
-  note "databases: SQLite ONLY (no PostgreSQL reachable; set HOTLINE_TEST_DATABASE_URL)"
+  echo "PostgreSQL opted out (HOTLINE_TEST_SKIP_PEERS=$HOTLINE_TEST_SKIP_PEERS): SQLite ONLY"
+  note "databases: SQLite ONLY (PostgreSQL opted out with HOTLINE_TEST_SKIP_PEERS)"
+else
+  # PostgreSQL is a peer of the storage tests like sipp is of the SIP tests: without one
+  # (and without an explicit opt-out) the run fails rather than passing them unchecked.
+  die "no PostgreSQL at 127.0.0.1:5432 and HOTLINE_TEST_DATABASE_URL unset: install and start \
+Debian's postgresql (apt-get install -y postgresql; trust auth for 127.0.0.1), point \
+HOTLINE_TEST_DATABASE_URL at a server, or opt out with HOTLINE_TEST_SKIP_PEERS=postgres (SQLite only)"
 fi
 
 # ---------------------------------------------------------------------------------------------
