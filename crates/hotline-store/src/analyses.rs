@@ -59,14 +59,18 @@ pub struct DueAnalysisDeadline {
     pub due_at: Timestamp,
 }
 
+fn kind_col(r: &AnyRow) -> Result<AnalysisKind> {
+    parse(
+        "analysis kind",
+        &r.try_get::<String, _>("kind")?,
+        AnalysisKind::parse,
+    )
+}
+
 fn record(r: &AnyRow) -> Result<AnalysisRecord> {
     Ok(AnalysisRecord {
         id: r.try_get("id")?,
-        kind: parse(
-            "analysis kind",
-            &r.try_get::<String, _>("kind")?,
-            AnalysisKind::parse,
-        )?,
+        kind: kind_col(r)?,
         period: r.try_get("period")?,
         period_start: Timestamp(r.try_get("period_start")?),
         period_end: Timestamp(r.try_get("period_end")?),
@@ -224,11 +228,7 @@ impl Store {
                 let breached: Option<i64> = r.try_get("breached_at")?;
                 Ok(DueAnalysisDeadline {
                     analysis_id: r.try_get("analysis_id")?,
-                    kind: parse(
-                        "analysis kind",
-                        &r.try_get::<String, _>("kind")?,
-                        AnalysisKind::parse,
-                    )?,
+                    kind: kind_col(r)?,
                     period: r.try_get("period")?,
                     level: if breached.is_none() && due_at <= now {
                         DueLevel::Breach
