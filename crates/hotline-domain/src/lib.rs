@@ -40,6 +40,7 @@ pub mod intake;
 pub mod kb;
 pub mod named;
 pub mod order;
+pub mod outbound;
 pub mod permissions;
 pub mod phone;
 pub mod qa;

@@ -96,6 +96,8 @@ const DESK: &[Role] = &[
 const EXTRACTORS: &[Role] = &[R::RecordingExtractor, R::Senior, R::Admin];
 const EXTRACTORS_AND_QA: &[Role] = &[R::RecordingExtractor, R::Senior, R::Admin, R::Qa];
 const CALL_SERVER: &[Role] = &[R::System];
+/// Who keeps the do-not-call list of the automated survey calls.
+const DNC_KEEPERS: &[Role] = &[R::Surveyor, R::DataManager, R::Admin];
 /// Who registers, enters and works documents (TE1, TE4).
 const INTAKE_CLERKS: &[Role] = &[R::TextEntry, R::Senior, R::Admin];
 /// Who reads the archive of originals (DM5).
@@ -753,6 +755,41 @@ pub const MATRIX: &[Rule] = &[
         "SS5",
         "once per analysis; the monthly one is due before the 21st",
     ),
+    roles(
+        "hotline.v1.SurveyService/ClaimOutboundSurvey",
+        CALL_SERVER,
+        "only the call server's service account (system) places the automated survey calls",
+        "SS2 SS5",
+        "returns the one number to dial for the claimed survey (the only contact number the system account sees); once per number per Beijing day, never a do-not-call number, only in calling hours",
+    ),
+    roles(
+        "hotline.v1.SurveyService/FinishOutboundSurvey",
+        CALL_SERVER,
+        "only the call server's service account (system) reports how an automated survey call ended",
+        "SS2 SS5",
+        "once per claim; the attempt follows the same rules as a surveyor's",
+    ),
+    roles(
+        "hotline.v1.SurveyService/AddDoNotCall",
+        DNC_KEEPERS,
+        "only the surveyor, the data manager and admins keep the do-not-call list",
+        "SS2",
+        "",
+    ),
+    roles(
+        "hotline.v1.SurveyService/RemoveDoNotCall",
+        DNC_KEEPERS,
+        "only the surveyor, the data manager and admins keep the do-not-call list",
+        "SS2",
+        "",
+    ),
+    roles(
+        "hotline.v1.SurveyService/ListDoNotCall",
+        DNC_KEEPERS,
+        "only the surveyor, the data manager and admins keep the do-not-call list",
+        "SS2",
+        "",
+    ),
 ];
 
 impl Rule {
@@ -1010,8 +1047,8 @@ mod tests {
     }
 
     #[test]
-    fn pr1_the_service_account_registers_reports_queues_calls_uploads_recordings_and_nothing_else()
-    {
+    fn pr1_the_service_account_registers_reports_queues_calls_uploads_recordings_places_survey_calls_and_nothing_else()
+     {
         let expected: HashSet<&str> = [
             "hotline.v1.AgentService/Logout",
             "hotline.v1.AgentService/GetMe",
@@ -1025,6 +1062,9 @@ mod tests {
             "hotline.v1.QueueService/EndCall",
             // the call server uploads its recordings (QA1)
             "hotline.v1.QualityService/UploadRecording",
+            // and places the automated survey calls
+            "hotline.v1.SurveyService/ClaimOutboundSurvey",
+            "hotline.v1.SurveyService/FinishOutboundSurvey",
         ]
         .into();
         assert_eq!(allowed(Role::System), expected);
@@ -1089,11 +1129,34 @@ mod tests {
     fn ss1_survey_service_is_the_surveyors_and_admins_only() {
         let readers =
             ["ListAnalyses", "GetAnalysis"].map(|m| format!("hotline.v1.SurveyService/{m}"));
+        let campaign = ["ClaimOutboundSurvey", "FinishOutboundSurvey"]
+            .map(|m| format!("hotline.v1.SurveyService/{m}"));
+        let dnc = ["AddDoNotCall", "RemoveDoNotCall", "ListDoNotCall"]
+            .map(|m| format!("hotline.v1.SurveyService/{m}"));
         let survey: Vec<&Rule> = MATRIX
             .iter()
             .filter(|r| r.method.starts_with("hotline.v1.SurveyService/"))
-            .filter(|r| !readers.iter().any(|m| m == r.method))
+            .filter(|r| {
+                !readers
+                    .iter()
+                    .chain(&campaign)
+                    .chain(&dnc)
+                    .any(|m| m == r.method)
+            })
             .collect();
+        // the automated calls are the call server's; the do-not-call list its keepers'
+        for m in &campaign {
+            assert_eq!(rule(m).unwrap().roles(), vec![Role::System], "{m}");
+            assert!(authorize(Role::Surveyor, &format!("/{m}")).is_err());
+        }
+        for m in &dnc {
+            assert_eq!(
+                rule(m).unwrap().roles(),
+                vec![Role::Surveyor, Role::DataManager, Role::Admin],
+                "{m}"
+            );
+            assert!(authorize(Role::System, &format!("/{m}")).is_err());
+        }
         assert_eq!(survey.len(), 5);
         for r in survey {
             assert_eq!(r.roles(), vec![Role::Surveyor, Role::Admin], "{}", r.method);

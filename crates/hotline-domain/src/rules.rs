@@ -34,6 +34,8 @@ named_enum!(
         Delivery = "delivery", "送达测量台";
         /// The monthly satisfaction analysis not published before the 21st (SS5).
         Analysis = "analysis", "月度分析发布时限";
+        /// The automated survey calls' trunk refused every recent call (issue 16 part 5).
+        Outbound = "outbound", "外呼中继故障";
     }
 );
 

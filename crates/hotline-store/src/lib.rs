@@ -37,6 +37,7 @@ mod create;
 pub mod intake;
 pub mod kb;
 pub mod migrate;
+pub mod outbound;
 pub mod outbox;
 pub mod qa;
 pub mod queue_log;
@@ -58,6 +59,7 @@ pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use analyses::{AnalysisRecord, DueAnalysisDeadline, NewAnalysis};
 pub use intake::{DocumentAudit, DocumentFilter, DocumentRecord, DueDocumentDeadline, NewDocument};
 pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
+pub use outbound::{DoNotCallEntry, NewClaim, OutboundCallRecord, OutboundClaim};
 pub use outbox::{EventOutcome, OutboxRow};
 pub use qa::{
     Evidence, NewDraw, NewRecording, NewScore, RecordingRecord, SampleFilter, SampleRecord,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_surveys.sql")),
     (10, include_str!("migrations/0010_qa.sql")),
     (11, include_str!("migrations/0011_analyses.sql")),
+    (12, include_str!("migrations/0012_outbound.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -220,7 +220,7 @@ fn investigation_row(r: &sqlx::any::AnyRow) -> Result<InvestigationRecord> {
     })
 }
 
-fn count(r: &sqlx::any::AnyRow, col: &str) -> Result<u32> {
+pub(crate) fn count(r: &sqlx::any::AnyRow, col: &str) -> Result<u32> {
     Ok(u32::try_from(r.try_get::<i64, _>(col)?.max(0)).unwrap_or(u32::MAX))
 }
 
@@ -249,7 +249,7 @@ impl Store {
     /// Assembles work rows in the order of `items` (ticket id, then the rest).
     /// [`Store::work_rows`] of query rows: the ticket id from column `ticket_col`, the rest
     /// from `row`.
-    async fn work_of(
+    pub(crate) async fn work_of(
         &self,
         rows: &[AnyRow],
         ticket_col: &str,
@@ -707,14 +707,14 @@ impl Store {
 }
 
 /// A work row before its ticket is read.
-struct WorkRow0 {
-    task_id: Option<i64>,
-    since: Timestamp,
-    attempts: u32,
-    last_attempt_at: Option<Timestamp>,
-    deadline: Option<DeadlineState>,
-    repeats: u32,
-    dissatisfied: u32,
+pub(crate) struct WorkRow0 {
+    pub(crate) task_id: Option<i64>,
+    pub(crate) since: Timestamp,
+    pub(crate) attempts: u32,
+    pub(crate) last_attempt_at: Option<Timestamp>,
+    pub(crate) deadline: Option<DeadlineState>,
+    pub(crate) repeats: u32,
+    pub(crate) dissatisfied: u32,
 }
 
 impl Default for WorkRow0 {

@@ -31,6 +31,7 @@ pub mod analyses;
 pub mod center;
 pub mod intake;
 pub mod kb;
+pub mod outbound;
 pub mod qa;
 pub mod queue;
 pub mod reports;

@@ -13,8 +13,8 @@ use crate::auth::Principal;
 use crate::error::CoreError;
 use hotline_domain::rules::DeadlineKind;
 use hotline_domain::survey::{
-    self, CallOutcome, CallbackForm, InvestigationOutcome, NextStep, SurveyRefusal, SurveyRules,
-    SurveySource, SurveyStats, Worklist,
+    self, CallOutcome, Callback, CallbackForm, InvestigationOutcome, NextStep, SurveyRefusal,
+    SurveyRules, SurveySource, SurveyStats, Worklist,
 };
 use hotline_domain::workflow::Action;
 use hotline_domain::{Role, Ticket, TicketId, TicketStatus, Timestamp};
@@ -25,8 +25,26 @@ use hotline_store::{
 use std::sync::Arc;
 
 /// How a person records a callback (`survey_attempts.channel`); the automated outbound
-/// campaign will record `ivr-outbound`.
+/// campaign records [`hotline_domain::outbound::CHANNEL_IVR_OUTBOUND`].
 pub const CHANNEL_PERSON: &str = "person";
+
+/// Who makes a callback attempt, and so how it is decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// A surveyor, now: the rules decide whether it may be made.
+    Person,
+    /// The automated call claimed earlier (`desk/outbound.rs`), decided at its claim.
+    Outbound,
+}
+
+impl Attempt {
+    fn channel(self) -> &'static str {
+        match self {
+            Attempt::Person => CHANNEL_PERSON,
+            Attempt::Outbound => hotline_domain::outbound::CHANNEL_IVR_OUTBOUND,
+        }
+    }
+}
 
 /// Re-decisions after a concurrent callback on the same ticket.
 const MAX_TRIES: usize = 3;
@@ -202,6 +220,22 @@ impl Surveys {
     ) -> Result<CallbackRecorded, CoreError> {
         Self::check_role(who, "record a callback survey")?;
         let cb = form.validate()?;
+        self.write_callback(who, ticket_id, &cb, Attempt::Person)
+            .await?
+            .ok_or(CoreError::Contended)
+    }
+
+    /// Writes one attempt: a person's is decided now by the rules (calling hours, retry
+    /// time, attempts left); an automated call's was decided when it was claimed (within
+    /// calling hours) and is written whatever the time now. `None`: the automated call's
+    /// survey was closed meanwhile (a surveyor finished it), nothing to write.
+    pub(crate) async fn write_callback(
+        &self,
+        who: &Principal,
+        ticket_id: TicketId,
+        cb: &Callback,
+        how: Attempt,
+    ) -> Result<Option<CallbackRecorded>, CoreError> {
         for _ in 0..MAX_TRIES {
             let now = self.desk.clock.now();
             let st = self.desk.store.survey_state(ticket_id).await?;
@@ -210,6 +244,7 @@ impl Surveys {
                 None if st.results > 0 => {
                     return Err(refusal(SurveyRefusal::AlreadyRecorded(ticket_id)));
                 }
+                None if how == Attempt::Outbound => return Ok(None),
                 None if st.status == TicketStatus::Answered => None,
                 None => {
                     return Err(refusal(SurveyRefusal::NotSurveyable {
@@ -218,15 +253,22 @@ impl Surveys {
                     }));
                 }
             };
-            let attempt = self
-                .rules
-                .check_attempt(ticket_id, now, st.attempts, st.last_attempt_at)
-                .map_err(refusal)?;
+            let attempt = match how {
+                Attempt::Person => self
+                    .rules
+                    .check_attempt(ticket_id, now, st.attempts, st.last_attempt_at)
+                    .map_err(refusal)?,
+                Attempt::Outbound => st.attempts + 1,
+            };
             let next = self.rules.after_attempt(now, attempt, cb.outcome);
             let source = Self::source_of(st.status);
+            let by = match how {
+                Attempt::Person => String::new(),
+                Attempt::Outbound => " [自动外呼]".to_owned(),
+            };
             let detail = match (cb.satisfaction, next) {
                 (Some(s), _) => format!(
-                    "第{attempt}次回访 ({}): 已接通, {}{}",
+                    "第{attempt}次回访 ({}){by}: 已接通, {}{}",
                     source.label_zh(),
                     s.label_zh(),
                     if cb.comment.is_empty() {
@@ -236,11 +278,11 @@ impl Surveys {
                     }
                 ),
                 (None, NextStep::Unreachable) => format!(
-                    "第{attempt}次回访 ({}): 未接通, 已达最多 {} 次, 回访结束",
+                    "第{attempt}次回访 ({}){by}: 未接通, 已达最多 {} 次, 回访结束",
                     source.label_zh(),
                     self.rules.max_attempts
                 ),
-                (None, _) => format!("第{attempt}次回访 ({}): 未接通", source.label_zh()),
+                (None, _) => format!("第{attempt}次回访 ({}){by}: 未接通", source.label_zh()),
             };
             let written = self
                 .desk
@@ -251,7 +293,7 @@ impl Surveys {
                     attempt,
                     outcome: cb.outcome,
                     comment: &cb.comment,
-                    channel: CHANNEL_PERSON,
+                    channel: how.channel(),
                     result: cb.satisfaction.map(|satisfaction| ResultWrite {
                         source,
                         satisfaction,
@@ -269,19 +311,20 @@ impl Surveys {
                 CallbackWritten::Done {
                     task_id, result_id, ..
                 } => {
-                    tracing::info!(ticket_id, task_id, attempt, outcome = cb.outcome.as_str(), agent = %who.agent_id, "survey callback recorded");
-                    return Ok(CallbackRecorded {
+                    tracing::info!(ticket_id, task_id, attempt, outcome = cb.outcome.as_str(), channel = how.channel(), agent = %who.agent_id, "survey callback recorded");
+                    return Ok(Some(CallbackRecorded {
                         ticket_id,
                         task_id,
                         attempt,
                         outcome: cb.outcome,
                         next,
                         result_id,
-                    });
+                    }));
                 }
                 CallbackWritten::AlreadyRecorded => {
                     return Err(refusal(SurveyRefusal::AlreadyRecorded(ticket_id)));
                 }
+                CallbackWritten::TaskClosed if how == Attempt::Outbound => return Ok(None),
                 CallbackWritten::TaskClosed | CallbackWritten::Raced => continue,
             }
         }

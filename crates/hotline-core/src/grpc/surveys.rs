@@ -5,14 +5,14 @@
 
 use super::{caller, positive_id};
 use crate::convert;
-use crate::desk::surveys::{SurveyReport, Surveys, WorkEntry};
+use crate::desk::surveys::{CallbackRecorded, SurveyReport, Surveys, WorkEntry};
 use crate::error::CoreError;
 use hotline_domain::ValidationError;
 use hotline_domain::analysis::AnalysisKind;
 use hotline_domain::survey::{self, CallbackForm, GroupStats, NextStep, Tally, Worklist};
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::survey_service_server::SurveyService;
-use hotline_store::{AnalysisRecord, InvestigationRecord};
+use hotline_store::{AnalysisRecord, DoNotCallEntry, InvestigationRecord};
 use tonic::{Request, Response, Status};
 
 pub struct SurveyApi {
@@ -129,6 +129,32 @@ fn investigation(i: &InvestigationRecord) -> pb::Investigation {
     }
 }
 
+fn callback(rec: &CallbackRecorded) -> pb::RecordCallbackResponse {
+    let (next, at) = match rec.next {
+        NextStep::Done => ("done", None),
+        NextStep::RetryAt(t) => ("retry", Some(convert::ts(t))),
+        NextStep::Unreachable => ("unreachable", None),
+    };
+    pb::RecordCallbackResponse {
+        ticket_id: rec.ticket_id,
+        task_id: rec.task_id,
+        attempt: rec.attempt,
+        outcome: rec.outcome.as_str().into(),
+        next: next.into(),
+        next_attempt_at: at,
+        result_id: rec.result_id.unwrap_or(0),
+    }
+}
+
+fn do_not_call(e: &DoNotCallEntry) -> pb::DoNotCallEntry {
+    pb::DoNotCallEntry {
+        number: e.number.clone(),
+        reason: e.reason.clone(),
+        added_by: e.added_by.clone(),
+        added_at: Some(convert::ts(e.added_at)),
+    }
+}
+
 fn worklist(s: &str) -> Result<Worklist, ValidationError> {
     Worklist::parse(s).ok_or_else(|| {
         ValidationError::new(
@@ -176,20 +202,7 @@ impl SurveyService for SurveyApi {
             operator_opinion: p.operator_opinion,
         };
         let rec = self.surveys.record_callback(&who, ticket, &form).await?;
-        let (next, at) = match rec.next {
-            NextStep::Done => ("done", None),
-            NextStep::RetryAt(t) => ("retry", Some(convert::ts(t))),
-            NextStep::Unreachable => ("unreachable", None),
-        };
-        Ok(Response::new(pb::RecordCallbackResponse {
-            ticket_id: rec.ticket_id,
-            task_id: rec.task_id,
-            attempt: rec.attempt,
-            outcome: rec.outcome.as_str().into(),
-            next: next.into(),
-            next_attempt_at: at,
-            result_id: rec.result_id.unwrap_or(0),
-        }))
+        Ok(Response::new(callback(&rec)))
     }
 
     async fn investigate(&self, req: Request<pb::InvestigateRequest>) -> R<pb::Investigation> {
@@ -272,5 +285,90 @@ impl SurveyService for SurveyApi {
         let note = super::text("note", &r.note).map_err(CoreError::from)?;
         let a = self.surveys.analyses().publish(&who, id, &note).await?;
         Ok(Response::new(analysis(&a, true)))
+    }
+
+    async fn claim_outbound_survey(
+        &self,
+        req: Request<pb::ClaimOutboundSurveyRequest>,
+    ) -> R<pb::OutboundSurveyClaim> {
+        let who = caller(&req)?;
+        let claim = self.surveys.claim_outbound(&who).await?;
+        Ok(Response::new(match claim {
+            Some(c) => pb::OutboundSurveyClaim {
+                claim_id: c.id,
+                ticket_id: c.ticket_id,
+                number: c.number,
+                attempt: c.attempt,
+            },
+            None => pb::OutboundSurveyClaim::default(),
+        }))
+    }
+
+    async fn finish_outbound_survey(
+        &self,
+        req: Request<pb::FinishOutboundSurveyRequest>,
+    ) -> R<pb::FinishOutboundSurveyResponse> {
+        let who = caller(&req)?;
+        let r = req.into_inner();
+        let claim = positive_id("claim_id", r.claim_id).map_err(CoreError::from)?;
+        let status = match r.sip_status {
+            0 => None,
+            s @ 100..=699 => Some(s as u16),
+            s => {
+                return Err(CoreError::from(ValidationError::new(
+                    "sip_status",
+                    format!("{s} is not a SIP status (100-699, or 0 for none)"),
+                ))
+                .into());
+            }
+        };
+        let done = self
+            .surveys
+            .finish_outbound(&who, claim, &r.result, &r.key, status)
+            .await?;
+        let result = done.call.result;
+        Ok(Response::new(pb::FinishOutboundSurveyResponse {
+            claim_id: done.call.claim.id,
+            ticket_id: done.call.claim.ticket_id,
+            result: result.map_or("", |r| r.as_str()).into(),
+            result_label: result.map_or("", |r| r.label_zh()).into(),
+            callback: done.callback.as_ref().map(callback),
+            investigate: done.investigate,
+        }))
+    }
+
+    async fn add_do_not_call(
+        &self,
+        req: Request<pb::AddDoNotCallRequest>,
+    ) -> R<pb::DoNotCallEntry> {
+        let who = caller(&req)?;
+        let r = req.into_inner();
+        let e = self
+            .surveys
+            .add_do_not_call(&who, &r.number, &r.reason)
+            .await?;
+        Ok(Response::new(do_not_call(&e)))
+    }
+
+    async fn remove_do_not_call(
+        &self,
+        req: Request<pb::RemoveDoNotCallRequest>,
+    ) -> R<pb::RemoveDoNotCallResponse> {
+        let who = caller(&req)?;
+        self.surveys
+            .remove_do_not_call(&who, &req.get_ref().number)
+            .await?;
+        Ok(Response::new(pb::RemoveDoNotCallResponse {}))
+    }
+
+    async fn list_do_not_call(
+        &self,
+        req: Request<pb::ListDoNotCallRequest>,
+    ) -> R<pb::ListDoNotCallResponse> {
+        let who = caller(&req)?;
+        let list = self.surveys.do_not_call(&who, req.get_ref().limit).await?;
+        Ok(Response::new(pb::ListDoNotCallResponse {
+            entries: list.iter().map(do_not_call).collect(),
+        }))
     }
 }
