@@ -136,6 +136,50 @@ impl SipChannel {
             offer,
             events,
         } = inv;
+        let caller_id = caller_number(&from);
+        Self::build(
+            call, caller_id, offer, false, events, sip, leg, prompts, gone,
+        )
+    }
+
+    /// A channel for an outgoing call we placed that the callee answered (its SDP already
+    /// applied to `leg`): [`Channel::answer`] is a no-op, `caller_id` is the number called
+    /// (the customer of an automated survey call). `events` are the call's SIP events after
+    /// the answer.
+    pub fn outgoing(
+        call: CallId,
+        number: &str,
+        events: mpsc::UnboundedReceiver<Event>,
+        sip: SipHandle,
+        leg: MediaLeg,
+        prompts: Arc<PromptCache>,
+        gone: CancellationToken,
+    ) -> SipChannel {
+        Self::build(
+            call,
+            number.to_owned(),
+            None,
+            true,
+            events,
+            sip,
+            leg,
+            prompts,
+            gone,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        call: CallId,
+        caller_id: String,
+        offer: Option<Bytes>,
+        answered: bool,
+        events: mpsc::UnboundedReceiver<Event>,
+        sip: SipHandle,
+        leg: MediaLeg,
+        prompts: Arc<PromptCache>,
+        gone: CancellationToken,
+    ) -> SipChannel {
         let leg = Arc::new(leg);
         let (acked_tx, acked) = watch::channel(false);
         let shared = Arc::new(Shared::default());
@@ -153,12 +197,12 @@ impl SipChannel {
         );
         SipChannel {
             call,
-            caller_id: caller_number(&from),
+            caller_id,
             sip,
             leg: Some(leg),
             prompts,
             offer,
-            answered: false,
+            answered,
             gone,
             acked,
             shared,

@@ -110,6 +110,7 @@ impl Caller {
                 to: uri,
                 sdp: Bytes::from(leg.offer()),
                 ring_timeout: Some(ANSWER_TIMEOUT),
+                auth: None,
             })
             .await?;
         let mut caller = Caller {

@@ -186,6 +186,7 @@ impl GrpcQueue {
                 Duration::from_millis(u64::from(offer.ring_timeout_ms.max(1_000)))
                     + Duration::from_secs(2),
             ),
+            auth: None,
         };
         let ring_limit = Duration::from_millis(u64::from(offer.ring_timeout_ms));
         match ctx.invite(out).await {

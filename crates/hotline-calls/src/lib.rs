@@ -15,6 +15,7 @@
 //! | [`voicemail`] | markers beside recordings in flight, [`voicemail::MarkingBackend`], the start-up [`voicemail::sweep`] |
 //! | [`settings`] | [`SipSettings`]: `[sip]` and `serve`'s telephone flags (feature `cli`), one typed declaration per key, applied to a [`CallServerConfig`] |
 //! | [`metrics`] | [`metrics::CallMetrics`]: call setup time (INVITE → 200 OK) and live calls, registered into the registry the binary passes in |
+//! | [`outbound`] | automated survey calls: claim from the core, call through the trunk (digest auth), ask 1/2/3 (9 = a person), report; backoff on trunk failures |
 //! | [`dialer`] | a scripted caller (our UAC + a media leg sending RFC 4733 keys): `hotline demo` and tests |
 //!
 //! # Choices
@@ -34,6 +35,7 @@ pub mod channel;
 pub mod dialer;
 pub mod grpc_queue;
 pub mod metrics;
+pub mod outbound;
 pub mod qa_upload;
 pub mod queue;
 pub mod router;

@@ -73,6 +73,9 @@ pub struct CallServerConfig {
     pub qa_recording: crate::qa_upload::RecordingPolicy,
     /// Call setup time and live calls (register them where `/metrics` shows them).
     pub metrics: crate::metrics::CallMetrics,
+    /// Automated outbound survey calls through this trunk (`crate::outbound`), run when a
+    /// campaign core is given ([`CallServer::with_campaign`]). `None` = no outbound calls.
+    pub outbound: Option<crate::outbound::OutboundConfig>,
 }
 
 impl CallServerConfig {
@@ -93,6 +96,7 @@ impl CallServerConfig {
             qa_recording_dir: None,
             qa_recording: Default::default(),
             metrics: crate::metrics::CallMetrics::default(),
+            outbound: None,
         }
     }
 }
@@ -155,6 +159,10 @@ struct Shared {
 pub struct CallServer {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    /// The address in our Via/Contact/From.
+    public_addr: SocketAddr,
+    outbound: Option<crate::outbound::OutboundConfig>,
+    campaign: Option<Arc<dyn crate::outbound::SurveyCampaignCore>>,
     driver: Driver,
     events: mpsc::UnboundedReceiver<Event>,
     sweep: SweepReport,
@@ -283,6 +291,12 @@ impl CallServer {
                 metrics: cfg.metrics.clone(),
             }),
             local_addr,
+            public_addr: match cfg.sip_public {
+                Some(p) => p,
+                None => local_addr,
+            },
+            outbound: cfg.outbound.clone(),
+            campaign: None,
             driver,
             events,
             sweep: report,
@@ -295,6 +309,16 @@ impl CallServer {
         if let Some(s) = Arc::get_mut(&mut self.shared) {
             s.call_log = Some(tx);
         }
+        self
+    }
+
+    /// Runs the automated survey calls of `CallServerConfig::outbound` against `core`
+    /// (without an `outbound` config this does nothing).
+    pub fn with_campaign(
+        mut self,
+        core: Arc<dyn crate::outbound::SurveyCampaignCore>,
+    ) -> CallServer {
+        self.campaign = Some(core);
         self
     }
 
@@ -320,6 +344,9 @@ impl CallServer {
             driver,
             mut events,
             grace,
+            public_addr,
+            outbound,
+            campaign,
             ..
         } = self;
         let driver_stop = CancellationToken::new();
@@ -330,6 +357,17 @@ impl CallServer {
             tokio::spawn(driver.run(async move { stop.cancelled().await }));
         let router = shared.ctx.router.clone();
         let mut calls: JoinSet<()> = JoinSet::new();
+        if let (Some(cfg), Some(core)) = (outbound, campaign) {
+            let parts = Arc::new(crate::outbound::CampaignParts {
+                ctx: shared.ctx.clone(),
+                prompts: shared.prompts.clone(),
+                queue: shared.queue.clone(),
+                call_log: shared.call_log.clone(),
+                shutdown: shared.shutdown.clone(),
+                sip_addr: public_addr,
+            });
+            calls.spawn(crate::outbound::run(cfg, core, parts).in_current_span());
+        }
         loop {
             tokio::select! {
                 () = shared.shutdown.cancelled() => break,

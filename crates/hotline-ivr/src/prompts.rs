@@ -54,6 +54,9 @@ pub mod id {
     pub const VOICEMAIL_OFFER: &str = "voicemail_offer";
     pub const SERVICE_ERROR: &str = "service_error";
     pub const GOODBYE: &str = "goodbye";
+    pub const SURVEY_INTRO: &str = "survey_intro";
+    pub const SURVEY_QUESTION: &str = "survey_question";
+    pub const SURVEY_THANKS: &str = "survey_thanks";
     /// `digit_0` ... `digit_9`, indexed by the digit.
     pub const DIGITS: [&str; 10] = [
         "digit_0", "digit_1", "digit_2", "digit_3", "digit_4", "digit_5", "digit_6", "digit_7",
@@ -108,6 +111,9 @@ pub const USED: &[&str] = &[
     id::VOICEMAIL_OFFER,
     id::SERVICE_ERROR,
     id::GOODBYE,
+    id::SURVEY_INTRO,
+    id::SURVEY_QUESTION,
+    id::SURVEY_THANKS,
     id::DIGITS[0],
     id::DIGITS[1],
     id::DIGITS[2],

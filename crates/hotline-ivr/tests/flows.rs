@@ -579,3 +579,66 @@ fn channel_and_backend_are_object_safe_and_run_call_can_be_spawned() {
     let cfg = IvrConfig::default();
     spawnable(run_call(ch.as_mut(), backend.as_ref(), &cfg, OPEN));
 }
+
+mod outbound_survey {
+    //! The automated survey call (issue 16 part 5): the customer's keys and what they heard.
+    use super::*;
+    use hotline_ivr::flows::Flow;
+    use hotline_ivr::flows::survey::{self, SurveyAnswer};
+
+    async fn ask(ch: &mut ScriptedChannel) -> SurveyAnswer {
+        let backend = FakeBackend::new();
+        let cfg = config("survey");
+        let mut f = Flow::new(ch, &backend, &cfg);
+        survey::run(&mut f).await.expect("the survey flow")
+    }
+
+    #[tokio::test]
+    async fn ss2_keys_1_2_3_answer_and_are_thanked() {
+        for k in ['1', '2', '3'] {
+            let mut ch = ScriptedChannel::new("c1", CALLER).keys(&k.to_string());
+            assert_eq!(ask(&mut ch).await, SurveyAnswer::Answer(k));
+            assert_eq!(
+                ch.played,
+                vec![id::SURVEY_INTRO, id::SURVEY_QUESTION, id::SURVEY_THANKS],
+                "key {k}"
+            );
+            assert!(
+                ch.hung_up_by_ivr,
+                "the hotline ends the call after the thanks"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ss2_key_9_is_transferred_without_hanging_up() {
+        let mut ch = ScriptedChannel::new("c1", CALLER).keys("9");
+        assert_eq!(ask(&mut ch).await, SurveyAnswer::Person);
+        assert_eq!(
+            ch.played.last().map(String::as_str),
+            Some(id::TRANSFER_AGENT)
+        );
+        assert!(!ch.hung_up_by_ivr, "the call stays up for the agent queue");
+    }
+
+    #[tokio::test]
+    async fn pr1_a_key_outside_the_menu_is_asked_again_and_silence_ends_politely() {
+        let mut ch = ScriptedChannel::new("c1", CALLER).keys("7").keys("2");
+        assert_eq!(ask(&mut ch).await, SurveyAnswer::Answer('2'));
+        assert_eq!(ch.times_heard(id::SURVEY_QUESTION), 2);
+        assert!(ch.heard(id::INVALID_INPUT));
+
+        let mut ch = ScriptedChannel::new("c1", CALLER)
+            .timeout()
+            .timeout()
+            .timeout();
+        assert_eq!(ask(&mut ch).await, SurveyAnswer::NoKey);
+        assert_eq!(ch.times_heard(id::SURVEY_QUESTION), 3);
+        assert_eq!(ch.played.last().map(String::as_str), Some(id::GOODBYE));
+        assert!(ch.hung_up_by_ivr);
+
+        let mut ch = ScriptedChannel::new("c1", CALLER).hangup();
+        assert_eq!(ask(&mut ch).await, SurveyAnswer::HungUp);
+        assert!(!ch.heard(id::SURVEY_THANKS));
+    }
+}

@@ -1,6 +1,8 @@
-//! HTTP digest authentication for SIP (RFC 3261 §22.4, RFC 8760 for SHA-256, `qop=auth`):
-//! challenges, response verification, and stateless nonces (HMAC-SHA-256 of a timestamp, so a
-//! nonce needs no server state and expires by age, reported as `stale=true`).
+//! HTTP digest authentication for SIP (RFC 3261 §22.4, RFC 8760 for SHA-256, `qop=auth`).
+//! Server side: challenges, response verification, and stateless nonces (HMAC-SHA-256 of a
+//! timestamp, so a nonce needs no server state and expires by age, reported as `stale=true`).
+//! Client side ([`Challenge`]): reading a `WWW-Authenticate`/`Proxy-Authenticate` challenge and
+//! computing the `Authorization`/`Proxy-Authorization` answer (RFC 2617 §3.2.2, RFC 7616).
 
 use std::time::{Duration, Instant};
 
@@ -93,17 +95,9 @@ pub struct Credentials {
 impl Credentials {
     /// Parses the value of an Authorization header; `None` unless the scheme is Digest.
     pub fn parse(value: &str) -> Option<Credentials> {
-        let (scheme, rest) = value.trim().split_once(char::is_whitespace)?;
-        if !scheme.eq_ignore_ascii_case("Digest") {
-            return None;
-        }
         let mut c = Credentials::default();
-        for part in crate::headers::split_list(rest) {
-            let Some((k, v)) = part.split_once('=') else {
-                continue;
-            };
-            let v = v.trim().trim_matches('"').to_string();
-            match k.trim().to_ascii_lowercase().as_str() {
+        for (k, v) in digest_params(value)? {
+            match k.as_str() {
                 "username" => c.username = v,
                 "realm" => c.realm = v,
                 "nonce" => c.nonce = v,
@@ -118,6 +112,153 @@ impl Credentials {
         }
         Some(c)
     }
+}
+
+/// A `WWW-Authenticate` or `Proxy-Authenticate` Digest challenge, as a client answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// realm
+    pub realm: String,
+    /// nonce
+    pub nonce: String,
+    /// opaque (echoed back unchanged)
+    pub opaque: Option<String>,
+    /// algorithm (MD5 when absent)
+    pub algorithm: Algorithm,
+    /// `qop=auth` is offered; without qop the answer takes the RFC 2069 form.
+    pub qop_auth: bool,
+    /// `stale=true`: the nonce expired but the previous credentials were right.
+    pub stale: bool,
+}
+
+/// The nonce count we send: we answer each nonce once.
+const NONCE_COUNT: &str = "00000001";
+
+impl Challenge {
+    /// Parses a challenge header value. `None` unless the scheme is Digest with a realm and
+    /// a nonce, the algorithm is one we know, and a qop list (if any) includes `auth`.
+    pub fn parse(value: &str) -> Option<Challenge> {
+        let (mut realm, mut nonce, mut opaque) = (None, None, None);
+        let (mut algorithm, mut qop, mut stale) = (Some(Algorithm::Md5), None, false);
+        for (k, v) in digest_params(value)? {
+            match k.as_str() {
+                "realm" => realm = Some(v),
+                "nonce" => nonce = Some(v),
+                "opaque" => opaque = Some(v),
+                "algorithm" => algorithm = Algorithm::from_token(&v),
+                "qop" => qop = Some(v),
+                "stale" => stale = v.eq_ignore_ascii_case("true"),
+                _ => {}
+            }
+        }
+        // A qop list must offer `auth` (auth-int is not implemented); no list: RFC 2069 form.
+        let qop_auth = qop.is_some();
+        if qop.is_some_and(|list| {
+            !list
+                .split(',')
+                .any(|q| q.trim().eq_ignore_ascii_case("auth"))
+        }) {
+            return None;
+        }
+        Some(Challenge {
+            realm: realm?,
+            nonce: nonce?,
+            opaque,
+            algorithm: algorithm?,
+            qop_auth,
+            stale,
+        })
+    }
+
+    /// The challenge to answer among several (one header each): SHA-256 if offered, else the
+    /// first usable one.
+    pub fn best<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Challenge> {
+        values
+            .into_iter()
+            .filter_map(Challenge::parse)
+            .min_by_key(|c| c.algorithm != Algorithm::Sha256)
+    }
+
+    /// The `Authorization`/`Proxy-Authorization` value answering this challenge for `method`
+    /// on `uri` (the Request-URI), with client nonce `cnonce` (used only with qop).
+    pub fn authorize(
+        &self,
+        method: &str,
+        uri: &str,
+        username: &str,
+        password: &str,
+        cnonce: &str,
+    ) -> String {
+        let alg = self.algorithm;
+        let ha1 = alg.hash(&format!("{username}:{}:{password}", self.realm));
+        let ha2 = alg.hash(&format!("{method}:{uri}"));
+        let response = if self.qop_auth {
+            alg.hash(&format!(
+                "{ha1}:{}:{NONCE_COUNT}:{cnonce}:auth:{ha2}",
+                self.nonce
+            ))
+        } else {
+            alg.hash(&format!("{ha1}:{}:{ha2}", self.nonce))
+        };
+        let mut v = format!(
+            "Digest username={}, realm={}, nonce={}, uri={}, response=\"{response}\", algorithm={}",
+            quote(username),
+            quote(&self.realm),
+            quote(&self.nonce),
+            quote(uri),
+            alg.token()
+        );
+        if self.qop_auth {
+            v.push_str(&format!(
+                ", qop=auth, nc={NONCE_COUNT}, cnonce={}",
+                quote(cnonce)
+            ));
+        }
+        if let Some(o) = &self.opaque {
+            v.push_str(&format!(", opaque={}", quote(o)));
+        }
+        v
+    }
+}
+
+/// The `name=value` pairs of a `Digest ...` header value (names lower-cased, quoted strings
+/// unquoted); `None` for another scheme.
+fn digest_params(value: &str) -> Option<Vec<(String, String)>> {
+    let (scheme, rest) = value.trim().split_once(char::is_whitespace)?;
+    if !scheme.eq_ignore_ascii_case("Digest") {
+        return None;
+    }
+    let pairs = crate::headers::split_list(rest)
+        .into_iter()
+        .filter_map(|part| {
+            let (k, v) = part.split_once('=')?;
+            Some((k.trim().to_ascii_lowercase(), unquote(v.trim())))
+        })
+        .collect();
+    Some(pairs)
+}
+
+/// The contents of a quoted-string (`\` escapes resolved), or a token as it is.
+fn unquote(v: &str) -> String {
+    let Some(inner) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return v.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        let c = if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        };
+        out.push(c);
+    }
+    out
+}
+
+/// `s` as a quoted-string.
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Issues and checks nonces and digests for one realm.
@@ -328,5 +469,140 @@ mod tests {
         assert_eq!(c.response, "ab");
         assert_eq!(c.qop, "auth");
         assert!(Credentials::parse("NoOneKnowsThisScheme opaque-data=here").is_none());
+    }
+
+    #[test]
+    fn client_answers_rfc2617_example() {
+        // RFC 2617 §3.5.
+        let ch = Challenge::parse(
+            "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", \
+             nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", \
+             opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"",
+        )
+        .unwrap();
+        assert_eq!(ch.algorithm, Algorithm::Md5);
+        assert!(ch.qop_auth && !ch.stale);
+        let value = ch.authorize(
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle Of Life",
+            "0a4f113b",
+        );
+        let c = Credentials::parse(&value).unwrap();
+        assert_eq!(c.response, "6629fae49393a05397450978507c4ef1");
+        assert_eq!(
+            (c.username.as_str(), c.realm.as_str(), c.uri.as_str()),
+            ("Mufasa", "testrealm@host.com", "/dir/index.html")
+        );
+        assert_eq!((c.qop.as_str(), c.nc.as_str()), ("auth", "00000001"));
+        assert_eq!(c.cnonce, "0a4f113b");
+        assert!(value.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
+    }
+
+    #[test]
+    fn client_answers_rfc7616_examples() {
+        // RFC 7616 §3.9.1, the same challenge with SHA-256 and with MD5.
+        for (alg, expected) in [
+            (
+                "SHA-256",
+                "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
+            ),
+            ("MD5", "8ca523f5e9506fed4657c9700eebdbec"),
+        ] {
+            let ch = Challenge::parse(&format!(
+                "Digest realm=\"http-auth@example.org\", qop=\"auth, auth-int\", \
+                 algorithm={alg}, nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", \
+                 opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""
+            ))
+            .unwrap();
+            let value = ch.authorize(
+                "GET",
+                "/dir/index.html",
+                "Mufasa",
+                "Circle of Life",
+                "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+            );
+            let c = Credentials::parse(&value).unwrap();
+            assert_eq!(c.response, expected, "{alg}");
+            assert_eq!(c.algorithm, alg);
+        }
+    }
+
+    #[test]
+    fn client_answers_verify_with_our_server() {
+        let t0 = Instant::now();
+        let auth = DigestAuth::new("trunk", [3; 32], t0, Duration::from_secs(60));
+        let pw = |u: &str| (u == "bob").then(|| "pa\"ss".to_string());
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            let ch = Challenge::parse(&auth.challenge(t0, alg, false)).unwrap();
+            assert_eq!((ch.algorithm, ch.realm.as_str()), (alg, "trunk"));
+            let answer = ch.authorize("INVITE", "sip:1000@trunk", "bob", "pa\"ss", "c1");
+            let c = Credentials::parse(&answer).unwrap();
+            assert_eq!(auth.verify(t0, "INVITE", &c, pw), Ok(()), "{alg:?}");
+            assert_eq!(
+                auth.verify(t0, "BYE", &c, pw),
+                Err(AuthError::WrongPassword("bob".into())),
+                "the method is covered"
+            );
+            let wrong = ch.authorize("INVITE", "sip:1000@trunk", "bob", "nope", "c1");
+            assert_eq!(
+                auth.verify(t0, "INVITE", &Credentials::parse(&wrong).unwrap(), pw),
+                Err(AuthError::WrongPassword("bob".into()))
+            );
+        }
+        // No qop: the RFC 2069 form, without qop, nc or cnonce.
+        let ch = Challenge::parse(&format!(
+            "Digest realm=\"trunk\", nonce=\"{}\"",
+            auth.nonce(t0)
+        ))
+        .unwrap();
+        assert!(!ch.qop_auth);
+        let answer = ch.authorize("INVITE", "sip:1000@trunk", "bob", "pa\"ss", "unused");
+        assert!(
+            !answer.contains("qop") && !answer.contains("cnonce"),
+            "{answer}"
+        );
+        let c = Credentials::parse(&answer).unwrap();
+        assert_eq!(auth.verify(t0, "INVITE", &c, pw), Ok(()));
+    }
+
+    #[test]
+    fn challenge_parsing_and_choice() {
+        let stale = Challenge::parse(
+            "digest realm=\"r\",nonce=\"n2\", stale=TRUE, algorithm=sha-256, qop=auth",
+        )
+        .unwrap();
+        assert!(stale.stale && stale.qop_auth);
+        assert_eq!(stale.algorithm, Algorithm::Sha256);
+        assert_eq!(stale.opaque, None);
+        assert!(
+            Challenge::parse("Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256").is_none()
+        );
+        assert!(Challenge::parse("Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess").is_none());
+        assert!(Challenge::parse("Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"").is_none());
+        assert!(Challenge::parse("Digest realm=\"r\"").is_none(), "no nonce");
+        assert!(Challenge::parse("Basic realm=\"r\"").is_none());
+        let plain = Challenge::parse("Digest realm=\"r\", nonce=\"n\"").unwrap();
+        let answer = plain.authorize("INVITE", "sip:x", "o\"brien\\", "pw", "c");
+        assert_eq!(
+            Credentials::parse(&answer).unwrap().username,
+            "o\"brien\\",
+            "quoted and unquoted: {answer}"
+        );
+        assert_eq!(
+            Challenge::parse("Digest realm=\"a \\\"b\\\"\", nonce=n")
+                .unwrap()
+                .realm,
+            "a \"b\""
+        );
+        let md5 = "Digest realm=\"r\", nonce=\"m\", algorithm=MD5";
+        let sha = "Digest realm=\"r\", nonce=\"s\", algorithm=SHA-256";
+        let odd = "Digest realm=\"r\", nonce=\"o\", algorithm=SHA-512-256";
+        for order in [[md5, sha, odd], [sha, md5, odd], [odd, md5, sha]] {
+            assert_eq!(Challenge::best(order).unwrap().nonce, "s", "{order:?}");
+        }
+        assert_eq!(Challenge::best([odd, md5]).unwrap().nonce, "m");
+        assert_eq!(Challenge::best([odd]), None);
     }
 }

@@ -34,6 +34,7 @@ fn call_to(
         to: format!("sip:ivr@{}", callee.addr),
         sdp: Bytes::from_static(OUR_SDP),
         ring_timeout: Some(Duration::from_secs(15)),
+        auth: None,
     }
 }
 

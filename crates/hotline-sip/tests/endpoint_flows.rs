@@ -146,6 +146,7 @@ fn outgoing(ring_timeout: Option<Duration>) -> OutgoingCall {
         to: format!("sip:agent@{B}"),
         sdp: Bytes::from_static(OFFER),
         ring_timeout,
+        auth: None,
     }
 }
 

@@ -92,6 +92,7 @@ async fn baresip_registers_and_answers_our_call() {
             to: format!("sip:alice@{}", ours.addr),
             sdp: Bytes::from_static(OUR_SDP),
             ring_timeout: Some(Duration::from_secs(15)),
+            auth: None,
         })
         .await
         .unwrap();

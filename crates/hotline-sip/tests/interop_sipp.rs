@@ -261,6 +261,7 @@ async fn our_uac_calls_sipp_uas() {
             to: format!("sip:agent@{dest}"),
             sdp: Bytes::from_static(OUR_SDP),
             ring_timeout: Some(Duration::from_secs(15)),
+            auth: None,
         })
         .await
         .unwrap();

@@ -6,7 +6,9 @@
 //! Quality-inspection recording of bridged calls (`[sip] qa_recording_dir`,
 //! `--qa-recording-dir`: the spool; `[qa] recording`/`recording_percent`: which calls) is off
 //! unless a directory is given; recordings are uploaded to the core after each call, and
-//! those left in the spool by an earlier run at start. The IVR reaches the core over gRPC as the `system` service account
+//! those left in the spool by an earlier run at start. With `[outbound]` the call server
+//! also places the automated survey calls through that trunk (`hotline_calls::outbound`).
+//! The IVR reaches the core over gRPC as the `system` service account
 //! `ivr`, whose password is drawn at random on every start (the core re-keys the account).
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -116,9 +118,20 @@ pub async fn start(
     }
     let shutdown = CancellationToken::new();
     let listen = cfg.sip_listen;
-    let server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())
+    let outbound = cfg.outbound.is_some();
+    let mut server = CallServer::start(cfg, Arc::new(backend), queue, shutdown.clone())
         .await
         .with_context(|| format!("cannot start the call server (SIP {listen})"))?;
+    if outbound {
+        // automated survey calls, claimed and reported as the same account
+        let core = hotline_calls::outbound::GrpcCampaignCore::connect_lazy(
+            &format!("http://{host}"),
+            IVR_ACCOUNT,
+            ivr_password,
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        server = server.with_campaign(Arc::new(core));
+    }
     let addr = server.local_addr();
     let task = tokio::spawn(async move {
         if let Err(e) = server.run().await {

@@ -102,6 +102,10 @@ file_config! {
         /// `scheduled_per_agent`; `recording` all | sampled | none with `recording_percent`;
         /// `retention_days`; `max_recording_bytes`), checked at start-up.
         qa: hotline_domain::qa::QaConfig,
+        /// Automated outbound survey calls (`[outbound]`: `trunk` HOST:PORT, `domain`,
+        /// `caller_id`, `username` + `password` for digest, `max_concurrent`,
+        /// `ring_timeout_secs`, `idle_poll_secs`, `max_backoff_secs`); absent = no calls.
+        outbound: hotline_calls::outbound::OutboundSettings,
     }
 }
 
@@ -134,6 +138,9 @@ impl FileConfig {
         }
         if let Some(s) = &self.surveys {
             s.validate().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(o) = &self.outbound {
+            o.config().map_err(anyhow::Error::msg)?;
         }
         if let Some(i) = &self.ivr {
             i.validate().map_err(|e| anyhow::anyhow!("ivr: {e}"))?;

@@ -100,6 +100,8 @@ pub(crate) async fn serve(a: ServeArgs) -> anyhow::Result<()> {
             mode: qa.recording,
             percent: qa.recording_percent,
         };
+        // checked when the file was loaded
+        c.outbound = file.outbound.as_ref().and_then(|o| o.config().ok());
         c
     });
     let agi = crate::agi::agi_plan(

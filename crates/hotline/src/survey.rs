@@ -76,6 +76,26 @@ pub(crate) enum SurveyCmd {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// The do-not-call list the automated survey calls honour (免打扰名单).
+    #[command(subcommand)]
+    Dnc(DncCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum DncCmd {
+    /// Never call this number again (or change the reason).
+    Add {
+        number: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Take a number off the list.
+    Remove { number: String },
+    /// The list.
+    List {
+        #[arg(long, default_value_t = 0)]
+        limit: u32,
+    },
 }
 
 fn print_analysis_line(a: &pb::Analysis) {
@@ -253,6 +273,36 @@ pub(crate) async fn survey(conn: Conn, cmd: SurveyCmd) -> anyhow::Result<()> {
                 .await?
                 .into_inner();
             print_analysis_line(&a);
+        }
+        SurveyCmd::Dnc(DncCmd::Add { number, reason }) => {
+            let e = c
+                .add_do_not_call(pb::AddDoNotCallRequest { number, reason })
+                .await?
+                .into_inner();
+            println!("{} 已加入免打扰名单 (do not call): {}", e.number, e.reason);
+        }
+        SurveyCmd::Dnc(DncCmd::Remove { number }) => {
+            c.remove_do_not_call(pb::RemoveDoNotCallRequest {
+                number: number.clone(),
+            })
+            .await?;
+            println!("{number} 已移出免打扰名单 (removed)");
+        }
+        SurveyCmd::Dnc(DncCmd::List { limit }) => {
+            let r = c
+                .list_do_not_call(pb::ListDoNotCallRequest { limit })
+                .await?
+                .into_inner();
+            for e in &r.entries {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    e.number,
+                    e.reason,
+                    e.added_by,
+                    beijing_time(e.added_at.as_ref())
+                );
+            }
+            println!("{} 个号码 numbers", r.entries.len());
         }
         SurveyCmd::Stats { from, to } => {
             let s = c

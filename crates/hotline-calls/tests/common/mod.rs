@@ -99,6 +99,8 @@ pub struct Hotline {
     pub big_customers: Vec<String>,
     /// The call server's metric families (call setup time, live calls).
     pub call_metrics: hotline_calls::CallMetrics,
+    /// See [`Options::outbound`].
+    pub outbound: Option<hotline_calls::outbound::OutboundConfig>,
 }
 
 /// How [`Hotline::start_opts`] sets the system up.
@@ -116,6 +118,8 @@ pub struct Options {
     /// Big customers' numbers: reports on them reach the core as class `big`
     /// ([`directory::DirectoryBackend`]).
     pub big_customers: Vec<String>,
+    /// Automated survey calls through this trunk (the core calls all day long then).
+    pub outbound: Option<hotline_calls::outbound::OutboundConfig>,
 }
 
 impl Default for Options {
@@ -126,6 +130,7 @@ impl Default for Options {
             softphones: vec![(AGENT_ID.into(), SOFTPHONE_PASSWORD.into())],
             qa_recording_dir: None,
             big_customers: Vec::new(),
+            outbound: None,
         }
     }
 }
@@ -172,6 +177,7 @@ impl Hotline {
             softphones,
             qa_recording_dir,
             big_customers,
+            outbound,
         } = opts;
         // HOTLINE_LOG=debug shows the servers' logs.
         if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG") {
@@ -182,6 +188,7 @@ impl Hotline {
         }
         let vm_dir = dir.join("voicemail");
         std::fs::create_dir_all(&vm_dir).unwrap();
+        let all_day = outbound.is_some();
         let core = hotline_testkit::TestCore::on(url)
             .with_config(|cfg| {
                 cfg.service_account = Some((IVR_ID.into(), IVR_PASSWORD.into()));
@@ -191,6 +198,13 @@ impl Hotline {
                 };
                 cfg.scheduler_max_sleep = Duration::from_millis(200);
                 cfg.voicemail_dir = vm_dir.clone();
+                if all_day {
+                    // the tests call at any hour of the day
+                    cfg.surveys.calling_from =
+                        hotline_domain::survey::TimeOfDay::new(0, 0).unwrap();
+                    cfg.surveys.calling_until =
+                        hotline_domain::survey::TimeOfDay::new(24, 0).unwrap();
+                }
             })
             .start()
             .await;
@@ -214,6 +228,7 @@ impl Hotline {
             server_sip: None,
             big_customers,
             call_metrics: Default::default(),
+            outbound,
         };
         let queue: Arc<dyn AgentQueue> = if acd {
             Arc::new(
@@ -251,12 +266,23 @@ impl Hotline {
         cfg.agents = self.softphones.iter().cloned().collect();
         cfg.qa_recording_dir = self.qa_recording_dir.clone();
         cfg.metrics = self.call_metrics.clone();
+        cfg.outbound = self.outbound.clone();
         let shutdown = CancellationToken::new();
         let (tx, rx) = mpsc::unbounded_channel();
-        let server = CallServer::start(cfg, backend, queue, shutdown.clone())
+        let mut server = CallServer::start(cfg, backend, queue, shutdown.clone())
             .await
             .expect("call server starts")
             .with_call_log(tx);
+        if self.outbound.is_some() {
+            server = server.with_campaign(Arc::new(
+                hotline_calls::outbound::GrpcCampaignCore::connect_lazy(
+                    &self.grpc_uri,
+                    IVR_ID,
+                    IVR_PASSWORD,
+                )
+                .unwrap(),
+            ));
+        }
         self.sip = server.local_addr();
         self.server_sip = Some(server.sip());
         self.sweep = server.sweep_report().clone();

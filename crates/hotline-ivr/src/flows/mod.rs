@@ -10,12 +10,14 @@
 //! | `voicemail.rs` | beep, record, register with the core (SF9) | `Done`, `CallerHungUp` |
 //! | `agent.rs` | to an agent, or voicemail when none is logged in; queue position prompts | `ToAgent` |
 //! | `out_of_hours.rs` | closed: say so, offer voicemail | `Done` |
+//! | `survey.rs` | an automated survey call (outbound): who calls, 1/2/3 answer, 9 a person | a `SurveyAnswer` |
 
 pub mod agent;
 pub mod main_menu;
 pub mod out_of_hours;
 pub mod progress;
 pub mod report;
+pub mod survey;
 pub mod voicemail;
 
 use time::OffsetDateTime;

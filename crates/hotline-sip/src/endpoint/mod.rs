@@ -2,13 +2,13 @@
 //! ([`Endpoint::handle_input`], [`Endpoint::handle_timeout`]), datagrams, events and the next
 //! deadline out ([`Endpoint::poll_transmit`], [`Endpoint::poll_event`],
 //! [`Endpoint::poll_timeout`]). Calls are driven by commands (ring, answer, hang up, invite).
-//! Incoming requests live in `uas.rs`, outgoing calls in `uac.rs`.
+//! Incoming requests live in `uas.rs`, outgoing calls (with their digest retries) in `uac.rs`.
 
 mod uac;
 mod uas;
 
 pub use crate::transport::Transport;
-pub use uac::OutgoingCall;
+pub use uac::{OutgoingCall, UacAuth};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -322,6 +322,9 @@ pub struct Endpoint {
     server_txs: HashMap<TxKey, ServerEntry>,
     client_txs: HashMap<TxKey, ClientEntry>,
     calls: HashMap<String, Call>,
+    /// Digest credentials and retry state of outgoing calls that have them, by Call-ID
+    /// (beside `calls`, removed with the call by `forget_call`).
+    uac_digest: HashMap<String, uac::UacDigest>,
     timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -341,6 +344,7 @@ impl Endpoint {
             server_txs: HashMap::new(),
             client_txs: HashMap::new(),
             calls: HashMap::new(),
+            uac_digest: HashMap::new(),
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -692,8 +696,14 @@ impl Endpoint {
         }
     }
 
+    /// Removes a call and whatever is kept beside it.
+    fn forget_call(&mut self, id: &str) -> Option<Call> {
+        self.uac_digest.remove(id);
+        self.calls.remove(id)
+    }
+
     fn end_call(&mut self, id: &str, reason: EndReason) {
-        if self.calls.remove(id).is_some() {
+        if self.forget_call(id).is_some() {
             tracing::debug!(call_id = id, ?reason, "call ended");
             self.events.push_back(Event::CallEnded {
                 call: CallId(id.to_string()),

@@ -1,6 +1,12 @@
 //! Outgoing calls (RFC 3261 §13.2 UAC INVITE, §9.1 CANCEL, §15 BYE): ring a registered agent
 //! with our SDP offer, report 180/183, ACK the 2xx, CANCEL when the ring timeout fires or the
-//! application hangs up first. Also the routing of responses to client transactions.
+//! application hangs up first. A 401/407 challenge to the INVITE is answered when the call
+//! has digest credentials (§22.2-22.3, §8.1.3.5, RFC 8760): the transaction has ACKed the
+//! challenge; the INVITE goes out again as a new transaction with CSeq + 1, a new branch and
+//! Authorization/Proxy-Authorization, unheard by the application, the ring timeout still
+//! counting from the first INVITE. A re-challenge with `stale=true` and a new nonce earns one
+//! more try; any other is reported as `Failed` (wrong password), so there is never a loop.
+//! Also the routing of responses to client transactions.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,6 +17,7 @@ use super::{
     Call, CallId, CallState, CancelReason, ClientKind, EndReason, Endpoint, Event, Role, Transport,
 };
 use crate::dialog::Dialog;
+use crate::digest::Challenge;
 use crate::message::{Message, Method};
 use crate::transaction::{TxEvent, TxKey};
 
@@ -31,6 +38,58 @@ pub struct OutgoingCall {
     pub sdp: Bytes,
     /// Ring timeout (the call-centre rule is 15 s); `None` waits for Timer B / the callee.
     pub ring_timeout: Option<Duration>,
+    /// Digest credentials for a trunk or outbound proxy that challenges the INVITE (401/407,
+    /// RFC 3261 §22.2-22.3); `None` reports a challenge as a failure.
+    pub auth: Option<UacAuth>,
+}
+
+/// A UAC's digest credentials (user name and password at the trunk).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UacAuth {
+    /// Digest user name.
+    pub username: String,
+    /// Digest password (never logged).
+    pub password: String,
+}
+
+impl std::fmt::Debug for UacAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UacAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Credentials of an outgoing call and how far its digest retries got.
+#[derive(Debug)]
+pub(super) struct UacDigest {
+    creds: UacAuth,
+    step: DigestStep,
+}
+
+/// Digest retries of one call: at most one per challenge, and one more only for a stale nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DigestStep {
+    /// No challenge answered yet.
+    Unchallenged,
+    /// The INVITE was re-sent with credentials for this nonce.
+    Answered(String),
+    /// Re-sent again after a `stale=true` re-challenge: a further challenge is a failure.
+    Exhausted,
+}
+
+impl DigestStep {
+    /// The step after answering `ch`, or `None` if it must not be answered (the credentials
+    /// were refused, or the retries are used up).
+    fn answer(&self, ch: &Challenge) -> Option<DigestStep> {
+        match self {
+            DigestStep::Unchallenged => Some(DigestStep::Answered(ch.nonce.clone())),
+            DigestStep::Answered(nonce) if ch.stale && ch.nonce != *nonce => {
+                Some(DigestStep::Exhausted)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Endpoint {
@@ -55,6 +114,11 @@ impl Endpoint {
             sent_by: String::new(),
         });
         tracing::debug!(call_id = %call_id, target = %out.target, "outgoing call");
+        if let Some(creds) = out.auth {
+            let step = DigestStep::Unchallenged;
+            self.uac_digest
+                .insert(call_id.clone(), UacDigest { creds, step });
+        }
         self.calls.insert(
             call_id.clone(),
             Call {
@@ -175,7 +239,12 @@ impl Endpoint {
                 let Some(c) = self.calls.get_mut(id) else {
                     return;
                 };
-                let ack = c.dialog.ack(seq, via).to_bytes();
+                let mut ack = c.dialog.ack(seq, via);
+                // §13.2.2.4: the ACK carries the INVITE's credentials.
+                for h in c.invite.headers.iter().filter(|h| is_credentials(&h.name)) {
+                    ack.push(&h.name, h.value.clone());
+                }
+                let ack = ack.to_bytes();
                 c.ack = Some(ack.clone());
                 let dest = c.remote;
                 let cancelling = c.cancel.map(|(r, _)| r);
@@ -187,7 +256,7 @@ impl Endpoint {
                     // had its TimedOut/Cancelled, so the call is forgotten silently.
                     Some(_) => {
                         self.send_bye(now, id);
-                        self.calls.remove(id);
+                        self.forget_call(id);
                     }
                     None => {
                         let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
@@ -198,8 +267,94 @@ impl Endpoint {
                     }
                 }
             }
+            401 | 407 => {
+                if !self.retry_with_credentials(now, id, resp) {
+                    self.uac_final(id, code);
+                }
+            }
             _ => self.uac_final(id, code),
         }
+    }
+
+    /// Answers a 401/407 (already ACKed by the INVITE transaction, §17.1.1.3) with a new
+    /// INVITE transaction carrying credentials (§22.2, §8.1.3.5): same Call-ID, From tag, To,
+    /// Request-URI, Route and body, CSeq + 1, a new branch. `false` (the caller reports the
+    /// failure) without credentials, a usable challenge or a retry left, or when cancelling.
+    fn retry_with_credentials(&mut self, now: Instant, id: &str, resp: &Message) -> bool {
+        let (challenge_name, answer_name) = match resp.status() {
+            Some(401) => ("WWW-Authenticate", "Authorization"),
+            _ => ("Proxy-Authenticate", "Proxy-Authorization"),
+        };
+        let (Some(c), Some(digest)) = (self.calls.get(id), self.uac_digest.get(id)) else {
+            return false;
+        };
+        if c.cancel.is_some() {
+            return false;
+        }
+        let challenges = resp
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(challenge_name))
+            .map(|h| h.value.as_str());
+        let Some(challenge) = Challenge::best(challenges) else {
+            tracing::info!(call_id = id, "no digest challenge we can answer");
+            return false;
+        };
+        let Some(step) = digest.step.answer(&challenge) else {
+            tracing::info!(
+                call_id = id,
+                realm = %challenge.realm,
+                user = %digest.creds.username,
+                "digest credentials refused"
+            );
+            return false;
+        };
+        let transport = c.transport;
+        let cnonce = self.token();
+        let via = self.our_via(transport);
+        let (Some(c), Some(digest)) = (self.calls.get_mut(id), self.uac_digest.get_mut(id)) else {
+            return false;
+        };
+        let seq = c.invite.cseq().map(|s| s.seq).unwrap_or(1) + 1;
+        let mut req = c.invite.clone();
+        req.headers.retain(|h| h.name != answer_name);
+        for h in &mut req.headers {
+            match h.name.as_str() {
+                "Via" => h.value.clone_from(&via),
+                "CSeq" => h.value = format!("{seq} INVITE"),
+                _ => {}
+            }
+        }
+        let uri = req.request_uri().unwrap_or("").to_string();
+        let UacAuth { username, password } = &digest.creds;
+        let answer = challenge.authorize("INVITE", &uri, username, password, &cnonce);
+        req.push(answer_name, answer);
+        let Some(key) = TxKey::client(&req) else {
+            return false;
+        };
+        tracing::debug!(
+            call_id = id,
+            realm = %challenge.realm,
+            algorithm = challenge.algorithm.token(),
+            seq,
+            "answering digest challenge"
+        );
+        digest.step = step;
+        c.invite = req.clone();
+        c.invite_key = key;
+        c.dialog.local_seq = seq; // so the BYE's CSeq is above this INVITE's
+        // §9.1: a CANCEL waits for a provisional response to this INVITE.
+        c.provisional = false;
+        let dest = c.remote;
+        self.start_client(
+            now,
+            req,
+            dest,
+            transport,
+            Some(id.to_string()),
+            ClientKind::Invite,
+        );
+        true
     }
 
     /// A non-2xx final (or Timer B): report (unless cancelled, already reported) and forget.
@@ -209,7 +364,7 @@ impl Endpoint {
             return;
         }
         let cancelled = c.cancel.is_some();
-        self.calls.remove(id);
+        self.forget_call(id);
         if !cancelled {
             self.events.push_back(Event::Failed {
                 call: CallId(id.to_string()),
@@ -288,6 +443,11 @@ impl Endpoint {
         );
         self.schedule_call(id);
     }
+}
+
+/// Whether a header carries our digest credentials.
+fn is_credentials(name: &str) -> bool {
+    name == "Authorization" || name == "Proxy-Authorization"
 }
 
 fn cancel_event(id: &str, reason: CancelReason) -> Event {
