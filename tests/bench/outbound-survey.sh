@@ -87,7 +87,7 @@ for i in $(seq "$N"); do
   num="$(printf '0106%07d' "$i")"
   contact="$(printf '138%08d' "$i")"
   id="$("$BIN/hotline" ticket create --number "$num" --contact "$contact" --fault noise \
-        --description 电话有杂音 | awk '/^工单/ {print $2; exit}')"
+        --description 电话有杂音 | awk '/^工单/ && !n {print $2; n = 1}')"
   "$BIN/hotline" ticket act "$id" dispatch --text 派修 >/dev/null
   "$BIN/hotline" ticket act "$id" clear --text 已修复 >/dev/null
 done

@@ -182,6 +182,31 @@ pub async fn run_retention(
     }
 }
 
+/// Scheduled reports (issue 17), every `every` (and at start): the daily report of the day
+/// before and the monthly report of the month before, each made once and kept as a file.
+pub async fn run_scheduled_reports(
+    desk: Desk,
+    docs: std::sync::Arc<dyn hotline_docstore::DocumentStore>,
+    acd: crate::acd::AcdHandle,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let src = crate::desk::reports::QueueSource {
+            rules: desk.sl_rules(&acd),
+            queue: acd.queue_name(),
+        };
+        if let Err(e) = desk.generate_scheduled_reports(docs.as_ref(), &src).await {
+            tracing::error!(error = %e, "scheduled reports failed; retried at the next pass");
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     desk: Desk,

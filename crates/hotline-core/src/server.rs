@@ -80,6 +80,8 @@ pub struct CoreHandles {
     /// The 112 centre's client, for line tests and progress queries.
     pub center: Option<Arc<dyn Center112>>,
     pub voicemail_dir: std::path::PathBuf,
+    /// The surveyor's operations with the `[surveys]` rules.
+    pub surveys: crate::desk::surveys::Surveys,
     /// Cancelled when the core shuts down (long-lived responses end on it).
     pub shutdown: CancellationToken,
 }
@@ -293,6 +295,7 @@ pub async fn start_with_registry(
         .add_service(ReportServiceServer::new(crate::grpc::reports::Reports {
             desk: desk.clone(),
             acd: acd.clone(),
+            docs: docs.clone(),
         }))
         .add_service(QualityServiceServer::new(crate::grpc::qa::QualityApi {
             desk: desk.clone(),
@@ -368,6 +371,7 @@ pub async fn start_with_registry(
             metrics: metrics.clone(),
             center: cfg.center.as_ref().map(|c| c.client.clone()),
             voicemail_dir: cfg.voicemail_dir.clone(),
+            surveys: desk.surveys(cfg.surveys.clone()),
             shutdown: cancel.clone(),
         }));
     }
@@ -426,6 +430,13 @@ pub async fn start_with_registry(
         )));
     }
 
+    tasks.push(tokio::spawn(scheduler::run_scheduled_reports(
+        desk.clone(),
+        docs.clone(),
+        acd.clone(),
+        (cfg.scheduler_max_sleep * 10).max(Duration::from_secs(1)),
+        cancel.clone().cancelled_owned(),
+    )));
     tasks.push(tokio::spawn(scheduler::run_retention(
         desk.clone(),
         docs,

@@ -17,6 +17,17 @@ named_enum!(
 );
 
 named_enum!(
+    /// A report the scheduler generates by itself and keeps as a file (issue 17): the
+    /// database's `scheduled_reports.kind`.
+    ScheduledReportKind {
+        /// Yesterday's full report (every section), made after midnight (Beijing).
+        Daily = "daily", "日报";
+        /// Last month's full report, made on the 1st.
+        Monthly = "monthly", "月报";
+    }
+);
+
+named_enum!(
     /// Where an analysis is.
     AnalysisState {
         /// Drafted by the system from the data; not yet released.

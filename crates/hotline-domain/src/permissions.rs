@@ -550,6 +550,20 @@ pub const MATRIX: &[Rule] = &[
         "",
     ),
     roles(
+        "hotline.v1.ReportService/ListScheduledReports",
+        REPORTERS,
+        "the scheduled daily and monthly reports are for seniors, the data manager and admins (SF11, SS5)",
+        "SF11 SS5",
+        "",
+    ),
+    roles(
+        "hotline.v1.ReportService/GetScheduledReport",
+        REPORTERS,
+        "the scheduled daily and monthly reports are for seniors, the data manager and admins (SF11, SS5)",
+        "SF11 SS5",
+        "",
+    ),
+    roles(
         "hotline.v1.ReportService/RestampBranches",
         ADMINS,
         "only an admin restamps every ticket's branch after the branch map changed (SF11)",

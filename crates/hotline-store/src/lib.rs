@@ -44,6 +44,7 @@ pub mod queue_log;
 pub mod reconcile;
 pub mod reports;
 pub mod rows;
+pub mod scheduled;
 pub mod surveys;
 pub mod tasks;
 pub mod tickets;
@@ -67,6 +68,7 @@ pub use qa::{
 };
 pub use queue_log::QueueLogRow;
 pub use reconcile::QuietOrder;
+pub use scheduled::ScheduledReportRecord;
 pub use surveys::{
     AttemptCounts, CallbackWrite, CallbackWritten, InvestigationRecord, ResultWrite,
     SurveyResultRecord, SurveyState, WarningCount, WorkRow,

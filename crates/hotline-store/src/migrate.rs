@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_qa.sql")),
     (11, include_str!("migrations/0011_analyses.sql")),
     (12, include_str!("migrations/0012_outbound.sql")),
+    (13, include_str!("migrations/0013_scheduled_reports.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

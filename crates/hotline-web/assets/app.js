@@ -458,6 +458,53 @@
     });
   }
 
+  // ---- surveys (SS1-SS4) ----
+  function svItem(e) {
+    var li = el("li");
+    li.dataset.ticket = e.ticket_id;
+    var h = el("div");
+    h.appendChild(el("b", "工单 #" + e.ticket_id + " "));
+    h.appendChild(el("span", (e.customer_name || "客户") + " · 回访号码 " + e.contact_number + " · " + e.fault_type_label + " · " + e.status_label + " · " + fmtTime(e.since) + " "));
+    if (e.source_label) h.appendChild(el("span", e.source_label, "tag"));
+    if (e.list === "due") h.appendChild(el("span", e.urged ? "已催单" : "预警", "tag" + (e.urged ? " late" : "")));
+    if (e.list === "investigate") h.appendChild(el("span", "重复申告 " + e.repeats + " · 不满意 " + e.dissatisfied, "tag"));
+    li.appendChild(h);
+    if (e.list !== "cleared" && e.list !== "completed") return li;
+    var info = el("div", "已回访 " + e.attempts + " 次" + (e.next_attempt_at ? " · 可回访时间 " + fmtTime(e.next_attempt_at) : ""), "hint");
+    li.appendChild(info);
+    var row = el("div", null, "actions");
+    var comment = el("input"); comment.placeholder = "备注"; comment.className = "sv-comment";
+    row.appendChild(comment);
+    var send = function (btn, outcome, satisfaction) {
+      if (!btn.dataset.idem) btn.dataset.idem = key();
+      busy(btn, api("POST", "/api/surveys/" + e.ticket_id + "/callback", { outcome: outcome, satisfaction: satisfaction, comment: comment.value }, btn.dataset.idem)
+        .then(function (r) {
+          flash(r.next === "retry" ? "已记录未接通（第 " + r.attempt + " 次），下次回访 " + fmtTime(r.next_attempt_at) : r.next === "unreachable" ? "已达最多次数，回访结束" : "回访已记录：工单 #" + r.ticket_id);
+          return loadSv();
+        }), true);
+    };
+    [["satisfied", "满意"], ["basically_satisfied", "基本满意"], ["dissatisfied", "不满意"]].forEach(function (o) {
+      var b = el("button", o[1]); b.type = "button"; b.className = "sv-" + o[0];
+      b.disabled = !e.callable_now;
+      b.addEventListener("click", function () { send(b, "reached", o[0]); });
+      row.appendChild(b);
+    });
+    var nr = el("button", "未接通"); nr.type = "button"; nr.className = "sv-not-reached";
+    nr.disabled = !e.callable_now;
+    nr.addEventListener("click", function () { send(nr, "not_reached", ""); });
+    row.appendChild(nr);
+    li.appendChild(row);
+    return li;
+  }
+  function loadSv() {
+    var sel = $("sv-list");
+    return api("GET", "/api/surveys?list=" + encodeURIComponent(sel.value)).then(function (list) {
+      var ul = $("sv-work"); clear(ul);
+      list.forEach(function (e) { ul.appendChild(svItem(e)); });
+      if (!list.length) ul.appendChild(el("li", "暂无待办", "empty"));
+    });
+  }
+
   // ---- wallboard ----
   function showBoard(b) {
     if (!b || !$("w-sl")) return;
@@ -495,6 +542,7 @@
     if (view === "desk") return refreshDesk();
     if (view === "review") return Promise.all([loadReview(), loadAlerts()]);
     if (view === "voicemail") return loadVm();
+    if (view === "surveys") return loadSv();
     if (view === "wallboard") return Promise.all([api("GET", "/api/wallboard").then(showBoard), loadAlerts()]);
     return Promise.resolve();
   }
@@ -526,6 +574,7 @@
     on("review", function (d) { upsertReview(d.ticket); if (view === "review") flash("新的待审核派单：工单 #" + d.ticket.id); });
     on("ticket", function (d) {
       var t = d.ticket;
+      if (view === "surveys") { clearTimeout(loadSv.t); loadSv.t = setTimeout(function () { loadSv().catch(function () { /* shown */ }); }, 300); }
       upsertReview(t);
       if (current && current.id === t.id && t.version !== current.version) {
         var mine = d.actor === agent;
@@ -544,6 +593,7 @@
   }
 
   if (view === "desk") initDesk();
+  if (view === "surveys") $("sv-list").addEventListener("change", function () { loadSv().catch(function (e) { flash(e.message, true); }); });
   refresh().catch(function (e) { if (e.message !== "logged out") flash(e.message, true); });
   connect();
   window.addEventListener("beforeunload", function () { if (es) es.close(); });

@@ -654,3 +654,83 @@ pub async fn wallboard(State(web): State<Web>, s: Session) -> ApiResult {
 pub fn takes_calls(role: Role) -> bool {
     hotline_core::acd::tier_for(role).is_some()
 }
+
+#[derive(Deserialize)]
+pub struct SurveyQuery {
+    #[serde(default = "cleared")]
+    pub list: String,
+}
+
+fn cleared() -> String {
+    "cleared".into()
+}
+
+/// GET /api/surveys?list=cleared|completed|due|investigate: a surveyor's worklist.
+pub async fn survey_work(
+    State(web): State<Web>,
+    s: Session,
+    Query(q): Query<SurveyQuery>,
+) -> ApiResult {
+    s.allow(m::LIST_SURVEY_WORK)?;
+    let list = hotline_domain::survey::Worklist::parse(&q.list).ok_or_else(|| {
+        ValidationError::new(
+            "list",
+            format!(
+                "unknown list {:?}: cleared, completed, due or investigate",
+                q.list
+            ),
+        )
+    })?;
+    let entries = web.core.surveys.worklist(&s.who, list, 200).await?;
+    Ok(Json(Value::Array(
+        entries.iter().map(json::survey_entry).collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct CallbackBody {
+    /// reached | not_reached
+    pub outcome: String,
+    #[serde(default)]
+    pub satisfaction: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// POST /api/surveys/{ticket}/callback {outcome, satisfaction, comment}: one attempt.
+pub async fn record_callback(
+    State(web): State<Web>,
+    s: Session,
+    headers: HeaderMap,
+    Path(ticket): Path<i64>,
+    Json(b): Json<CallbackBody>,
+) -> Response {
+    let f = async {
+        s.allow(m::RECORD_CALLBACK)?;
+        let ticket = positive("ticket", ticket)?;
+        let form = hotline_domain::survey::CallbackForm {
+            outcome: b.outcome,
+            satisfaction: b.satisfaction,
+            comment: text("comment", &b.comment)?,
+            ..Default::default()
+        };
+        let r = web
+            .core
+            .surveys
+            .record_callback(&s.who, ticket, &form)
+            .await?;
+        let (next, at) = match r.next {
+            hotline_domain::survey::NextStep::Done => ("done", None),
+            hotline_domain::survey::NextStep::RetryAt(t) => ("retry", Some(t.0)),
+            hotline_domain::survey::NextStep::Unreachable => ("unreachable", None),
+        };
+        Ok(Json(json!({
+            "ticket_id": r.ticket_id,
+            "attempt": r.attempt,
+            "outcome": r.outcome.as_str(),
+            "next": next,
+            "next_attempt_at": at,
+        })))
+    };
+    once(&web, &s, &headers, f).await
+}

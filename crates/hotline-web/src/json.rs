@@ -134,3 +134,31 @@ pub fn call(c: &CallInfo, limit: impl Fn(&Ticket) -> u32) -> Value {
         "recent": c.recent.iter().map(|t| ticket(t, limit(t), true)).collect::<Vec<_>>(),
     })
 }
+
+/// One entry of a surveyor's worklist (the number to call is shown: it is the surveyor's
+/// work, SS2).
+pub fn survey_entry(e: &hotline_core::desk::surveys::WorkEntry) -> Value {
+    let t = &e.ticket;
+    json!({
+        "list": e.list.as_str(),
+        "source": e.source.map(|s| s.as_str()),
+        "source_label": e.source.map(|s| s.label_zh()),
+        "ticket_id": t.id,
+        "faulty_number": t.faulty_number.as_str(),
+        "contact_number": e.contact,
+        "customer_name": t.customer.name,
+        "fault_type_label": t.fault_type.label_zh(),
+        "status": t.status.as_str(),
+        "status_label": t.status.label_zh(),
+        "since": e.since.0,
+        "attempts": e.attempts,
+        "last_attempt_at": e.last_attempt_at.map(|t| t.0),
+        "next_attempt_at": e.next_attempt_at.map(|t| t.0),
+        "callable_now": e.callable_now,
+        "due_at": e.deadline.map(|d| d.deadline.due_at.0),
+        "warned": e.deadline.is_some_and(|d| d.warned),
+        "urged": hotline_core::desk::surveys::Surveys::is_urged(e),
+        "repeats": e.repeats,
+        "dissatisfied": e.dissatisfied,
+    })
+}

@@ -90,12 +90,7 @@ fn nav(s: &Session) -> Vec<NavItem> {
         "/soon/text",
         true,
     );
-    add(
-        matches!(r, Role::Surveyor | Role::Admin),
-        "回访",
-        "/soon/survey",
-        true,
-    );
+    add(s.may(m::LIST_SURVEY_WORK), "回访", "/surveys", false);
     add(
         matches!(r, Role::DataManager | Role::Admin),
         "资料管理",
@@ -387,6 +382,31 @@ pub async fn voicemail(
 <ul id="vm-list" class="list big"></ul></section>"#
     );
     Ok(Html(layout(&web, &s, "voicemail", "语音留言", &main, &json!({}))).into_response())
+}
+
+/// GET /surveys: the satisfaction surveyor's worklists and callbacks (SS1-SS4).
+pub async fn surveys(
+    State(web): State<Web>,
+    s: Session,
+) -> Result<Response, crate::session::WebError> {
+    s.allow(m::LIST_SURVEY_WORK)?;
+    let lists = options(
+        &hotline_domain::survey::Worklist::ALL,
+        |w| w.as_str(),
+        |w| w.label_zh(),
+    );
+    let r = &web.core.surveys.rules;
+    let main = format!(
+        r#"<section class="card"><h2>回访工作单</h2>
+<p class="hint">回访时间 {from}–{until}（北京时间），每个回访最多 {max} 次；未接通的 {retry} 分钟后可再次回访。</p>
+<label>工作单 <select id="sv-list">{lists}</select></label>
+<ul id="sv-work" class="list big"></ul></section>"#,
+        from = r.calling_from,
+        until = r.calling_until,
+        max = r.max_attempts,
+        retry = r.retry_after_minutes,
+    );
+    Ok(Html(layout(&web, &s, "surveys", "回访", &main, &json!({}))).into_response())
 }
 
 /// GET /wallboard: the supervisor's wall screen.

@@ -44,6 +44,8 @@ pub mod method {
     pub const LINE_TEST: &str = "hotline.v1.TicketService/RunLineTest";
     pub const PROGRESS: &str = "hotline.v1.TicketService/GetCenterProgress";
     pub const LIST_VOICEMAILS: &str = "hotline.v1.VoicemailService/ListVoicemails";
+    pub const LIST_SURVEY_WORK: &str = "hotline.v1.SurveyService/ListSurveyWork";
+    pub const RECORD_CALLBACK: &str = "hotline.v1.SurveyService/RecordCallback";
     pub const CLAIM_VOICEMAIL: &str = "hotline.v1.VoicemailService/ClaimVoicemail";
     pub const VOICEMAIL_AUDIO: &str = "hotline.v1.VoicemailService/FetchVoicemailAudio";
     pub const CONVERT_VOICEMAIL: &str = "hotline.v1.VoicemailService/ConvertVoicemail";

@@ -177,7 +177,7 @@ async fn ui1_login_sets_an_httponly_samesite_strict_cookie_and_pages_need_it() {
             ("j1", "/desk"),
             ("s1", "/desk"),
             ("x1", "/voicemail"),
-            ("v1", "/soon/survey"),
+            ("v1", "/surveys"),
         ] {
             let b = Browser::login(&core, id).await;
             let r = b.get("/").await;
@@ -327,7 +327,9 @@ async fn ui3_pages_and_actions_follow_the_permission_matrix() {
         assert!(!page.contains("href=\"/review\""));
         let page = x.get("/voicemail").await.text().await.unwrap();
         assert!(!page.contains("href=\"/desk\""));
-        let page = v.get("/soon/survey").await.text().await.unwrap();
+        let page = v.get("/surveys").await.text().await.unwrap();
+        assert!(page.contains("回访工作单") && page.contains("href=\"/surveys\""));
+        let page = v.get("/soon/kb").await.text().await.unwrap();
         assert!(page.contains("尚未开放"));
         core.shutdown().await;
     }
@@ -639,4 +641,89 @@ fn ui6_escaping_and_ranges() {
         byte_range(Some("bytes=-0"), 10),
         Err(hotline_web::api::Unsatisfiable)
     );
+}
+
+/// The surveyor's view (SS2 over HTTP): the cleared ticket is on the worklist with the number
+/// to call; a callback is recorded once (the second is 409), an unknown list is named, other
+/// roles are refused by the matrix.
+#[tokio::test]
+async fn ss2_surveyor_records_a_callback_from_the_worklist_once() {
+    for tc in TestCore::backends("web-surveys").await {
+        let core = desktop(tc)
+            .with_config(|c| {
+                // any hour of the day is calling hours here
+                c.surveys.calling_from = hotline_domain::survey::TimeOfDay::new(0, 0).unwrap();
+                c.surveys.calling_until = hotline_domain::survey::TimeOfDay::new(24, 0).unwrap();
+            })
+            .start()
+            .await;
+        // a ticket registered by a senior, dispatched and cleared (回单) at the desk
+        let sen = Browser::login(&core, "s1").await;
+        let id = sen.new_ticket("杂音").await["id"].as_i64().unwrap();
+        let admin = hotline_core::auth::Principal {
+            agent_id: "a1".into(),
+            role: hotline_domain::Role::Admin,
+        };
+        for action in [
+            hotline_domain::Action::Dispatch {
+                note: "派修".into(),
+            },
+            hotline_domain::Action::Clear {
+                note: "已修复".into(),
+            },
+        ] {
+            core.core.desk.act(&admin, id, action).await.unwrap();
+        }
+        let v = Browser::login(&core, "v1").await;
+        let work = v.get_json("/api/surveys?list=cleared").await;
+        let e = work
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["ticket_id"] == id)
+            .unwrap_or_else(|| panic!("the cleared ticket is on the list: {work}"));
+        assert_eq!(e["contact_number"], "13800138000");
+        assert_eq!(e["callable_now"], true);
+        let path = format!("/api/surveys/{id}/callback");
+        let body = json!({"outcome": "reached", "satisfaction": "satisfied", "comment": "很满意"});
+        let (code, r) = v.post(&path, body.clone(), None).await;
+        assert_eq!(code, StatusCode::OK, "{r}");
+        assert_eq!(
+            (r["attempt"].as_i64(), r["next"].as_str()),
+            (Some(1), Some("done"))
+        );
+        let (code, r) = v.post(&path, body, None).await;
+        assert_eq!(code, StatusCode::CONFLICT, "recorded once: {r}");
+        let results = core.core.desk.store.survey_results(id).await.unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            (results[0].channel.as_str(), results[0].recorded_by.as_str()),
+            ("person", "v1")
+        );
+        let work = v.get_json("/api/surveys?list=cleared").await;
+        assert!(
+            !work
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["ticket_id"] == id),
+            "done surveys leave the list: {work}"
+        );
+        // bad input is named; other roles are refused
+        let r = v.get("/api/surveys?list=weekly").await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.text().await.unwrap().contains("list"));
+        let (code, r) = v
+            .post(
+                &path,
+                json!({"outcome": "reached", "satisfaction": "great"}),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{r}");
+        let j = Browser::login(&core, "j1").await;
+        assert_eq!(j.get("/api/surveys").await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(j.get("/surveys").await.status(), StatusCode::FORBIDDEN);
+        core.shutdown().await;
+    }
 }

@@ -13,8 +13,13 @@ use std::io::Write;
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     conn: Conn,
-    /// tickets | repair | queue | deadlines | quality | full | overview
+    /// tickets | repair | queue | deadlines | quality | full | overview, or `scheduled`: the
+    /// daily and monthly reports the server made by itself (`--period day|month` to pick one
+    /// kind; `--id N` downloads one, to `-o FILE` or stdout)
     kind: String,
+    /// With `scheduled`: the report to download.
+    #[arg(long)]
+    id: Option<i64>,
     /// A branch of the branch map, or 未归属 (default: every branch).
     #[arg(long, default_value = "")]
     branch: String,
@@ -101,6 +106,9 @@ fn print_table(r: &pb::Report) {
 
 pub(crate) async fn report(a: ReportArgs) -> anyhow::Result<()> {
     let mut c = ReportServiceClient::new(connect_authed(&a.conn).await?);
+    if a.kind == "scheduled" {
+        return scheduled(&mut c, &a).await;
+    }
     if a.kind == "overview" {
         let r = c
             .get_overview(pb::OverviewRequest {
@@ -123,13 +131,61 @@ pub(crate) async fn report(a: ReportArgs) -> anyhow::Result<()> {
         print_table(&r);
         return Ok(());
     };
-    let mut stream = c
+    let stream = c
         .export_report(pb::ExportReportRequest {
             report: Some(req),
             format: format(f)? as i32,
         })
         .await?
         .into_inner();
+    save(stream, a.output.as_deref()).await
+}
+
+/// `hotline report scheduled`: the list, or one file.
+async fn scheduled(
+    c: &mut ReportServiceClient<crate::client::AuthedChannel>,
+    a: &ReportArgs,
+) -> anyhow::Result<()> {
+    if let Some(id) = a.id {
+        let stream = c
+            .get_scheduled_report(pb::GetScheduledReportRequest { id })
+            .await?
+            .into_inner();
+        return save(stream, a.output.as_deref()).await;
+    }
+    let kind = match a.period.as_deref() {
+        None => "",
+        Some("day") => "daily",
+        Some("month") => "monthly",
+        Some(other) => bail!("--period {other:?}: day | month with `scheduled`"),
+    };
+    let r = c
+        .list_scheduled_reports(pb::ListScheduledReportsRequest {
+            kind: kind.into(),
+            limit: 0,
+        })
+        .await?
+        .into_inner();
+    for s in &r.reports {
+        println!(
+            "{}\t{}\t{}\t{}\t{} 字节 bytes\t{}",
+            s.id,
+            s.kind_label,
+            s.period,
+            s.file_name,
+            s.size,
+            crate::client::beijing_time(s.generated_at.as_ref())
+        );
+    }
+    println!("{} 份 reports", r.reports.len());
+    Ok(())
+}
+
+/// Writes a streamed file to `output` or stdout.
+async fn save(
+    mut stream: tonic::Streaming<pb::FileChunk>,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let mut bytes = Vec::new();
     let mut name = String::new();
     while let Some(chunk) = stream.message().await? {
@@ -138,7 +194,7 @@ pub(crate) async fn report(a: ReportArgs) -> anyhow::Result<()> {
         }
         bytes.extend_from_slice(&chunk.data);
     }
-    match &a.output {
+    match output {
         Some(p) => {
             std::fs::write(p, &bytes).with_context(|| format!("writing {}", p.display()))?;
             eprintln!(

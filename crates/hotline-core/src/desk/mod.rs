@@ -35,6 +35,7 @@ pub mod outbound;
 pub mod qa;
 pub mod queue;
 pub mod reports;
+pub mod scheduled;
 pub mod surveys;
 pub mod tasks;
 pub mod tickets;

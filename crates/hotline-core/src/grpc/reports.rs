@@ -7,9 +7,11 @@ use crate::desk::Desk;
 use crate::desk::reports::{QueueSource, ReportQuery, file_name, period};
 use crate::error::CoreError;
 use hotline_domain::ValidationError;
+use hotline_domain::analysis::ScheduledReportKind;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::report_service_server::ReportService;
 use hotline_report::{ExportFormat, PeriodKind, Report, ReportKind};
+use hotline_store::ScheduledReportRecord;
 use std::pin::Pin;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -17,6 +19,8 @@ use tonic::{Request, Response, Status};
 pub struct Reports {
     pub desk: Desk,
     pub acd: AcdHandle,
+    /// Where the scheduled reports' files are.
+    pub docs: std::sync::Arc<dyn hotline_docstore::DocumentStore>,
 }
 
 type R<T> = Result<Response<T>, Status>;
@@ -107,6 +111,44 @@ fn to_pb(r: &Report) -> pb::Report {
     }
 }
 
+type FileStream = Pin<Box<dyn Stream<Item = Result<pb::FileChunk, Status>> + Send>>;
+
+/// A file as chunks, the first with its name and MIME type.
+fn file_stream(bytes: &[u8], name: String, mime: &str) -> FileStream {
+    let mut chunks: Vec<Result<pb::FileChunk, Status>> = bytes
+        .chunks(CHUNK)
+        .map(|c| {
+            Ok(pb::FileChunk {
+                data: c.to_vec(),
+                ..Default::default()
+            })
+        })
+        .collect();
+    if chunks.is_empty() {
+        chunks.push(Ok(pb::FileChunk::default()));
+    }
+    if let Some(Ok(first)) = chunks.first_mut() {
+        first.file_name = name;
+        first.mime_type = mime.to_string();
+    }
+    Box::pin(tokio_stream::iter(chunks))
+}
+
+fn scheduled(r: &ScheduledReportRecord) -> pb::ScheduledReport {
+    pb::ScheduledReport {
+        id: r.id,
+        kind: r.kind.as_str().into(),
+        kind_label: r.kind.label_zh().into(),
+        period: r.period.clone(),
+        title: r.title.clone(),
+        file_name: r.file_name.clone(),
+        format: r.format.clone(),
+        size: r.size,
+        sha256: r.sha256.clone(),
+        generated_at: Some(crate::convert::ts(r.generated_at)),
+    }
+}
+
 impl Reports {
     fn source(&self) -> QueueSource {
         QueueSource {
@@ -137,7 +179,8 @@ impl ReportService for Reports {
         Ok(Response::new(to_pb(&r)))
     }
 
-    type ExportReportStream = Pin<Box<dyn Stream<Item = Result<pb::FileChunk, Status>> + Send>>;
+    type ExportReportStream = FileStream;
+    type GetScheduledReportStream = FileStream;
 
     async fn export_report(
         &self,
@@ -153,23 +196,7 @@ impl ReportService for Reports {
         let report = self.desk.report(q, self.source()).await?;
         let name = file_name(&report, fmt);
         let bytes = self.desk.export_report(report, fmt).await?;
-        let mut chunks: Vec<Result<pb::FileChunk, Status>> = bytes
-            .chunks(CHUNK)
-            .map(|c| {
-                Ok(pb::FileChunk {
-                    data: c.to_vec(),
-                    ..Default::default()
-                })
-            })
-            .collect();
-        if chunks.is_empty() {
-            chunks.push(Ok(pb::FileChunk::default()));
-        }
-        if let Some(Ok(first)) = chunks.first_mut() {
-            first.file_name = name;
-            first.mime_type = fmt.mime().to_string();
-        }
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        Ok(Response::new(file_stream(&bytes, name, fmt.mime())))
     }
 
     async fn get_overview(&self, req: Request<pb::OverviewRequest>) -> R<pb::Report> {
@@ -186,5 +213,42 @@ impl ReportService for Reports {
         caller(&req)?;
         let changed = self.desk.restamp_branches().await?;
         Ok(Response::new(pb::RestampBranchesResponse { changed }))
+    }
+
+    async fn list_scheduled_reports(
+        &self,
+        req: Request<pb::ListScheduledReportsRequest>,
+    ) -> R<pb::ListScheduledReportsResponse> {
+        caller(&req)?;
+        let r = req.get_ref();
+        let kind = match r.kind.trim() {
+            "" => None,
+            k => Some(ScheduledReportKind::parse(k).ok_or_else(|| {
+                CoreError::from(ValidationError::new(
+                    "kind",
+                    format!("unknown scheduled report {k:?}; one of daily, monthly"),
+                ))
+            })?),
+        };
+        let list = self.desk.scheduled_reports(kind, r.limit).await?;
+        Ok(Response::new(pb::ListScheduledReportsResponse {
+            reports: list.iter().map(scheduled).collect(),
+        }))
+    }
+
+    async fn get_scheduled_report(
+        &self,
+        req: Request<pb::GetScheduledReportRequest>,
+    ) -> R<Self::GetScheduledReportStream> {
+        caller(&req)?;
+        let id = super::positive_id("id", req.get_ref().id).map_err(CoreError::from)?;
+        let (rec, bytes) = self
+            .desk
+            .scheduled_report_file(self.docs.as_ref(), id)
+            .await?;
+        let mime = ExportFormat::parse(&rec.format)
+            .map(|f| f.mime())
+            .unwrap_or("application/octet-stream");
+        Ok(Response::new(file_stream(&bytes, rec.file_name, mime)))
     }
 }
