@@ -3,7 +3,8 @@
 //! core's queue (screen pop within 1 s), files and dispatches a ticket (a `<script>` in the
 //! description stays text), keeps a half-typed form across a lost session; a senior in a
 //! second browser approves it and the junior's page updates live; an extractor claims and
-//! plays a voicemail; the supervisor's wallboard shows the queue.
+//! plays a voicemail; the surveyor records a callback from the worklist; the supervisor's
+//! wallboard shows the queue.
 //!
 //! `HOTLINE_SCREENSHOTS=1` saves the main views to `docs/screenshots/*.png`.
 
@@ -171,7 +172,14 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     if !require_peer(Peer::Chromium) {
         return;
     }
-    let core = desktop(TestCore::sqlite()).start().await;
+    let core = desktop(TestCore::sqlite())
+        .with_config(|c| {
+            // the surveyor may call at any hour of the test
+            c.surveys.calling_from = hotline_domain::survey::TimeOfDay::new(0, 0).unwrap();
+            c.surveys.calling_until = hotline_domain::survey::TimeOfDay::new(24, 0).unwrap();
+        })
+        .start()
+        .await;
     let base = base(&core);
     let vm = voicemail(&core, "browser-vm-1").await;
     let mut driver = Driver::start().await;
@@ -416,6 +424,61 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     );
     shot(&s, "voicemail").await;
 
+    // ---- the surveyor records a callback (SS2) ----
+    let admin = hotline_core::auth::Principal {
+        agent_id: "a1".into(),
+        role: hotline_domain::Role::Admin,
+    };
+    let id = core
+        .core
+        .desk
+        .create_ticket(
+            &admin,
+            hotline_domain::ticket::NewTicket {
+                faulty_number: "01061110009".into(),
+                contact_number: "13800138009".into(),
+                fault_type: "noise".into(),
+                channel: "phone".into(),
+                description: "回访测试".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("ticket")
+        .ticket
+        .id;
+    for action in [
+        hotline_domain::Action::Dispatch {
+            note: "派修".into(),
+        },
+        hotline_domain::Action::Clear {
+            note: "已修复".into(),
+        },
+    ] {
+        core.core.desk.act(&admin, id, action).await.expect("act");
+    }
+    let v = driver.browser().await;
+    login(&v, &base, "v1").await;
+    let button = format!("document.querySelector('#sv-work li[data-ticket=\"{id}\"] .sv-satisfied')");
+    until(
+        &v,
+        &format!("location.pathname === '/surveys' && {button} && !{button}.disabled"),
+        Duration::from_secs(10),
+    )
+    .await;
+    shot(&v, "surveys").await;
+    js(&v, &format!("{button}.click(); return 1")).await;
+    until(
+        &v,
+        &format!("!document.querySelector('#sv-work li[data-ticket=\"{id}\"]') && document.getElementById('flash').textContent.indexOf('回访已记录') >= 0"),
+        Duration::from_secs(10),
+    )
+    .await;
+    let results = core.core.desk.store.survey_results(id).await.unwrap();
+    assert_eq!(results.len(), 1, "one callback recorded from the browser");
+    assert_eq!(results[0].satisfaction.as_str(), "satisfied");
+    assert_eq!(results[0].recorded_by, "v1");
+
     // ---- the supervisor's wallboard ----
     let w = driver.browser().await;
     login(&w, &base, "a1").await;
@@ -423,7 +486,7 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     until(&w, "document.getElementById('w-waiting').textContent !== '—' && document.getElementById('w-agents').children.length > 0", Duration::from_secs(6)).await;
     shot(&w, "wallboard").await;
 
-    for c in [j, s, w] {
+    for c in [j, s, w, v] {
         c.close().await.unwrap();
     }
     drop(driver);
