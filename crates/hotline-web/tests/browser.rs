@@ -459,7 +459,8 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     }
     let v = driver.browser().await;
     login(&v, &base, "v1").await;
-    let button = format!("document.querySelector('#sv-work li[data-ticket=\"{id}\"] .sv-satisfied')");
+    let button =
+        format!("document.querySelector('#sv-work li[data-ticket=\"{id}\"] .sv-satisfied')");
     until(
         &v,
         &format!("location.pathname === '/surveys' && {button} && !{button}.disabled"),
