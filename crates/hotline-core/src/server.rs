@@ -82,6 +82,9 @@ pub struct CoreHandles {
     pub voicemail_dir: std::path::PathBuf,
     /// The surveyor's operations with the `[surveys]` rules.
     pub surveys: crate::desk::surveys::Surveys,
+    /// The document store of originals and its `[intake]` rules (the clerk's inbox).
+    pub docs: Arc<dyn hotline_docstore::DocumentStore>,
+    pub intake: crate::desk::intake::IntakeConfig,
     /// Cancelled when the core shuts down (long-lived responses end on it).
     pub shutdown: CancellationToken,
 }
@@ -126,6 +129,8 @@ pub struct RunningCore {
     /// The families `/metrics` shows (the call server may register more into `registry`).
     pub metrics: CoreMetrics,
     pub registry: SharedRegistry,
+    /// The document store (originals, recordings, scheduled reports).
+    pub docs: Arc<dyn hotline_docstore::DocumentStore>,
     tasks: Vec<JoinHandle<()>>,
     cancel: CancellationToken,
 }
@@ -372,6 +377,8 @@ pub async fn start_with_registry(
             center: cfg.center.as_ref().map(|c| c.client.clone()),
             voicemail_dir: cfg.voicemail_dir.clone(),
             surveys: desk.surveys(cfg.surveys.clone()),
+            docs: docs.clone(),
+            intake: cfg.intake.clone(),
             shutdown: cancel.clone(),
         }));
     }
@@ -430,6 +437,7 @@ pub async fn start_with_registry(
         )));
     }
 
+    let docs_handle = docs.clone();
     tasks.push(tokio::spawn(scheduler::run_scheduled_reports(
         desk.clone(),
         docs.clone(),
@@ -461,6 +469,7 @@ pub async fn start_with_registry(
         acd,
         metrics,
         registry,
+        docs: docs_handle,
         tasks,
         cancel,
     })

@@ -458,6 +458,53 @@
     });
   }
 
+  // ---- text intake (TE1, TE4) ----
+  function inItem(d) {
+    var li = el("li");
+    li.dataset.id = d.id;
+    var h = el("div");
+    h.appendChild(el("b", d.channel_label + " #" + d.id + " "));
+    h.appendChild(el("span", (d.sender ? d.sender + " · " : "") + (d.subject || d.file_name) + " · 收到 " + fmtTime(d.received_at) + " "));
+    h.appendChild(el("span", d.state_label, "tag"));
+    var cd = el("span", "", "countdown"); cd.dataset.due = d.due_at; h.appendChild(cd);
+    li.appendChild(h);
+    if (d.pass_reason) li.appendChild(el("div", "转交原因：" + d.pass_reason + (d.passed_by ? "（" + d.passed_by + "）" : ""), "hint"));
+    if (d.body_text) li.appendChild(el("div", d.body_text.slice(0, 300), "hint"));
+    var row = el("div", null, "actions");
+    var a = el("a", "原件 " + d.file_name); a.href = "/intake/" + d.id + "/original"; a.className = "original";
+    row.appendChild(a);
+    var num = el("input"); num.placeholder = "故障号码"; num.className = "in-number";
+    var sel = el("select"); sel.className = "in-fault";
+    Array.prototype.forEach.call($("in-faults").content.querySelectorAll("option"), function (o) { sel.appendChild(o.cloneNode(true)); });
+    var desc = el("input"); desc.placeholder = "故障描述（默认取信件内容）"; desc.className = "in-desc";
+    var enter = el("button", "录入工单"); enter.type = "button"; enter.className = "in-enter";
+    enter.addEventListener("click", function () {
+      if (!enter.dataset.idem) enter.dataset.idem = key();
+      busy(enter, api("POST", "/api/intake/" + d.id + "/enter", { faulty_number: num.value, fault_type: sel.value, description: desc.value }, enter.dataset.idem)
+        .then(function (r) { li.remove(); flash("已录入工单 #" + r.ticket_id); }), true);
+    });
+    [num, sel, desc, enter].forEach(function (x) { row.appendChild(x); });
+    if (d.state === "unentered") {
+      var pass = el("button", "转高级话务员"); pass.type = "button"; pass.className = "in-pass";
+      pass.addEventListener("click", function () {
+        if (!pass.dataset.idem) pass.dataset.idem = key();
+        busy(pass, api("POST", "/api/intake/" + d.id + "/pass", { reason: desc.value }, pass.dataset.idem)
+          .then(function () { return loadIn(); }).then(function () { flash("已转高级话务员"); }), true);
+      });
+      row.appendChild(pass);
+    }
+    li.appendChild(row);
+    return li;
+  }
+  function loadIn() {
+    return api("GET", "/api/intake").then(function (list) {
+      var ul = $("in-list"); clear(ul);
+      list.forEach(function (d) { ul.appendChild(inItem(d)); });
+      if (!list.length) ul.appendChild(el("li", "暂无待录入的文件", "empty"));
+      tick();
+    });
+  }
+
   // ---- surveys (SS1-SS4) ----
   function svItem(e) {
     var li = el("li");
@@ -543,6 +590,7 @@
     if (view === "review") return Promise.all([loadReview(), loadAlerts()]);
     if (view === "voicemail") return loadVm();
     if (view === "surveys") return loadSv();
+    if (view === "intake") return loadIn();
     if (view === "wallboard") return Promise.all([api("GET", "/api/wallboard").then(showBoard), loadAlerts()]);
     return Promise.resolve();
   }
@@ -564,7 +612,7 @@
     var on = function (name, f) { es.addEventListener(name, function (m) { var d; try { d = JSON.parse(m.data); } catch (e) { return; } f(d); }); };
     on("hello", function (d) { skew = d.now - Date.now(); });
     on("expired", function () { toLogin(true); });
-    on("alert", function (a) { addAlert(a, true); if (a.level === "breach") flash("超时告警：工单 " + a.ticket_id + " " + a.message, true); });
+    on("alert", function (a) { if (view === "intake") loadIn().catch(function () { /* shown */ }); addAlert(a, true); if (a.level === "breach") flash("超时告警：工单 " + a.ticket_id + " " + a.message, true); });
     on("offer", function (c) { showPop(c, "offer"); flash("来电：" + c.caller_number); });
     on("connected", function (c) { showPop(c, "connected"); });
     on("offer_ended", function (d) {

@@ -734,3 +734,131 @@ pub async fn record_callback(
     };
     once(&web, &s, &headers, f).await
 }
+
+fn intake(web: &Web) -> hotline_core::desk::intake::Intake<'_> {
+    web.core
+        .desk
+        .intake(web.core.docs.as_ref(), &web.core.intake)
+}
+
+fn document_value(web: &Web, d: &hotline_store::DocumentRecord) -> Value {
+    let i = intake(web);
+    let left = if d.state.can_enter() {
+        i.time_left_ms(d)
+    } else {
+        0
+    };
+    json::document(d, web.core.desk.clock.now().0, left)
+}
+
+/// GET /api/intake: the caller's inbox, oldest received first (clerks: unentered; seniors:
+/// passed to them).
+pub async fn inbox(State(web): State<Web>, s: Session) -> ApiResult {
+    s.allow(m::LIST_INBOX)?;
+    let docs = intake(&web).inbox(&s.who, 200).await?;
+    Ok(Json(Value::Array(
+        docs.iter().map(|d| document_value(&web, d)).collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct EntryBody {
+    #[serde(default)]
+    pub faulty_number: String,
+    #[serde(default)]
+    pub contact_number: String,
+    #[serde(default)]
+    pub customer_name: String,
+    #[serde(default)]
+    pub fault_type: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub urgent: bool,
+}
+
+/// POST /api/intake/{id}/enter {faulty_number, fault_type, description, ...}: the document
+/// becomes a ticket received at the document's time (TE1).
+pub async fn enter_document(
+    State(web): State<Web>,
+    s: Session,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(b): Json<EntryBody>,
+) -> Response {
+    let f = async {
+        s.allow(m::ENTER_DOCUMENT)?;
+        let id = positive("id", id)?;
+        let form = hotline_core::desk::intake::EntryForm {
+            faulty_number: b.faulty_number,
+            contact_number: b.contact_number,
+            customer_name: b.customer_name,
+            fault_type: b.fault_type,
+            description: text("description", &b.description)?,
+            urgent: b.urgent,
+            ..Default::default()
+        };
+        let (d, created) = intake(&web).enter(&s.who, id, form).await?;
+        Ok(Json(json!({
+            "document": document_value(&web, &d),
+            "ticket_id": created.ticket.id,
+        })))
+    };
+    once(&web, &s, &headers, f).await
+}
+
+/// POST /api/intake/{id}/pass {reason}: to the seniors within the same two hours (TE4).
+pub async fn pass_document(
+    State(web): State<Web>,
+    s: Session,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(b): Json<ReasonBody>,
+) -> Response {
+    let f = async {
+        s.allow(m::PASS_TO_SENIOR)?;
+        let id = positive("id", id)?;
+        let reason = text("reason", &b.reason)?;
+        let d = intake(&web).pass_to_senior(&s.who, id, &reason).await?;
+        Ok(Json(document_value(&web, &d)))
+    };
+    once(&web, &s, &headers, f).await
+}
+
+/// GET /intake/{id}/original: the original as stored (checked against its SHA-256), always
+/// as a download (`attachment`, `nosniff`, a sandbox CSP), never rendered as a page of ours.
+pub async fn original(
+    State(web): State<Web>,
+    s: Session,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    s.allow(m::DOWNLOAD_DOCUMENT)?;
+    let id = positive("id", id)?;
+    let (d, bytes) = intake(&web).fetch(id).await?;
+    let ascii: String = d
+        .file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{ascii}\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CONTENT_SECURITY_POLICY, "sandbox".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

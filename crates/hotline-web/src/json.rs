@@ -162,3 +162,26 @@ pub fn survey_entry(e: &hotline_core::desk::surveys::WorkEntry) -> Value {
         "dissatisfied": e.dissatisfied,
     })
 }
+
+/// A document of the clerk's inbox, with the time left of its two hours (TE1).
+pub fn document(d: &hotline_store::DocumentRecord, now_ms: i64, time_left_ms: i64) -> Value {
+    json!({
+        "due_at": now_ms + time_left_ms,
+        "id": d.id,
+        "file_name": d.file_name,
+        "media_type": d.media_type,
+        "size": d.size,
+        "channel": d.channel.as_str(),
+        "channel_label": d.channel.label_zh(),
+        "received_at": d.received_at.0,
+        "time_left_ms": time_left_ms,
+        "state": d.state.as_str(),
+        "state_label": d.state.label_zh(),
+        "sender": d.sender,
+        "subject": d.subject,
+        "body_text": d.body_text.chars().take(2000).collect::<String>(),
+        "registered_by": d.registered_by,
+        "pass_reason": d.pass_reason,
+        "passed_by": d.passed_by,
+    })
+}

@@ -8,7 +8,7 @@
 //!   check of every page and API call (each web action is named by its gRPC method and decided
 //!   by `hotline_domain::permissions`), errors as pages or JSON.
 //! - [`pages`]: the HTML of each view (login, call desk, review queue, voicemail, wallboard,
-//!   the surveyor's callbacks,
+//!   the surveyor's callbacks, the clerk's inbox,
 //!   placeholders for the back-office roles), navigation by role, escaping.
 //! - [`api`]: the JSON actions the script calls; each calls the same desk operation
 //!   (`hotline_core::desk`) as the gRPC handler, never the store. Double submits carry an
@@ -69,6 +69,7 @@ pub fn router(core: CoreHandles) -> Router {
         .route("/voicemail", get(pages::voicemail))
         .route("/wallboard", get(pages::wallboard))
         .route("/surveys", get(pages::surveys))
+        .route("/intake", get(pages::intake))
         .route("/soon/{what}", get(pages::placeholder))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/app.css", get(pages::style))
@@ -92,6 +93,10 @@ pub fn router(core: CoreHandles) -> Router {
         .route("/api/voicemails/{id}/escalate", post(api::escalate))
         .route("/voicemails/{id}/audio", get(api::audio))
         .route("/api/wallboard", get(api::wallboard))
+        .route("/api/intake", get(api::inbox))
+        .route("/api/intake/{id}/enter", post(api::enter_document))
+        .route("/api/intake/{id}/pass", post(api::pass_document))
+        .route("/intake/{id}/original", get(api::original))
         .route("/api/surveys", get(api::survey_work))
         .route("/api/surveys/{ticket}/callback", post(api::record_callback))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))

@@ -85,10 +85,10 @@ fn nav(s: &Session) -> Vec<NavItem> {
         false,
     );
     add(
-        matches!(r, Role::TextEntry | Role::Admin),
+        s.may(m::LIST_INBOX) && s.may(m::ENTER_DOCUMENT),
         "文字受理",
-        "/soon/text",
-        true,
+        "/intake",
+        false,
     );
     add(s.may(m::LIST_SURVEY_WORK), "回访", "/surveys", false);
     add(
@@ -382,6 +382,23 @@ pub async fn voicemail(
 <ul id="vm-list" class="list big"></ul></section>"#
     );
     Ok(Html(layout(&web, &s, "voicemail", "语音留言", &main, &json!({}))).into_response())
+}
+
+/// GET /intake: the text-entry clerk's inbox (TE1, TE4): documents waiting, oldest first, with
+/// the time left of their two hours; each is entered as a ticket or passed to a senior.
+pub async fn intake(
+    State(web): State<Web>,
+    s: Session,
+) -> Result<Response, crate::session::WebError> {
+    s.allow(m::LIST_INBOX)?;
+    let faults = options(&FaultType::ALL, |f| f.as_str(), |f| f.label_zh());
+    let main = format!(
+        r#"<section class="card"><h2>文字受理</h2>
+<p class="hint">信函、传真、电子邮件按收到时间排列，须在收到后两小时内录入；处理不了的在同样时限内转高级话务员。</p>
+<template id="in-faults">{faults}</template>
+<ul id="in-list" class="list big"></ul></section>"#
+    );
+    Ok(Html(layout(&web, &s, "intake", "文字受理", &main, &json!({}))).into_response())
 }
 
 /// GET /surveys: the satisfaction surveyor's worklists and callbacks (SS1-SS4).

@@ -44,6 +44,10 @@ pub mod method {
     pub const LINE_TEST: &str = "hotline.v1.TicketService/RunLineTest";
     pub const PROGRESS: &str = "hotline.v1.TicketService/GetCenterProgress";
     pub const LIST_VOICEMAILS: &str = "hotline.v1.VoicemailService/ListVoicemails";
+    pub const LIST_INBOX: &str = "hotline.v1.IntakeService/ListInbox";
+    pub const ENTER_DOCUMENT: &str = "hotline.v1.IntakeService/EnterDocument";
+    pub const PASS_TO_SENIOR: &str = "hotline.v1.IntakeService/PassToSenior";
+    pub const DOWNLOAD_DOCUMENT: &str = "hotline.v1.IntakeService/DownloadDocument";
     pub const LIST_SURVEY_WORK: &str = "hotline.v1.SurveyService/ListSurveyWork";
     pub const RECORD_CALLBACK: &str = "hotline.v1.SurveyService/RecordCallback";
     pub const CLAIM_VOICEMAIL: &str = "hotline.v1.VoicemailService/ClaimVoicemail";

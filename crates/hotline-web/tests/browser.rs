@@ -3,7 +3,8 @@
 //! core's queue (screen pop within 1 s), files and dispatches a ticket (a `<script>` in the
 //! description stays text), keeps a half-typed form across a lost session; a senior in a
 //! second browser approves it and the junior's page updates live; an extractor claims and
-//! plays a voicemail; the surveyor records a callback from the worklist; the supervisor's
+//! plays a voicemail; the surveyor records a callback from the worklist; the clerk enters a
+//! faxed letter; the supervisor's
 //! wallboard shows the queue.
 //!
 //! `HOTLINE_SCREENSHOTS=1` saves the main views to `docs/screenshots/*.png`.
@@ -480,6 +481,76 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     assert_eq!(results[0].satisfaction.as_str(), "satisfied");
     assert_eq!(results[0].recorded_by, "v1");
 
+    // ---- the clerk enters a faxed letter (TE1) ----
+    let cfg = hotline_core::desk::intake::IntakeConfig {
+        documents_dir: core.intake_dir.clone(),
+        max_upload_bytes: 1 << 20,
+        retention_days: 0,
+    };
+    let clerk = hotline_core::auth::Principal {
+        agent_id: "t1".into(),
+        role: hotline_domain::Role::TextEntry,
+    };
+    let intake = core.core.desk.intake(core.core.docs.as_ref(), &cfg);
+    let mut up = intake
+        .begin_upload(
+            &clerk,
+            hotline_core::desk::intake::UploadForm {
+                file_name: "fax.txt".into(),
+                channel: "fax".into(),
+                received_at: None,
+                sender: "朝阳营业厅".into(),
+                subject: "<img src=x onerror=alert(1)> 报修".into(),
+            },
+        )
+        .await
+        .unwrap();
+    up.push("01061234567 无拨号音".as_bytes()).await.unwrap();
+    let doc = up.finish().await.unwrap().0.id;
+    let t = driver.browser().await;
+    login(&t, &base, "t1").await;
+    let row = format!("document.querySelector('#in-list li[data-id=\"{doc}\"]')");
+    until(
+        &t,
+        &format!("location.pathname === '/intake' && {row} && {row}.querySelector('.countdown').textContent.indexOf('剩余') === 0"),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        js(&t, &format!("return {row}.querySelectorAll('img').length")).await,
+        json!(0),
+        "the subject is text, not markup"
+    );
+    shot(&t, "intake").await;
+    js(
+        &t,
+        &format!("var r = {row}; r.querySelector('.in-number').value = '01061234567'; r.querySelector('.in-enter').click(); return 1"),
+    )
+    .await;
+    until(
+        &t,
+        &format!(
+            "!{row} && document.getElementById('flash').textContent.indexOf('已录入工单') >= 0"
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    let entered = intake.get(doc).await.unwrap();
+    let ticket = entered
+        .ticket_id
+        .expect("the document is linked to its ticket");
+    assert_eq!(
+        core.core
+            .desk
+            .get(ticket)
+            .await
+            .unwrap()
+            .ticket
+            .faulty_number
+            .as_str(),
+        "01061234567"
+    );
+
     // ---- the supervisor's wallboard ----
     let w = driver.browser().await;
     login(&w, &base, "a1").await;
@@ -487,7 +558,7 @@ async fn ui7_desk_review_and_voicemail_in_a_real_chromium() {
     until(&w, "document.getElementById('w-waiting').textContent !== '—' && document.getElementById('w-agents').children.length > 0", Duration::from_secs(6)).await;
     shot(&w, "wallboard").await;
 
-    for c in [j, s, w, v] {
+    for c in [j, s, w, v, t] {
         c.close().await.unwrap();
     }
     drop(driver);

@@ -178,6 +178,7 @@ async fn ui1_login_sets_an_httponly_samesite_strict_cookie_and_pages_need_it() {
             ("s1", "/desk"),
             ("x1", "/voicemail"),
             ("v1", "/surveys"),
+            ("t1", "/intake"),
         ] {
             let b = Browser::login(&core, id).await;
             let r = b.get("/").await;
@@ -724,6 +725,130 @@ async fn ss2_surveyor_records_a_callback_from_the_worklist_once() {
         let j = Browser::login(&core, "j1").await;
         assert_eq!(j.get("/api/surveys").await.status(), StatusCode::FORBIDDEN);
         assert_eq!(j.get("/surveys").await.status(), StatusCode::FORBIDDEN);
+        core.shutdown().await;
+    }
+}
+
+/// The clerk's inbox (TE1, TE4 over HTTP): a faxed letter is listed with the time left of its
+/// two hours; entering it makes a ticket received at the document's time; a second one is
+/// passed to the seniors and shows in a senior's inbox; the original downloads as an
+/// attachment, never as a page; bad input is named, other roles refused.
+#[tokio::test]
+async fn te1_clerk_enters_a_document_and_passes_another_to_a_senior() {
+    for core in each_backend("web-intake").await {
+        let cfg = hotline_core::desk::intake::IntakeConfig {
+            documents_dir: core.intake_dir.clone(),
+            max_upload_bytes: 1 << 20,
+            retention_days: 0,
+        };
+        let clerk = hotline_core::auth::Principal {
+            agent_id: "t1".into(),
+            role: hotline_domain::Role::TextEntry,
+        };
+        let intake = core.core.desk.intake(core.core.docs.as_ref(), &cfg);
+        let received = core.core.desk.clock.now().plus_ms(-30 * 60 * 1000);
+        let mut ids = Vec::new();
+        for (name, text) in [
+            (
+                "fax-1.txt",
+                "<script>alert(1)</script> 01061234567 电话无拨号音",
+            ),
+            ("fax-2.txt", "看不清的传真"),
+        ] {
+            let mut up = intake
+                .begin_upload(
+                    &clerk,
+                    hotline_core::desk::intake::UploadForm {
+                        file_name: name.into(),
+                        channel: "fax".into(),
+                        received_at: Some(received),
+                        sender: "朝阳营业厅".into(),
+                        subject: String::new(),
+                    },
+                )
+                .await
+                .unwrap();
+            up.push(text.as_bytes()).await.unwrap();
+            ids.push(up.finish().await.unwrap().0.id);
+        }
+        let t = Browser::login(&core, "t1").await;
+        let inbox = t.get_json("/api/intake").await;
+        let items = inbox.as_array().unwrap();
+        assert_eq!(items.len(), 2, "{inbox}");
+        let left = items[0]["time_left_ms"].as_i64().unwrap();
+        assert!(
+            (85 * 60_000..=90 * 60_000).contains(&left),
+            "received 30 min ago: about 90 min of the two hours left, got {left} ms"
+        );
+        let (code, r) = t
+            .post(
+                &format!("/api/intake/{}/enter", ids[0]),
+                json!({"faulty_number": "01061234567", "fault_type": "no_dial_tone"}),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{r}");
+        let ticket = r["ticket_id"].as_i64().unwrap();
+        let view = core.core.desk.get(ticket).await.unwrap();
+        assert_eq!(
+            view.ticket.received_at, received,
+            "the document's time, not now"
+        );
+        assert_eq!(view.ticket.channel.as_str(), "fax");
+        let (code, r) = t
+            .post(
+                &format!("/api/intake/{}/enter", ids[0]),
+                json!({"faulty_number": "01061234567", "fault_type": "no_dial_tone"}),
+                None,
+            )
+            .await;
+        assert_ne!(code, StatusCode::OK, "entered once: {r}");
+        // bad input is named
+        let (code, r) = t
+            .post(
+                &format!("/api/intake/{}/enter", ids[1]),
+                json!({"faulty_number": "abc", "fault_type": "no_dial_tone"}),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{r}");
+        assert!(r.to_string().contains("faulty_number"), "{r}");
+        let (code, r) = t
+            .post(
+                &format!("/api/intake/{}/pass", ids[1]),
+                json!({"reason": "字迹不清"}),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{r}");
+        assert!(
+            t.get_json("/api/intake")
+                .await
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        let s = Browser::login(&core, "s1").await;
+        let theirs = s.get_json("/api/intake").await;
+        assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
+        assert_eq!(theirs[0]["pass_reason"], "字迹不清");
+        // the original is a download, never rendered
+        let r = t.get(&format!("/intake/{}/original", ids[0])).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment")
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        assert!(r.text().await.unwrap().contains("<script>"));
+        // the page lists it; other roles are refused
+        let page = t.get("/intake").await.text().await.unwrap();
+        assert!(page.contains("文字受理") && page.contains("href=\"/intake\""));
+        let v = Browser::login(&core, "v1").await;
+        assert_eq!(v.get("/api/intake").await.status(), StatusCode::FORBIDDEN);
         core.shutdown().await;
     }
 }

@@ -17,6 +17,7 @@ pub fn desktop(core: TestCore) -> TestCore {
         .with_named_agent("s1", "高级乙", Role::Senior, PW)
         .with_named_agent("x1", "提取丙", Role::RecordingExtractor, PW)
         .with_named_agent("v1", "回访丁", Role::Surveyor, PW)
+        .with_named_agent("t1", "录入戊", Role::TextEntry, PW)
         .with_named_agent("a1", "值班长", Role::Admin, PW)
 }
 
