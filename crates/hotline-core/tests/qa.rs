@@ -148,6 +148,44 @@ async fn qa2_random_sample_same_for_same_seed() {
     );
 }
 
+/// Draws of one period made at the same moment by two inspectors both succeed (the later one
+/// draws again when the earlier took a ticket it picked) and never share a ticket.
+#[tokio::test]
+async fn qa2_concurrent_draws_all_succeed_without_sampling_a_ticket_twice() {
+    for tc in TestCore::backends("qa-concurrent").await {
+        let core = builder(tc)
+            .with_agent("qa2", Role::Qa, "qa2-password")
+            .start()
+            .await;
+        let mut t = tickets(&core, "j1");
+        for i in 0..40 {
+            ticket(&mut t, i, "").await;
+        }
+        let mut seen = BTreeSet::new();
+        for round in 0..6u64 {
+            let (mut a, mut b) = (qa(&core, "qa1"), qa(&core, "qa2"));
+            let (x, y) = tokio::join!(
+                a.draw_samples(draw("random", 3, Some(round))),
+                b.draw_samples(draw("random", 3, Some(round))),
+            );
+            for d in [x, y] {
+                let d = d
+                    .unwrap_or_else(|e| panic!("round {round}: {e:?}"))
+                    .into_inner();
+                for s in &d.samples {
+                    assert!(
+                        seen.insert(s.ticket_id),
+                        "ticket {} sampled twice",
+                        s.ticket_id
+                    );
+                }
+            }
+        }
+        assert_eq!(seen.len(), 36, "six rounds of two draws of three");
+        core.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn qa2_a_ticket_is_never_sampled_twice_in_a_period() {
     for tc in TestCore::backends("qa-twice").await {

@@ -22,6 +22,8 @@ use hotline_store::{
     SampleRecord, ScoreRecord, StoreError, TicketView,
 };
 
+/// Draws again after a concurrent draw took one of the picked tickets, at most this often.
+const MAX_DRAW_TRIES: u32 = 5;
 /// Longest SIP Call-ID accepted.
 pub const MAX_CALL_ID: usize = 200;
 
@@ -187,38 +189,48 @@ impl Quality<'_> {
         };
         let week = self.period(&a.period)?;
         let seed = a.seed.unwrap_or_else(fresh_seed);
-        let candidates = self
-            .desk
-            .store
-            .qa_candidates(week.start, week.end, &a.agents)
-            .await?;
-        let already = self
-            .desk
-            .store
-            .sampled_tickets(QA_POOL, &week.name())
-            .await?;
-        let picked = qa::draw(seed, &candidates, &already, per_agent);
-        let now = self.desk.clock.now();
-        let (draw_id, samples) = self
-            .desk
-            .store
-            .insert_draw(
-                &NewDraw {
-                    kind,
-                    period: week.name(),
-                    seed,
-                    per_agent,
-                    agents: a.agents.clone(),
-                    drawn_by: who.agent_id.clone(),
-                    drawn_at: now,
-                },
-                &picked,
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::Duplicate(_) => CoreError::Contended,
-                e => e.into(),
-            })?;
+        // Two draws of one period at once may pick the same ticket: the store's unique key
+        // refuses the later one, which then reads what is sampled now and draws again.
+        let mut tries = 0;
+        let (draw_id, samples) = loop {
+            tries += 1;
+            let candidates = self
+                .desk
+                .store
+                .qa_candidates(week.start, week.end, &a.agents)
+                .await?;
+            let already = self
+                .desk
+                .store
+                .sampled_tickets(QA_POOL, &week.name())
+                .await?;
+            let picked = qa::draw(seed, &candidates, &already, per_agent);
+            let now = self.desk.clock.now();
+            let inserted = self
+                .desk
+                .store
+                .insert_draw(
+                    &NewDraw {
+                        kind,
+                        period: week.name(),
+                        seed,
+                        per_agent,
+                        agents: a.agents.clone(),
+                        drawn_by: who.agent_id.clone(),
+                        drawn_at: now,
+                    },
+                    &picked,
+                )
+                .await;
+            match inserted {
+                Ok(r) => break r,
+                Err(StoreError::Duplicate(_)) if tries < MAX_DRAW_TRIES => {
+                    tracing::debug!(tries, "a concurrent draw took a ticket; drawing again");
+                }
+                Err(StoreError::Duplicate(_)) => return Err(CoreError::Contended),
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(Drawn {
             draw_id,
             seed,
