@@ -51,7 +51,7 @@ impl Baresip {
         std::fs::create_dir_all(&conf).unwrap();
         let tone = conf.join("agent-tone.wav");
         write_tone(&tone, 20);
-        let sip_port = free_port();
+        let sip_port = hotline_testkit::baresip_sip_port();
         let rtp = free_port() & !1;
         std::fs::write(
             conf.join("config"),

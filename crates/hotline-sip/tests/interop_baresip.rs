@@ -26,7 +26,7 @@ async fn baresip_registers_and_answers_our_call() {
     .await;
     let dir = std::env::temp_dir().join(format!("baresip-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
-    let sip_port = free_port();
+    let sip_port = hotline_testkit::baresip_sip_port();
     let wav = dir.join("silence.wav");
     write_silence_wav(&wav);
     std::fs::write(

@@ -21,6 +21,29 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A SIP port for baresip: free for UDP and TCP, and `port + 1` free for TCP too (baresip
+/// binds its TLS transport there; a port picked for UDP alone collided with it now and then).
+pub fn baresip_sip_port() -> u16 {
+    use std::net::{TcpListener, UdpSocket};
+    for _ in 0..200 {
+        let Ok(u) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = u.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if port == u16::MAX {
+            continue;
+        }
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let tls = TcpListener::bind(("127.0.0.1", port + 1));
+        if tcp.is_ok() && tls.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free SIP port for baresip (UDP+TCP and TLS beside it) in 200 tries");
+}
+
 /// A base port for sipp's `-mp` (its RTP echo ports): sipp binds the audio pair at `P`, `P+1`
 /// and the video pair at `P+2`, `P+3`, and gives up when any of them is taken.
 ///
