@@ -113,3 +113,22 @@ pub(crate) async fn print_reported_ticket(
     );
     Ok(())
 }
+
+/// A time given on the command line: RFC 3339, or `YYYY-MM-DD HH:MM` in Beijing time.
+pub(crate) fn parse_time(s: &str) -> anyhow::Result<prost_types::Timestamp> {
+    use time::format_description::well_known::Rfc3339;
+    let dt = match time::OffsetDateTime::parse(s, &Rfc3339) {
+        Ok(dt) => dt,
+        Err(_) => {
+            let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+            let p = time::PrimitiveDateTime::parse(s, &f).with_context(|| {
+                format!("time {s:?}: use RFC 3339 or YYYY-MM-DD HH:MM (Beijing time)")
+            })?;
+            p.assume_offset(time::macros::offset!(+8))
+        }
+    };
+    Ok(prost_types::Timestamp {
+        seconds: dt.unix_timestamp(),
+        nanos: 0,
+    })
+}

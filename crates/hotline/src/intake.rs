@@ -3,7 +3,7 @@
 //! of the two hours, enter a document as a ticket, pass it to a senior, walk-in reports,
 //! file an original, search the archive, fetch an original (verified by the core).
 
-use crate::client::{Conn, beijing_time, connect_authed};
+use crate::client::{Conn, beijing_time, connect_authed, parse_time};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use hotline_proto::v1 as pb;
@@ -120,24 +120,6 @@ pub(crate) enum IntakeCmd {
         #[arg(short, long)]
         output: PathBuf,
     },
-}
-
-pub(crate) fn parse_time(s: &str) -> anyhow::Result<prost_types::Timestamp> {
-    use time::format_description::well_known::Rfc3339;
-    let dt = match time::OffsetDateTime::parse(s, &Rfc3339) {
-        Ok(dt) => dt,
-        Err(_) => {
-            let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-            let p = time::PrimitiveDateTime::parse(s, &f).with_context(|| {
-                format!("time {s:?}: use RFC 3339 or YYYY-MM-DD HH:MM (Beijing time)")
-            })?;
-            p.assume_offset(time::macros::offset!(+8))
-        }
-    };
-    Ok(prost_types::Timestamp {
-        seconds: dt.unix_timestamp(),
-        nanos: 0,
-    })
 }
 
 fn print_doc(d: &pb::Document) {

@@ -2,8 +2,8 @@
 //! recording a callback (with customer information only when consent was given), an
 //! investigation of a repeat report, the week's (or a period's) statistics.
 
+use crate::client::parse_time;
 use crate::client::{Conn, beijing_time, connect_authed};
-use crate::intake::parse_time;
 use clap::Subcommand;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::survey_service_client::SurveyServiceClient;

@@ -1,7 +1,7 @@
 //! `hotline ticket ...` and `hotline alerts`: tickets and deadline alerts over gRPC.
 
-use crate::client::{Conn, beijing_time, connect_authed};
-use anyhow::bail;
+use crate::client::{Conn, beijing_time, connect_authed, parse_time};
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use hotline_proto::v1 as pb;
 use hotline_proto::v1::ticket_service_client::TicketServiceClient;
@@ -32,6 +32,11 @@ pub(crate) enum TicketCmd {
         description: String,
         #[arg(long)]
         urgent: bool,
+        /// When the report reached the desk, for a letter or a late entry: RFC 3339 or
+        /// `YYYY-MM-DD HH:MM` (Beijing time); default now. Not in the future; the TE1 entry
+        /// deadline and the repair time limit count from it.
+        #[arg(long)]
+        received_at: Option<String>,
     },
     /// Newest tickets first.
     List {
@@ -81,6 +86,12 @@ fn print_ticket(t: &pb::Ticket) {
         c.class_label,
         if t.urgent { "  [加急]" } else { "" }
     );
+    println!(
+        "  受理时间 {}  录入时间 {}  渠道 {}",
+        beijing_time(t.received_at.as_ref()),
+        beijing_time(t.created_at.as_ref()),
+        t.channel
+    );
     if t.repeat_of != 0 {
         println!("  重复申告 repeat of {}", t.repeat_of);
     }
@@ -118,7 +129,13 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
             contact,
             description,
             urgent,
+            received_at,
         } => {
+            let received_at = received_at
+                .as_deref()
+                .map(parse_time)
+                .transpose()
+                .context("--received-at")?;
             let r = c
                 .create_ticket(pb::CreateTicketRequest {
                     faulty_number: number,
@@ -129,7 +146,7 @@ pub(crate) async fn ticket(conn: Conn, cmd: TicketCmd) -> anyhow::Result<()> {
                     fault_type: fault,
                     description,
                     channel,
-                    received_at: None,
+                    received_at,
                     urgent,
                     supplement_of: 0,
                     call_id: String::new(),
