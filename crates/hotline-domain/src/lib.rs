@@ -27,6 +27,8 @@
 //! - [`survey`]: the satisfaction surveyor (SS1-SS6, SO5): satisfaction, callback outcomes,
 //!   calling hours and retries, customer information only with consent, investigation
 //!   outcomes, the weekly figures and weakest areas.
+//! - [`customer`]: the customer directory (JO8): a customer's lines, class, branch, contacts
+//!   and SLA notes validated, and an import file planned as a whole (refused rows and why).
 //! - [`permissions`]: the permission matrix: which roles may call each gRPC method and why
 //!   the others may not (rendered into `docs/permissions.md`).
 //!
@@ -35,6 +37,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod customer;
 pub mod ids;
 pub mod intake;
 pub mod kb;
