@@ -82,6 +82,18 @@ async fn cli(server: &str, token: &str, args: &[&str]) -> std::process::Output {
         .expect("run hotline")
 }
 
+/// A time as a clerk types it for `--received-at`: `YYYY-MM-DD HH:MM`.
+fn typed(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 fn authed<T>(token: &str, msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.metadata_mut()
@@ -104,14 +116,7 @@ async fn te1_ticket_create_received_at_keeps_the_letters_time_and_refuses_bad_ti
     // Three hours ago, in Beijing time to the minute, as a clerk types it.
     let now = time::OffsetDateTime::now_utc();
     let arrived = (now - time::Duration::hours(3)).to_offset(time::macros::offset!(+8));
-    let given = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        arrived.year(),
-        u8::from(arrived.month()),
-        arrived.day(),
-        arrived.hour(),
-        arrived.minute()
-    );
+    let given = typed(arrived);
     let out = cli(
         &server,
         &token,
@@ -196,15 +201,7 @@ async fn te1_ticket_create_received_at_keeps_the_letters_time_and_refuses_bad_ti
         err.contains("--received-at") && err.contains("YYYY-MM-DD HH:MM"),
         "the error names the flag and the format: {err}"
     );
-    let future = (now + time::Duration::days(1)).to_offset(time::macros::offset!(+8));
-    let future = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        future.year(),
-        u8::from(future.month()),
-        future.day(),
-        future.hour(),
-        future.minute()
-    );
+    let future = typed((now + time::Duration::days(1)).to_offset(time::macros::offset!(+8)));
     let bad = cli(
         &server,
         &token,
