@@ -301,7 +301,7 @@ async fn bad_input_gets_the_right_code_and_changes_nothing() {
             (ticket_req("01087654321", "fire", "phone", ""), "fault_type"),
             (ticket_req("01087654321", "noise", "pigeon", ""), "channel"),
             (
-                ticket_req("01087654321", "noise", "phone", "vip"),
+                ticket_req("01087654321", "noise", "phone", "platinum"),
                 "customer_class",
             ),
             (

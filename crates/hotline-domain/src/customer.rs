@@ -53,6 +53,17 @@ pub struct ValidCustomer {
     pub sla_note: String,
 }
 
+impl ValidCustomer {
+    /// The customer as a ticket carries it (name, class, branch).
+    pub fn ticket_customer(&self) -> crate::ticket::Customer {
+        crate::ticket::Customer {
+            name: self.name.clone(),
+            class: self.class,
+            branch: self.branch.clone(),
+        }
+    }
+}
+
 fn split_list(s: &str) -> impl Iterator<Item = &str> {
     s.split([';', '；', ',', '，', '、', '\n', '\r', '\t'])
         .map(str::trim)
@@ -77,6 +88,7 @@ pub fn parse_class(s: &str) -> Option<CustomerClass> {
         "大客户" | "大用户" => Some(CustomerClass::Big),
         "重要" | "重要客户" => Some(CustomerClass::Important),
         "专线" | "专线客户" => Some(CustomerClass::LeasedLine),
+        "VIP客户" | "vip客户" | "贵宾" | "贵宾客户" => Some(CustomerClass::Vip),
         _ => None,
     }
 }
@@ -148,34 +160,7 @@ impl NewCustomer {
                 format!("more than {MAX_NUMBERS} lines in one row"),
             ));
         }
-        let mut contacts = Vec::new();
-        for raw in split_list(&self.contacts) {
-            let (name, phone) = match raw.split_once([':', '：']) {
-                Some((n, p)) => (n.trim(), Some(p.trim())),
-                None => (raw, None),
-            };
-            let name = bounded("contacts", name, MAX_NAME_CHARS)?;
-            if name.is_empty() {
-                return Err(ValidationError::new(
-                    "contacts",
-                    format!("{raw:?}: a contact needs a name"),
-                ));
-            }
-            let phone = match phone.filter(|p| !p.is_empty()) {
-                Some(p) => Some(
-                    PhoneNumber::parse(p)
-                        .map_err(|e| ValidationError::new("contacts", format!("{raw:?}: {e}")))?,
-                ),
-                None => None,
-            };
-            contacts.push(Contact { name, phone });
-        }
-        if contacts.len() > MAX_CONTACTS {
-            return Err(ValidationError::new(
-                "contacts",
-                format!("more than {MAX_CONTACTS} contacts"),
-            ));
-        }
+        let contacts = parse_contacts(&self.contacts)?;
         let sla_note = bounded("sla_note", &self.sla_note, MAX_SLA_CHARS)?;
         Ok(ValidCustomer {
             code: code.to_string(),
@@ -187,6 +172,90 @@ impl NewCustomer {
             sla_note,
         })
     }
+}
+
+/// Contacts as typed: `name:phone` (or `name：phone`, or a bare name) separated like numbers.
+pub fn parse_contacts(s: &str) -> Result<Vec<Contact>, ValidationError> {
+    let mut contacts = Vec::new();
+    for raw in split_list(s) {
+        let (name, phone) = match raw.split_once([':', '：']) {
+            Some((n, p)) => (n.trim(), Some(p.trim())),
+            None => (raw, None),
+        };
+        let name = bounded("contacts", name, MAX_NAME_CHARS)?;
+        if name.is_empty() {
+            return Err(ValidationError::new(
+                "contacts",
+                format!("{raw:?}: a contact needs a name"),
+            ));
+        }
+        let phone = match phone.filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                PhoneNumber::parse(p)
+                    .map_err(|e| ValidationError::new("contacts", format!("{raw:?}: {e}")))?,
+            ),
+            None => None,
+        };
+        contacts.push(Contact { name, phone });
+    }
+    if contacts.len() > MAX_CONTACTS {
+        return Err(ValidationError::new(
+            "contacts",
+            format!("more than {MAX_CONTACTS} contacts"),
+        ));
+    }
+    Ok(contacts)
+}
+
+/// Contacts written back the way [`parse_contacts`] reads them (`张三:13800000000;李四`).
+pub fn format_contacts(contacts: &[Contact]) -> String {
+    contacts
+        .iter()
+        .map(|c| match &c.phone {
+            Some(p) => format!("{}:{}", c.name, p),
+            None => c.name.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// What changed from `old` to `new`, one zh-CN line per field (numbers as added and removed),
+/// for the directory's audit rows; empty when nothing did.
+pub fn changes(old: &ValidCustomer, new: &ValidCustomer) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = |label: &str, a: &str, b: &str| {
+        if a != b {
+            out.push(format!("{label}: {a:?} → {b:?}"));
+        }
+    };
+    field("名称", &old.name, &new.name);
+    field("类别", old.class.label_zh(), new.class.label_zh());
+    field("分公司", &old.branch, &new.branch);
+    field(
+        "联系人",
+        &format_contacts(&old.contacts),
+        &format_contacts(&new.contacts),
+    );
+    field("SLA备注", &old.sla_note, &new.sla_note);
+    let added: Vec<&str> = new
+        .numbers
+        .iter()
+        .filter(|n| !old.numbers.contains(n))
+        .map(PhoneNumber::as_str)
+        .collect();
+    let removed: Vec<&str> = old
+        .numbers
+        .iter()
+        .filter(|n| !new.numbers.contains(n))
+        .map(PhoneNumber::as_str)
+        .collect();
+    if !added.is_empty() {
+        out.push(format!("新增号码: {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        out.push(format!("删除号码: {}", removed.join(", ")));
+    }
+    out
 }
 
 /// The columns of a directory file, each with the header names it is known by.
@@ -361,6 +430,45 @@ mod tests {
             line,
             cells: cells.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn changes_name_each_changed_field_and_the_numbers_added_and_removed() {
+        let old = NewCustomer {
+            code: "C1".into(),
+            name: "甲公司".into(),
+            numbers: "01062345678;01062345679".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert!(changes(&old, &old).is_empty());
+        let new = NewCustomer {
+            code: "C1".into(),
+            name: "甲公司".into(),
+            class: "大客户".into(),
+            numbers: "01062345679;01062345670".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            changes(&old, &new),
+            vec![
+                "类别: \"普通用户\" → \"大用户\"".to_string(),
+                "新增号码: 01062345670".to_string(),
+                "删除号码: 01062345678".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn contacts_round_trip_through_their_text() {
+        let c = parse_contacts("张三：13800000000，李四").unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(format_contacts(&c), "张三:13800000000;李四");
+        assert_eq!(parse_contacts(&format_contacts(&c)).unwrap(), c);
+        assert_eq!(parse_contacts(":138").unwrap_err().field, "contacts");
     }
 
     #[test]

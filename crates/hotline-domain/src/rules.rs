@@ -82,7 +82,8 @@ pub struct TimeLimitTable {
 
 impl Default for TimeLimitTable {
     /// Published Chinese norms: non-cable faults 24 h, cable faults 72 h, leased lines 4 h
-    /// (equipment) or 24 h (line), important users 6 h.
+    /// (equipment) or 24 h (line), important users 6 h. VIPs 12 h is this centre's default,
+    /// not a published norm: operators set their own row in `[rules]`.
     fn default() -> Self {
         let rule = |f: Option<FaultType>, c: Option<CustomerClass>, hours| TimeLimitRule {
             fault_type: f,
@@ -99,6 +100,7 @@ impl Default for TimeLimitTable {
                     4,
                 ),
                 rule(None, Some(CustomerClass::LeasedLine), 24),
+                rule(None, Some(CustomerClass::Vip), 12),
             ],
             default_hours: 24,
         }
@@ -302,6 +304,9 @@ mod tests {
         );
         assert_eq!(t.hours_for(FaultType::Noise, CustomerClass::LeasedLine), 24);
         assert_eq!(t.hours_for(FaultType::Noise, CustomerClass::Important), 6);
+        assert_eq!(t.hours_for(FaultType::Noise, CustomerClass::Vip), 12);
+        // a cable fault of a VIP: the class row (12 h) beats the fault row (72 h)
+        assert_eq!(t.hours_for(FaultType::CableDamage, CustomerClass::Vip), 12);
         // class beats fault type when both single rows match
         assert_eq!(
             t.hours_for(FaultType::CableDamage, CustomerClass::Important),

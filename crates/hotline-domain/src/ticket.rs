@@ -10,12 +10,15 @@ use serde::{Deserialize, Serialize};
 pub use crate::ids::TicketId;
 
 named_enum!(
-    /// Customer class; everything but `Ordinary` goes to a senior (JO8).
+    /// Customer class, from the customer directory when the number is listed (issue 19).
+    /// Big, important and leased-line customers go to a senior (JO8); VIPs keep the junior
+    /// flow and get their own repair time limit from the table.
     CustomerClass {
         Ordinary = "ordinary", "普通用户";
         Big = "big", "大用户";
         Important = "important", "重要用户";
         LeasedLine = "leased_line", "专线用户";
+        Vip = "vip", "VIP用户";
     }
 );
 
@@ -64,7 +67,16 @@ named_enum!(
 impl CustomerClass {
     /// JO8: big, important and leased-line customers are handled by a senior.
     pub fn needs_senior(self) -> bool {
-        !matches!(self, CustomerClass::Ordinary)
+        matches!(
+            self,
+            CustomerClass::Big | CustomerClass::Important | CustomerClass::LeasedLine
+        )
+    }
+
+    /// Issue 19: a report for a big customer's line is 加急 (urgent) from the start, so its
+    /// dispatch allowance is the urgent one (SO2).
+    pub fn marks_urgent(self) -> bool {
+        matches!(self, CustomerClass::Big)
     }
 }
 
@@ -336,7 +348,7 @@ mod tests {
             ),
             (
                 NewTicket {
-                    customer_class: "vip".into(),
+                    customer_class: "platinum".into(),
                     ..base()
                 },
                 "customer_class",
@@ -379,6 +391,9 @@ mod tests {
         assert_eq!(FaultType::NoDialTone.label_zh(), "无音");
         assert!(CustomerClass::LeasedLine.needs_senior());
         assert!(!CustomerClass::Ordinary.needs_senior());
+        assert!(!CustomerClass::Vip.needs_senior());
+        assert!(CustomerClass::Big.marks_urgent());
+        assert!(!CustomerClass::Important.marks_urgent());
         assert!(Channel::Fax.is_text() && !Channel::Ivr.is_text());
         assert!(Channel::Fax.has_original() && !Channel::OtherDepartment.has_original());
     }

@@ -23,6 +23,8 @@
 //!   call recordings linked to call and ticket, the evidence on a person's record.
 //! - [`surveys`]: satisfaction surveys (SS1-SS6, SO5): worklists, callback attempts and
 //!   results (once per survey task), SS4 investigations, the facts of the statistics.
+//! - [`customers`]: the customer directory (JO8): customers by code, the numbers they own
+//!   (one owner each, looked up by primary key), an audit row per change; saves idempotent.
 //! - [`reports`]: the reports' aggregation queries (issue 17) and restamping branches.
 //! - [`rows`]: row ↔ domain conversions.
 //!
@@ -34,6 +36,7 @@ pub mod alerts;
 pub mod analyses;
 pub mod batch;
 mod create;
+pub mod customers;
 pub mod intake;
 pub mod kb;
 pub mod migrate;
@@ -58,6 +61,7 @@ use std::time::Duration;
 pub use agents::{AgentRecord, SessionRecord};
 pub use alerts::{AlertRecord, DueDeadline, DueLevel};
 pub use analyses::{AnalysisRecord, DueAnalysisDeadline, NewAnalysis};
+pub use customers::{Change, CustomerAudit, CustomerFilter, CustomerRecord, Expect, Saved};
 pub use intake::{DocumentAudit, DocumentFilter, DocumentRecord, DueDocumentDeadline, NewDocument};
 pub use kb::{ArticleRecord, ArticleVersion, ArticleWrite, NewArticle, TagCount};
 pub use outbound::{DoNotCallEntry, NewClaim, OutboundCallRecord, OutboundClaim};

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_analyses.sql")),
     (12, include_str!("migrations/0012_outbound.sql")),
     (13, include_str!("migrations/0013_scheduled_reports.sql")),
+    (14, include_str!("migrations/0014_customers.sql")),
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -19,6 +19,8 @@
 //! - [`surveys`]: the satisfaction surveyor: worklists (SS1-SS4), callbacks with retries in
 //!   calling hours and consent for customer information (SS2, SS6), investigations with a
 //!   second dispatch (SS4, SO5), weekly statistics (SS5).
+//! - [`customers`]: the customer directory (JO8): import a CSV/XLSX file, edits with audit
+//!   rows, the lookup by number that gives calls and tickets their class.
 //! - [`queue`]: the screen pop of a queued call and the queue metrics from the stored log.
 //!
 //! Every workflow action is decided by `hotline_domain::workflow::decide` on the ticket as read,
@@ -29,6 +31,7 @@ pub mod agents;
 pub mod alerts;
 pub mod analyses;
 pub mod center;
+pub mod customers;
 pub mod intake;
 pub mod kb;
 pub mod outbound;

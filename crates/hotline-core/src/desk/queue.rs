@@ -37,13 +37,28 @@ impl Desk {
             })
             .await?
         };
+        // JO8, issue 19: a number in the customer directory shows its customer and routes a
+        // big, important or leased-line customer to a senior, whatever the IVR decided.
+        let listed = self.directory_customer(number).await?;
+        let to_senior = listed
+            .as_ref()
+            .is_some_and(|r| r.customer.class.needs_senior());
+        let reason = match &listed {
+            Some(r) if to_senior && !c.senior && c.reason.is_empty() => {
+                format!("目录客户: {}", r.customer.class.label_zh())
+            }
+            _ => c.reason,
+        };
         Ok(CallInfo {
             call_id: c.call_id,
             caller_number: c.caller_number,
             faulty_number: c.faulty_number,
-            senior: c.senior,
-            reason: c.reason,
-            customer: recent.first().map(|t| t.customer.clone()),
+            senior: c.senior || to_senior,
+            reason,
+            customer: listed
+                .as_ref()
+                .map(|r| r.customer.ticket_customer())
+                .or_else(|| recent.first().map(|t| t.customer.clone())),
             repeat: recent.iter().any(|t| t.status.is_open()),
             recent,
         })

@@ -36,7 +36,23 @@ impl Desk {
         let unknown_customer =
             t.customer_name.is_empty() && t.customer_class.is_empty() && t.branch.is_empty();
         let mut valid = t.validate(now)?;
-        if unknown_customer {
+        if let Some(dir) = self
+            .directory_customer(valid.faulty_number.as_str())
+            .await?
+        {
+            // JO8, issue 19: a listed number's class is the directory's, whatever was typed;
+            // a big customer's report is 加急 from the start. A typed name or branch stays.
+            let c = &dir.customer;
+            tracing::info!(customer = %c.code, class = c.class.as_str(), "number is in the customer directory");
+            valid.customer.class = c.class;
+            if valid.customer.name.is_empty() {
+                valid.customer.name = c.name.clone();
+            }
+            if valid.customer.branch.is_empty() {
+                valid.customer.branch = c.branch.clone();
+            }
+            valid.urgent |= c.class.marks_urgent();
+        } else if unknown_customer {
             // The IVR cannot ask who the customer is: the number's latest ticket knows (class
             // decides JO8 escalation and the repair time limit).
             if let Some(prev) = self
